@@ -1,0 +1,286 @@
+//! [`Db`]: opening a database and starting transactions.
+
+use std::any::TypeId;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::catalog::{self, Catalog};
+use crate::entity::Entity;
+use crate::error::{Error, Result, StorageError};
+use crate::schema::EntityDescriptor;
+use crate::stats::DbStats;
+use crate::storage::{Backend, Durability, ReadAccess};
+use crate::transaction::{ReadTx, WriteTx};
+
+/// A Drift database: a cheap handle (`Clone + Send + Sync`) on one file or memory region.
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) inner: Arc<DbInner>,
+}
+
+pub(crate) struct DbInner {
+    pub(crate) backend: RwLock<Backend>,
+    pub(crate) catalog: Catalog,
+    pub(crate) durability: Durability,
+    pub(crate) commits: AtomicU64,
+    pub(crate) rollbacks: AtomicU64,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self
+            .inner
+            .catalog
+            .entities
+            .iter()
+            .map(|e| &e.schema.name)
+            .collect();
+        f.debug_struct("Db")
+            .field("entities", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and opens a [`Db`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct DbBuilder {
+    entities: Vec<(TypeId, &'static EntityDescriptor)>,
+    durability: Durability,
+}
+
+impl DbBuilder {
+    /// Registers an entity: its tables are created on open and its stored schema is
+    /// checked against the compiled one.
+    pub fn entity<T: Entity>(mut self) -> Self {
+        let id = TypeId::of::<T>();
+        if !self.entities.iter().any(|(t, _)| *t == id) {
+            self.entities.push((id, T::SCHEMA));
+        }
+        self
+    }
+
+    /// The durability of write transactions that do not set their own (default
+    /// [`Durability::Immediate`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Opens the database file at `path`, creating it when missing.
+    ///
+    /// # Errors
+    /// [`Error::NotADatabase`] when the file is not a Drift database or is damaged,
+    /// [`Error::SchemaMismatch`] when the stored schema differs from the compiled one,
+    /// [`Error::Storage`] on I/O failure or when the file is open elsewhere.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Db> {
+        let path = path.as_ref();
+        let backend = Backend::open(path)?;
+        self.finish(backend, &path.display().to_string())
+    }
+
+    /// Opens a fresh database that lives in memory only.
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`] when two entities share a table name.
+    pub fn in_memory(self) -> Result<Db> {
+        let backend = Backend::in_memory()?;
+        self.finish(backend, ":memory:")
+    }
+
+    fn finish(self, backend: Backend, display: &str) -> Result<Db> {
+        for (i, (_, a)) in self.entities.iter().enumerate() {
+            if let Some((_, b)) = self.entities[..i].iter().find(|(_, b)| b.table == a.table) {
+                return Err(Error::SchemaMismatch {
+                    entity: a.name.to_string(),
+                    changes: vec![format!("table `{}` is also used by {}", a.table, b.name)],
+                });
+            }
+        }
+        let existing = backend.table_names()?;
+        if !existing.is_empty() && !existing.iter().any(|n| n == catalog::META_TABLE) {
+            return Err(Error::NotADatabase {
+                path: display.to_string(),
+                reason: "the file holds tables but no Drift metadata".into(),
+            });
+        }
+        let catalog = Catalog::new(&self.entities);
+        let db = Db {
+            inner: Arc::new(DbInner {
+                backend: RwLock::new(backend),
+                catalog,
+                durability: self.durability,
+                commits: AtomicU64::new(0),
+                rollbacks: AtomicU64::new(0),
+            }),
+        };
+        db.initialize(display)?;
+        Ok(db)
+    }
+}
+
+impl Db {
+    /// Starts configuring a database.
+    pub fn builder() -> DbBuilder {
+        DbBuilder::default()
+    }
+
+    fn initialize(&self, display: &str) -> Result<()> {
+        let mut tx = self.begin_write()?;
+        let meta = catalog::META;
+        let format = tx
+            .store
+            .get(meta, catalog::FORMAT_KEY)?
+            .map(|g| g.bytes().to_vec());
+        match format {
+            Some(f) if f == catalog::FORMAT_VALUE => {}
+            Some(f) => {
+                return Err(Error::NotADatabase {
+                    path: display.to_string(),
+                    reason: format!(
+                        "unsupported format marker {:?}",
+                        String::from_utf8_lossy(&f)
+                    ),
+                });
+            }
+            None => {
+                tx.store
+                    .put(meta, catalog::FORMAT_KEY, catalog::FORMAT_VALUE)?;
+            }
+        }
+        for info in &self.inner.catalog.entities {
+            let key = format!("{}{}", catalog::SCHEMA_PREFIX, info.schema.table);
+            let stored = tx
+                .store
+                .get(meta, key.as_bytes())?
+                .map(|g| g.bytes().to_vec());
+            match stored {
+                Some(bytes) => {
+                    let stored: EntityDescriptor =
+                        serde_json::from_slice(&bytes).map_err(|e| Error::NotADatabase {
+                            path: display.to_string(),
+                            reason: format!(
+                                "stored schema of table `{}` is unreadable: {e}",
+                                info.schema.table
+                            ),
+                        })?;
+                    let changes = stored.differences(info.schema);
+                    if !changes.is_empty() {
+                        return Err(Error::SchemaMismatch {
+                            entity: info.schema.name.to_string(),
+                            changes,
+                        });
+                    }
+                }
+                None => {
+                    let json = serde_json::to_vec(info.schema).map_err(|e| {
+                        Error::Storage(StorageError::wrap("cannot serialize a schema", e))
+                    })?;
+                    tx.store.put(meta, key.as_bytes(), &json)?;
+                }
+            }
+            // Opening a table creates it, so read transactions always find it.
+            tx.store.len(info.table)?;
+            for &t in &info.indexes {
+                tx.store.len(t)?;
+            }
+        }
+        tx.store.forget_undo();
+        tx.commit()
+    }
+
+    /// Starts a write transaction. Only one runs at a time: this waits for the
+    /// current writer to finish. Dropping the transaction without
+    /// [`WriteTx::commit`] rolls it back.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the store fails.
+    pub fn begin_write(&self) -> Result<WriteTx> {
+        let store = {
+            let backend = self
+                .inner
+                .backend
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            backend.begin_write(self.inner.catalog.names.clone())?
+        };
+        Ok(WriteTx::new(self.clone(), store))
+    }
+
+    /// Starts a read transaction on a snapshot of the last commit. Readers never
+    /// block the writer nor each other.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the store fails.
+    pub fn begin_read(&self) -> Result<ReadTx> {
+        let store = {
+            let backend = self
+                .inner
+                .backend
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            backend.begin_read(self.inner.catalog.names.clone())?
+        };
+        Ok(ReadTx::new(self.clone(), store))
+    }
+
+    /// Runs `f` in a write transaction: commits when it returns `Ok`, rolls back when
+    /// it returns `Err` or panics (the panic then continues).
+    ///
+    /// # Errors
+    /// The closure's error, or the commit's.
+    pub fn write<R>(&self, f: impl FnOnce(&mut WriteTx) -> Result<R>) -> Result<R> {
+        let mut tx = self.begin_write()?;
+        let r = f(&mut tx)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    /// Runs `f` in a read transaction and returns its result.
+    ///
+    /// # Errors
+    /// The closure's error, or [`Error::Storage`] when the transaction cannot start.
+    pub fn read<R>(&self, f: impl FnOnce(&ReadTx) -> Result<R>) -> Result<R> {
+        let tx = self.begin_read()?;
+        f(&tx)
+    }
+
+    /// Makes every commit so far durable, including those made with
+    /// [`Durability::None`].
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the sync fails.
+    pub fn flush(&self) -> Result<()> {
+        let mut tx = self.begin_write()?;
+        tx.set_durability(Durability::Immediate);
+        tx.commit()
+    }
+
+    /// Rewrites the file to reclaim free space. Fails while any transaction is open.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when a transaction is open or the store fails.
+    pub fn compact(&self) -> Result<bool> {
+        let mut backend = self
+            .inner
+            .backend
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        backend.compact()
+    }
+
+    /// Database-wide counters.
+    #[must_use]
+    pub fn stats(&self) -> DbStats {
+        DbStats {
+            commits: self.inner.commits.load(Ordering::Relaxed),
+            rollbacks: self.inner.rollbacks.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The schemas of the registered entities.
+    pub fn schemas(&self) -> impl Iterator<Item = &'static EntityDescriptor> + '_ {
+        self.inner.catalog.entities.iter().map(|e| e.schema)
+    }
+}

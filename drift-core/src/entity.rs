@@ -1,0 +1,105 @@
+//! The [`Entity`] trait that `#[derive(Entity)]` implements, and typed field handles.
+
+use std::fmt::Debug;
+use std::marker::PhantomData;
+
+use crate::codec::{KeyCodec, KeyError};
+use crate::schema::EntityDescriptor;
+
+/// A struct stored as rows of one table. Implement it with `#[derive(Entity)]`.
+///
+/// # Contract
+/// The derive guarantees, and a hand-written implementation must too:
+/// - `encode_key` writes `key().encode_key(..)`: the primary-key fields in order;
+/// - `decode_row(key, encode_row(e))` rebuilds `e` (relation fields unloaded);
+/// - `encode_index(i, ..)` writes the fields of `SCHEMA.indexes[i]` in order, each
+///   with its [`KeyCodec`].
+pub trait Entity: Sized + 'static {
+    /// The primary key: one field's type, or the tuple of a composite key's fields.
+    type Key: KeyCodec + Clone + Debug + Send + Sync + 'static;
+
+    /// What the derive knows about the entity.
+    const SCHEMA: &'static EntityDescriptor;
+
+    /// The primary key of this row.
+    fn key(&self) -> Self::Key;
+
+    #[doc(hidden)]
+    fn __encode_key(&self, out: &mut Vec<u8>) -> Result<(), KeyError>;
+
+    /// The auto-increment key when the entity has one (`None` otherwise).
+    #[doc(hidden)]
+    fn __auto_key(&self) -> Option<u64> {
+        None
+    }
+
+    #[doc(hidden)]
+    fn __set_auto_key(&mut self, _key: u64) {}
+
+    #[doc(hidden)]
+    fn __encode_row(&self, out: &mut Vec<u8>) -> Result<(), String>;
+
+    #[doc(hidden)]
+    fn __decode_row(key: &[u8], row: &[u8]) -> Result<Self, String>;
+
+    #[doc(hidden)]
+    fn __encode_index(&self, index: usize, out: &mut Vec<u8>) -> Result<(), KeyError>;
+
+    /// Skips the values of index `index` at the front of `input` (a non-unique
+    /// index entry is those values followed by the primary key).
+    #[doc(hidden)]
+    fn __skip_index(index: usize, input: &mut &[u8]) -> Result<(), KeyError>;
+
+    /// The indexed values of index `index`, rendered for error messages.
+    #[doc(hidden)]
+    fn __describe_index(&self, index: usize) -> String;
+}
+
+/// A typed handle on one field of entity `T` whose value has type `V`, generated as an
+/// associated const (`User::AGE: Field<User, u32>`). Filters and orderings are built
+/// from it, so a field of another entity or an operand of the wrong type does not
+/// compile.
+pub struct Field<T, V> {
+    pub(crate) position: usize,
+    pub(crate) name: &'static str,
+    pub(crate) get: fn(&T) -> &V,
+    _marker: PhantomData<fn(&T) -> &V>,
+}
+
+impl<T, V> Field<T, V> {
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __new(position: usize, name: &'static str, get: fn(&T) -> &V) -> Self {
+        Field {
+            position,
+            name,
+            get,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The field's name.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Reads the field from an entity.
+    pub fn get<'e>(&self, entity: &'e T) -> &'e V {
+        (self.get)(entity)
+    }
+}
+
+impl<T, V> Clone for Field<T, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T, V> Copy for Field<T, V> {}
+
+impl<T, V> Debug for Field<T, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Field({})", self.name)
+    }
+}

@@ -1,0 +1,115 @@
+//! Reads shared by read and write transactions.
+
+use std::any::TypeId;
+
+use crate::catalog::{Catalog, EntityInfo};
+use crate::codec::KeyCodec;
+use crate::entity::{Entity, Field};
+use crate::error::{Error, Result, hex};
+use crate::operand::IntoOperand;
+use crate::stats::Counters;
+use crate::storage::ReadAccess;
+
+/// What a read needs from its transaction.
+#[derive(Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    pub(crate) store: &'a dyn ReadAccess,
+    pub(crate) catalog: &'a Catalog,
+    pub(crate) counters: &'a Counters,
+}
+
+pub(crate) fn entity_name<T: Entity>() -> &'static str {
+    let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
+    &schema.name
+}
+
+pub(crate) fn info<T: Entity>(catalog: &Catalog) -> Result<&EntityInfo> {
+    catalog
+        .get(TypeId::of::<T>())
+        .ok_or_else(|| Error::UnknownEntity {
+            entity: entity_name::<T>(),
+        })
+}
+
+/// Renders stored key bytes of `T` for a message.
+pub(crate) fn render_key<T: Entity>(bytes: &[u8]) -> String {
+    match T::Key::from_key_bytes(bytes) {
+        Ok(k) => format!("{k:?}"),
+        Err(_) => hex(bytes),
+    }
+}
+
+pub(crate) fn decode<T: Entity>(counters: &Counters, key: &[u8], row: &[u8]) -> Result<T> {
+    Counters::bump(&counters.rows_decoded);
+    T::__decode_row(key, row).map_err(|reason| Error::Decode {
+        entity: entity_name::<T>(),
+        key: render_key::<T>(key),
+        reason,
+    })
+}
+
+pub(crate) fn encode_key<T: Entity>(key: &T::Key, out: &mut Vec<u8>) -> Result<()> {
+    key.encode_key(out).map_err(|source| Error::Key {
+        entity: entity_name::<T>(),
+        field: "primary key",
+        key: format!("{key:?}"),
+        source,
+    })
+}
+
+impl Reader<'_> {
+    pub(crate) fn get<T: Entity>(&self, key: &T::Key) -> Result<Option<T>> {
+        let info = info::<T>(self.catalog)?;
+        let mut kbuf = Vec::with_capacity(16);
+        encode_key::<T>(key, &mut kbuf)?;
+        self.get_raw(info, &kbuf)
+    }
+
+    pub(crate) fn get_raw<T: Entity>(&self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
+        Counters::bump(&self.counters.gets);
+        match self.store.get(info.table, kbuf)? {
+            Some(row) => decode(self.counters, kbuf, row.bytes()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn get_by<T: Entity, V: KeyCodec>(
+        &self,
+        field: Field<T, V>,
+        value: impl IntoOperand<V>,
+    ) -> Result<Option<T>> {
+        let info = info::<T>(self.catalog)?;
+        let schema = info.schema;
+        let Some(i) = schema
+            .indexes
+            .iter()
+            .position(|idx| idx.unique && idx.fields.len() == 1 && idx.fields[0] == field.name)
+        else {
+            return Err(Error::NoUniqueIndex {
+                entity: entity_name::<T>(),
+                field: field.name,
+            });
+        };
+        let value = value.into_operand();
+        let mut ibuf = Vec::with_capacity(32);
+        value.encode_key(&mut ibuf).map_err(|source| Error::Key {
+            entity: entity_name::<T>(),
+            field: field.name,
+            key: "(lookup operand)".into(),
+            source,
+        })?;
+        Counters::bump(&self.counters.gets);
+        let Some(pk) = self.store.get(info.indexes[i], &ibuf)? else {
+            return Ok(None);
+        };
+        let pk = pk.bytes().to_vec();
+        match self.get_raw(info, &pk)? {
+            Some(e) => Ok(Some(e)),
+            None => Err(Error::Decode {
+                entity: entity_name::<T>(),
+                key: render_key::<T>(&pk),
+                reason: format!("unique index `{}` points at a missing row", field.name),
+            }),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Schema descriptors: what the derive knows about an entity, stored in the file
+//! and compared on open.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+/// Text that is `&'static` when generated and owned when read back from a file.
+pub type Text = Cow<'static, str>;
+
+/// Describes one entity: its table, fields, key and indexes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityDescriptor {
+    /// The Rust type name.
+    pub name: Text,
+    /// The table name in the database file.
+    pub table: Text,
+    /// The schema version given by `#[drift(version = N)]` (1 by default).
+    pub version: u32,
+    /// All fields in declaration order, relation fields included.
+    pub fields: Cow<'static, [FieldDescriptor]>,
+    /// Names of the primary-key fields, in key order.
+    pub primary_key: Cow<'static, [Text]>,
+    /// Whether the (single, `u64`) primary key is assigned on insert when 0.
+    pub auto_increment: bool,
+    /// Secondary indexes.
+    pub indexes: Cow<'static, [IndexDescriptor]>,
+}
+
+/// Describes one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDescriptor {
+    /// Field name.
+    pub name: Text,
+    /// The field's Rust type, as written in the struct.
+    pub ty: Text,
+    /// How the field is stored.
+    pub kind: FieldKind,
+}
+
+/// How a field is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FieldKind {
+    /// Part of the primary key: stored in the key, not in the row.
+    Key,
+    /// Stored in the row, in declaration order among the data fields.
+    Data,
+    /// A relation proxy: never stored.
+    Relation,
+}
+
+/// Describes one secondary index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDescriptor {
+    /// Index name: the field name for a single-field index, the field names joined
+    /// by `_` for a multi-field one.
+    pub name: Text,
+    /// Indexed fields, in index order.
+    pub fields: Cow<'static, [Text]>,
+    /// Whether two rows may share a value.
+    pub unique: bool,
+}
+
+impl EntityDescriptor {
+    /// The descriptor of the field named `name`.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&FieldDescriptor> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The differences between `self` (stored) and `compiled`, one sentence each;
+    /// empty when they match.
+    #[must_use]
+    pub fn differences(&self, compiled: &EntityDescriptor) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.table != compiled.table {
+            out.push(format!(
+                "table `{}` became `{}`",
+                self.table, compiled.table
+            ));
+        }
+        if self.version != compiled.version {
+            out.push(format!(
+                "version {} became {}",
+                self.version, compiled.version
+            ));
+        }
+        for f in self.fields.iter() {
+            match compiled.field(&f.name) {
+                None => out.push(format!("field `{}` was removed", f.name)),
+                Some(c) if c.ty != f.ty => {
+                    out.push(format!(
+                        "field `{}` changed type from `{}` to `{}`",
+                        f.name, f.ty, c.ty
+                    ));
+                }
+                Some(c) if c.kind != f.kind => {
+                    out.push(format!(
+                        "field `{}` changed from {:?} to {:?}",
+                        f.name, f.kind, c.kind
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for c in compiled.fields.iter() {
+            if self.field(&c.name).is_none() {
+                out.push(format!("field `{}` of type `{}` was added", c.name, c.ty));
+            }
+        }
+        let stored_data: Vec<_> = self
+            .fields
+            .iter()
+            .filter(|f| f.kind == FieldKind::Data)
+            .map(|f| &f.name)
+            .collect();
+        let compiled_data: Vec<_> = compiled
+            .fields
+            .iter()
+            .filter(|f| f.kind == FieldKind::Data)
+            .map(|f| &f.name)
+            .collect();
+        if out.is_empty() && stored_data != compiled_data {
+            out.push("stored fields were reordered".to_string());
+        }
+        if self.primary_key != compiled.primary_key {
+            out.push(format!(
+                "primary key ({}) became ({})",
+                self.primary_key.join(", "),
+                compiled.primary_key.join(", ")
+            ));
+        }
+        if self.auto_increment != compiled.auto_increment {
+            out.push(format!(
+                "auto_increment {} became {}",
+                self.auto_increment, compiled.auto_increment
+            ));
+        }
+        for i in self.indexes.iter() {
+            match compiled.indexes.iter().find(|c| c.name == i.name) {
+                None => out.push(format!("index `{}` was removed", i.name)),
+                Some(c) if c != i => out.push(format!("index `{}` changed", i.name)),
+                Some(_) => {}
+            }
+        }
+        for c in compiled.indexes.iter() {
+            if !self.indexes.iter().any(|i| i.name == c.name) {
+                out.push(format!("index `{}` was added", c.name));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,374 @@
+//! The redb adapter: the one module that imports redb.
+//!
+//! Everything above sees ordered byte tables addressed by a [`TableId`], with get,
+//! put, remove and range scans, inside read or write transactions. Every write made
+//! through [`WriteStore`] is recorded in an undo log so that a failed statement or
+//! savepoint can be taken back without aborting the whole transaction.
+
+mod undo;
+
+use std::cell::OnceCell;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use crate::error::{Error, Result, StorageError};
+use undo::UndoLog;
+
+type Raw = &'static [u8];
+type Def<'a> = TableDefinition<'a, Raw, Raw>;
+
+/// Index of a table in the database's [`Catalog`](crate::catalog::Catalog).
+pub(crate) type TableId = usize;
+
+/// Durability of a write transaction's commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// The commit is on disk when `commit` returns (fsync).
+    #[default]
+    Immediate,
+    /// The commit is visible at once and consistent after a crash, but only
+    /// persisted by a later immediate commit or [`Db::flush`](crate::Db::flush).
+    None,
+}
+
+fn storage<E: std::error::Error + Send + Sync + 'static>(
+    context: &'static str,
+) -> impl FnOnce(E) -> Error {
+    move |e| Error::Storage(StorageError::wrap(context, e))
+}
+
+/// The open database file (or memory region).
+pub(crate) struct Backend {
+    db: redb::Database,
+}
+
+impl Backend {
+    pub(crate) fn open(path: &Path) -> Result<Backend> {
+        let existed = path.metadata().map(|m| m.len() > 0).unwrap_or(false);
+        let display = path.display().to_string();
+        let opened = std::panic::catch_unwind(|| redb::Database::builder().create(path));
+        match opened {
+            Ok(Ok(db)) => Ok(Backend { db }),
+            Ok(Err(e)) => match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => Err(Error::Storage(StorageError::new(
+                    format!("{display} is already open in this process"),
+                ))),
+                redb::DatabaseError::Storage(redb::StorageError::Io(io)) if !existed => Err(
+                    Error::Storage(StorageError::wrap(&format!("cannot create {display}"), io)),
+                ),
+                other if existed => Err(Error::NotADatabase {
+                    path: display,
+                    reason: other.to_string(),
+                }),
+                other => Err(storage("cannot open the database")(other)),
+            },
+            Err(_) => Err(Error::NotADatabase {
+                path: display,
+                reason: "the storage engine could not read the file".into(),
+            }),
+        }
+    }
+
+    pub(crate) fn in_memory() -> Result<Backend> {
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(storage("cannot create an in-memory database"))?;
+        Ok(Backend { db })
+    }
+
+    pub(crate) fn begin_write(&self, names: Arc<[String]>) -> Result<WriteStore> {
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(storage("cannot begin a write transaction"))?;
+        let n = names.len();
+        Ok(WriteStore {
+            cell: WriteCell::new(txn, |_| (0..n).map(|_| OnceCell::new()).collect()),
+            names,
+            undo: UndoLog::default(),
+        })
+    }
+
+    pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(storage("cannot begin a read transaction"))?;
+        let tables = (0..names.len()).map(|_| OnceCell::new()).collect();
+        Ok(ReadStore { txn, tables, names })
+    }
+
+    /// Names of all tables in the file.
+    pub(crate) fn table_names(&self) -> Result<Vec<String>> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(storage("cannot begin a read transaction"))?;
+        let names = txn.list_tables().map_err(storage("cannot list tables"))?;
+        Ok(names
+            .map(|h| redb::TableHandle::name(&h).to_string())
+            .collect())
+    }
+
+    pub(crate) fn compact(&mut self) -> Result<bool> {
+        self.db
+            .compact()
+            .map_err(storage("cannot compact the database"))
+    }
+}
+
+type Tables<'a> = Vec<OnceCell<redb::Table<'a, Raw, Raw>>>;
+
+self_cell::self_cell!(
+    struct WriteCell {
+        owner: redb::WriteTransaction,
+        #[not_covariant]
+        dependent: Tables,
+    }
+);
+
+/// A write transaction over byte tables, with an undo log.
+pub(crate) struct WriteStore {
+    cell: WriteCell,
+    names: Arc<[String]>,
+    undo: UndoLog,
+}
+
+/// A point in the undo log to roll back to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark(undo::Mark);
+
+impl WriteStore {
+    fn with_table_mut<R>(
+        &mut self,
+        tid: TableId,
+        f: impl FnOnce(&mut redb::Table<'_, Raw, Raw>, &mut UndoLog) -> Result<R>,
+    ) -> Result<R> {
+        let names = &self.names;
+        let undo = &mut self.undo;
+        self.cell.with_dependent_mut(|txn, tables| {
+            let cell = tables
+                .get_mut(tid)
+                .ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+            if cell.get().is_none() {
+                let t = txn
+                    .open_table(Def::new(&names[tid]))
+                    .map_err(storage("cannot open table"))?;
+                let _ = cell.set(t);
+            }
+            match cell.get_mut() {
+                Some(t) => f(t, undo),
+                None => Err(Error::Storage(StorageError::new("table did not open"))),
+            }
+        })
+    }
+
+    fn with_table<'s, R>(
+        &'s self,
+        tid: TableId,
+        f: impl FnOnce(&'s redb::Table<'_, Raw, Raw>) -> Result<R>,
+    ) -> Result<R> {
+        let names = &self.names;
+        self.cell.with_dependent(|txn, tables| {
+            let cell = tables
+                .get(tid)
+                .ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+            if cell.get().is_none() {
+                let t = txn
+                    .open_table(Def::new(&names[tid]))
+                    .map_err(storage("cannot open table"))?;
+                let _ = cell.set(t);
+            }
+            match cell.get() {
+                Some(t) => f(t),
+                None => Err(Error::Storage(StorageError::new("table did not open"))),
+            }
+        })
+    }
+
+    /// Writes `key -> value`, returning whether the key was present before.
+    pub(crate) fn put(&mut self, tid: TableId, key: &[u8], value: &[u8]) -> Result<bool> {
+        self.with_table_mut(tid, |t, undo| {
+            let old = t.insert(key, value).map_err(storage("write failed"))?;
+            let existed = old.is_some();
+            undo.record(tid, key, old.as_ref().map(|g| g.value()));
+            Ok(existed)
+        })
+    }
+
+    /// Removes `key`, returning whether it was present.
+    pub(crate) fn remove(&mut self, tid: TableId, key: &[u8]) -> Result<bool> {
+        self.with_table_mut(tid, |t, undo| {
+            let old = t.remove(key).map_err(storage("delete failed"))?;
+            match old {
+                Some(g) => {
+                    undo.record(tid, key, Some(g.value()));
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        })
+    }
+
+    pub(crate) fn mark(&self) -> Mark {
+        Mark(self.undo.mark())
+    }
+
+    /// Takes back every write made since `mark`, newest first.
+    pub(crate) fn rollback_to(&mut self, mark: Mark) -> Result<()> {
+        let entries = self.undo.split_off(mark.0);
+        for e in entries.iter().rev() {
+            let (tid, key, old) = e;
+            self.with_table_mut(*tid, |t, _| {
+                match old {
+                    Some(v) => {
+                        t.insert(key.as_slice(), v.as_slice())
+                            .map_err(storage("undo failed"))?;
+                    }
+                    None => {
+                        t.remove(key.as_slice()).map_err(storage("undo failed"))?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the undo log (no savepoint can reach back past this point).
+    pub(crate) fn forget_undo(&mut self) {
+        self.undo.clear();
+    }
+
+    pub(crate) fn commit(self, durability: Durability) -> Result<()> {
+        let mut txn = self.cell.into_owner();
+        let d = match durability {
+            Durability::Immediate => redb::Durability::Immediate,
+            Durability::None => redb::Durability::None,
+        };
+        txn.set_durability(d)
+            .map_err(storage("cannot set durability"))?;
+        txn.commit().map_err(storage("commit failed"))
+    }
+}
+
+/// A read transaction over byte tables.
+pub(crate) struct ReadStore {
+    txn: redb::ReadTransaction,
+    tables: Vec<OnceCell<redb::ReadOnlyTable<Raw, Raw>>>,
+    names: Arc<[String]>,
+}
+
+impl ReadStore {
+    fn table(&self, tid: TableId) -> Result<&redb::ReadOnlyTable<Raw, Raw>> {
+        let cell = self
+            .tables
+            .get(tid)
+            .ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+        if cell.get().is_none() {
+            let t = self
+                .txn
+                .open_table(Def::new(&self.names[tid]))
+                .map_err(storage("cannot open table"))?;
+            let _ = cell.set(t);
+        }
+        cell.get()
+            .ok_or_else(|| Error::Storage(StorageError::new("table did not open")))
+    }
+}
+
+/// A value read from a table, borrowed from the transaction.
+pub(crate) struct Guard<'a>(redb::AccessGuard<'a, Raw>);
+
+impl Guard<'_> {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.0.value()
+    }
+}
+
+/// A range over a table, in key order (reversible).
+pub(crate) struct RawRange<'a>(redb::Range<'a, Raw, Raw>);
+
+impl<'a> Iterator for RawRange<'a> {
+    type Item = Result<(Guard<'a>, Guard<'a>)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|r| {
+            r.map(|(k, v)| (Guard(k), Guard(v)))
+                .map_err(storage("read failed"))
+        })
+    }
+}
+
+impl DoubleEndedIterator for RawRange<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|r| {
+            r.map(|(k, v)| (Guard(k), Guard(v)))
+                .map_err(storage("read failed"))
+        })
+    }
+}
+
+/// Reads shared by both kinds of transaction.
+pub(crate) trait ReadAccess {
+    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>>;
+    fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>>;
+    fn len(&self, tid: TableId) -> Result<u64>;
+    fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>>;
+}
+
+impl ReadAccess for ReadStore {
+    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
+        Ok(self
+            .table(tid)?
+            .get(key)
+            .map_err(storage("read failed"))?
+            .map(Guard))
+    }
+    fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
+        Ok(RawRange(
+            self.table(tid)?
+                .range::<&[u8]>((lo, hi))
+                .map_err(storage("range read failed"))?,
+        ))
+    }
+    fn len(&self, tid: TableId) -> Result<u64> {
+        self.table(tid)?.len().map_err(storage("read failed"))
+    }
+    fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
+        Ok(self
+            .table(tid)?
+            .last()
+            .map_err(storage("read failed"))?
+            .map(|(k, v)| (Guard(k), Guard(v))))
+    }
+}
+
+impl ReadAccess for WriteStore {
+    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
+        self.with_table(tid, |t| {
+            Ok(t.get(key).map_err(storage("read failed"))?.map(Guard))
+        })
+    }
+    fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
+        self.with_table(tid, |t| {
+            Ok(RawRange(
+                t.range::<&[u8]>((lo, hi))
+                    .map_err(storage("range read failed"))?,
+            ))
+        })
+    }
+    fn len(&self, tid: TableId) -> Result<u64> {
+        self.with_table(tid, |t| t.len().map_err(storage("read failed")))
+    }
+    fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
+        self.with_table(tid, |t| {
+            Ok(t.last()
+                .map_err(storage("read failed"))?
+                .map(|(k, v)| (Guard(k), Guard(v))))
+        })
+    }
+}

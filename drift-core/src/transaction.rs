@@ -1,0 +1,654 @@
+//! Read and write transactions.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::catalog::{self, EntityInfo};
+use crate::codec::KeyCodec;
+use crate::db::{Db, DbInner};
+use crate::entity::{Entity, Field};
+use crate::error::{Error, Result};
+use crate::operand::IntoOperand;
+use crate::query::Query;
+use crate::read::{self, Reader, entity_name, render_key};
+use crate::stats::{Counters, TxStats};
+use crate::storage::{Durability, ReadAccess, ReadStore, WriteStore};
+
+/// The reads that both kinds of transaction offer.
+macro_rules! read_methods {
+    () => {
+        /// The row of `T` with primary key `key`, if any.
+        ///
+        /// # Errors
+        /// [`Error::UnknownEntity`] when `T` is not registered, [`Error::Decode`]
+        /// when the stored row cannot be decoded, [`Error::Storage`].
+        pub fn get<T: Entity>(&self, key: &T::Key) -> Result<Option<T>> {
+            self.reader().get(key)
+        }
+
+        /// The row of `T` whose unique field `field` equals `value`, if any.
+        ///
+        /// # Errors
+        /// [`Error::NoUniqueIndex`] when `field` has no unique index, and as
+        /// [`get`](Self::get).
+        pub fn get_by<T: Entity, V: KeyCodec>(
+            &self,
+            field: Field<T, V>,
+            value: impl IntoOperand<V>,
+        ) -> Result<Option<T>> {
+            self.reader().get_by(field, value)
+        }
+
+        /// A query over the rows of `T`.
+        pub fn query<T: Entity>(&self) -> Query<'_, T> {
+            Query::new(self.reader())
+        }
+
+        /// The storage work this transaction has done so far.
+        #[must_use]
+        pub fn stats(&self) -> TxStats {
+            self.counters.snapshot()
+        }
+    };
+}
+
+/// A read-only transaction on a consistent snapshot. Never blocks the writer.
+pub struct ReadTx {
+    db: Db,
+    store: ReadStore,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for ReadTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadTx")
+            .field("stats", &self.counters.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadTx {
+    pub(crate) fn new(db: Db, store: ReadStore) -> Self {
+        ReadTx {
+            db,
+            store,
+            counters: Counters::default(),
+        }
+    }
+
+    pub(crate) fn reader(&self) -> Reader<'_> {
+        Reader {
+            store: &self.store,
+            catalog: &self.db.inner.catalog,
+            counters: &self.counters,
+        }
+    }
+
+    read_methods!();
+}
+
+/// The auto-increment state of one entity within a write transaction.
+#[derive(Debug, Clone, Copy)]
+struct Sequence {
+    /// The highest key handed out or seen.
+    high: u64,
+    dirty: bool,
+}
+
+/// A write transaction. Commit with [`WriteTx::commit`]; dropping it rolls back.
+pub struct WriteTx {
+    db: Db,
+    pub(crate) store: WriteStore,
+    counters: Counters,
+    durability: Durability,
+    sequences: Vec<Option<Sequence>>,
+    depth: u32,
+    poisoned: bool,
+    guard: RollbackGuard,
+    kbuf: Vec<u8>,
+    rbuf: Vec<u8>,
+    ibuf: Vec<u8>,
+    iends: Vec<usize>,
+}
+
+impl std::fmt::Debug for WriteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTx")
+            .field("stats", &self.counters.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts a rollback when a write transaction ends without commit.
+struct RollbackGuard {
+    inner: Arc<DbInner>,
+    armed: bool,
+}
+
+impl Drop for RollbackGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.inner.rollbacks.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl WriteTx {
+    pub(crate) fn new(db: Db, store: WriteStore) -> Self {
+        let n = db.inner.catalog.entities.len();
+        let guard_inner = Arc::clone(&db.inner);
+        let durability = db.inner.durability;
+        WriteTx {
+            db,
+            store,
+            counters: Counters::default(),
+            durability,
+            sequences: vec![None; n],
+            depth: 0,
+            poisoned: false,
+            guard: RollbackGuard {
+                inner: guard_inner,
+                armed: true,
+            },
+            kbuf: Vec::with_capacity(64),
+            rbuf: Vec::with_capacity(256),
+            ibuf: Vec::with_capacity(128),
+            iends: Vec::with_capacity(8),
+        }
+    }
+
+    pub(crate) fn reader(&self) -> Reader<'_> {
+        Reader {
+            store: &self.store,
+            catalog: &self.db.inner.catalog,
+            counters: &self.counters,
+        }
+    }
+
+    read_methods!();
+
+    /// Sets how this transaction's commit is persisted.
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
+    }
+
+    /// Commits every write of the transaction atomically.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] after an unrecoverable failure, [`Error::Storage`] when
+    /// the commit fails (nothing is then committed).
+    pub fn commit(mut self) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        self.write_sequences()?;
+        let WriteTx {
+            db,
+            store,
+            durability,
+            mut guard,
+            ..
+        } = self;
+        store.commit(durability)?;
+        guard.armed = false;
+        db.inner.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Rolls the transaction back (the same as dropping it).
+    pub fn rollback(self) {}
+
+    /// Runs `f` as a nested unit: when it returns `Err`, exactly the writes made
+    /// inside it are taken back and the error is returned; the transaction stays
+    /// usable. Savepoints nest.
+    ///
+    /// # Errors
+    /// The closure's error, or [`Error::Storage`] when the rollback fails.
+    pub fn savepoint<R>(&mut self, f: impl FnOnce(&mut WriteTx) -> Result<R>) -> Result<R> {
+        self.check_usable()?;
+        let mark = self.store.mark();
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        match r {
+            Ok(v) => {
+                if self.depth == 0 {
+                    self.store.forget_undo();
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                self.undo_to(mark)?;
+                Err(e)
+            }
+        }
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.poisoned {
+            Err(Error::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn undo_to(&mut self, mark: crate::storage::Mark) -> Result<()> {
+        if let Err(e) = self.store.rollback_to(mark) {
+            self.poisoned = true;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Runs one statement: all of it or, on error, none of it.
+    fn statement<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        self.check_usable()?;
+        let mark = self.store.mark();
+        match f(self) {
+            Ok(v) => {
+                if self.depth == 0 {
+                    self.store.forget_undo();
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                self.undo_to(mark)?;
+                Err(e)
+            }
+        }
+    }
+
+    fn inner(&self) -> Arc<DbInner> {
+        Arc::clone(&self.db.inner)
+    }
+
+    /// Inserts a new row and returns its key. When the entity has an
+    /// `auto_increment` key and it is 0, the next key of the sequence is assigned.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] when the key is taken, [`Error::UniqueViolation`]
+    /// when a unique index already holds one of the values, [`Error::Key`] for a
+    /// value that cannot be a key (NaN). On error nothing is written.
+    pub fn insert<T: Entity>(&mut self, entity: &T) -> Result<T::Key> {
+        let inner = self.inner();
+        let info = read::info::<T>(&inner.catalog)?;
+        self.statement(|tx| tx.insert_in(info, entity))
+    }
+
+    /// Replaces the stored row that has the entity's key.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no such row, [`Error::UniqueViolation`],
+    /// [`Error::Key`]. On error nothing is written.
+    pub fn update<T: Entity>(&mut self, entity: &T) -> Result<()> {
+        let inner = self.inner();
+        let info = read::info::<T>(&inner.catalog)?;
+        self.statement(|tx| tx.update_in(info, entity, false).map(|_| ()))
+    }
+
+    /// Inserts the entity, or replaces the row with its key. Returns the key.
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert) and [`update`](Self::update).
+    pub fn upsert<T: Entity>(&mut self, entity: &T) -> Result<T::Key> {
+        let inner = self.inner();
+        let info = read::info::<T>(&inner.catalog)?;
+        self.statement(|tx| {
+            if entity.__auto_key() == Some(0) {
+                return tx.insert_in(info, entity);
+            }
+            match tx.update_in(info, entity, true)? {
+                true => Ok(entity.key()),
+                false => tx.insert_in(info, entity),
+            }
+        })
+    }
+
+    /// Deletes the row with `key` and returns it, or `None` when there was none.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when the stored row cannot be decoded (its index entries
+    /// could not be found), [`Error::Storage`].
+    pub fn delete<T: Entity>(&mut self, key: &T::Key) -> Result<Option<T>> {
+        let inner = self.inner();
+        let info = read::info::<T>(&inner.catalog)?;
+        self.statement(|tx| {
+            let mut kbuf = std::mem::take(&mut tx.kbuf);
+            kbuf.clear();
+            let r =
+                read::encode_key::<T>(key, &mut kbuf).and_then(|()| tx.delete_in::<T>(info, &kbuf));
+            tx.kbuf = kbuf;
+            r
+        })
+    }
+
+    fn insert_in<T: Entity>(&mut self, info: &EntityInfo, entity: &T) -> Result<T::Key> {
+        let mut kbuf = std::mem::take(&mut self.kbuf);
+        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let mut ibuf = std::mem::take(&mut self.ibuf);
+        let mut iends = std::mem::take(&mut self.iends);
+        let r = self.insert_with(info, entity, &mut kbuf, &mut rbuf, &mut ibuf, &mut iends);
+        self.kbuf = kbuf;
+        self.rbuf = rbuf;
+        self.ibuf = ibuf;
+        self.iends = iends;
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_with<T: Entity>(
+        &mut self,
+        info: &EntityInfo,
+        entity: &T,
+        kbuf: &mut Vec<u8>,
+        rbuf: &mut Vec<u8>,
+        ibuf: &mut Vec<u8>,
+        iends: &mut Vec<usize>,
+    ) -> Result<T::Key> {
+        let name = entity_name::<T>();
+        kbuf.clear();
+        match entity.__auto_key() {
+            Some(0) => {
+                let next = self.next_sequence::<T>(info)?;
+                next.encode_key(kbuf)
+                    .map_err(|source| key_error::<T>("primary key", "0", source))?;
+            }
+            Some(k) => {
+                self.observe_sequence::<T>(info, k)?;
+                entity
+                    .__encode_key(kbuf)
+                    .map_err(|source| key_error::<T>("primary key", "?", source))?;
+            }
+            None => entity.__encode_key(kbuf).map_err(|source| {
+                key_error::<T>("primary key", &format!("{:?}", entity.key()), source)
+            })?,
+        }
+        Counters::bump(&self.counters.gets);
+        if self.store.get(info.table, kbuf)?.is_some() {
+            return Err(Error::AlreadyExists {
+                entity: name,
+                key: render_key::<T>(kbuf),
+            });
+        }
+        rbuf.clear();
+        entity.__encode_row(rbuf).map_err(|reason| Error::Encode {
+            entity: name,
+            key: render_key::<T>(kbuf),
+            reason,
+        })?;
+        self.encode_indexes(info, entity, kbuf, ibuf, iends)?;
+        self.check_unique(info, entity, kbuf, ibuf, iends, None)?;
+        self.store.put(info.table, kbuf, rbuf)?;
+        let mut start = 0;
+        for (i, &end) in iends.iter().enumerate() {
+            let value: &[u8] = if info.schema.indexes[i].unique {
+                kbuf
+            } else {
+                &[]
+            };
+            self.store.put(info.indexes[i], &ibuf[start..end], value)?;
+            start = end;
+        }
+        self.counters
+            .writes
+            .set(self.counters.writes.get() + 1 + iends.len() as u64);
+        T::Key::from_key_bytes(kbuf).map_err(|e| Error::Decode {
+            entity: name,
+            key: crate::error::hex(kbuf),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Encodes every index entry of `entity` into `ibuf`, entry `i` ending at
+    /// `iends[i]`: the values for a unique index, values then key otherwise.
+    fn encode_indexes<T: Entity>(
+        &self,
+        info: &EntityInfo,
+        entity: &T,
+        kbuf: &[u8],
+        ibuf: &mut Vec<u8>,
+        iends: &mut Vec<usize>,
+    ) -> Result<()> {
+        ibuf.clear();
+        iends.clear();
+        for (i, idx) in info.schema.indexes.iter().enumerate() {
+            entity
+                .__encode_index(i, ibuf)
+                .map_err(|source| Error::Key {
+                    entity: entity_name::<T>(),
+                    field: index_field::<T>(i),
+                    key: render_key::<T>(kbuf),
+                    source,
+                })?;
+            if !idx.unique {
+                ibuf.extend_from_slice(kbuf);
+            }
+            iends.push(ibuf.len());
+        }
+        Ok(())
+    }
+
+    /// Fails when a unique index entry of the new row is held by another row.
+    /// `old` holds the row's previous entries: unchanged ones are not checked.
+    fn check_unique<T: Entity>(
+        &self,
+        info: &EntityInfo,
+        entity: &T,
+        kbuf: &[u8],
+        ibuf: &[u8],
+        iends: &[usize],
+        old: Option<(&[u8], &[usize])>,
+    ) -> Result<()> {
+        let mut start = 0;
+        for (i, &end) in iends.iter().enumerate() {
+            let entry = &ibuf[start..end];
+            let old_entry = old.map(|(ob, oe)| &ob[if i == 0 { 0 } else { oe[i - 1] }..oe[i]]);
+            start = end;
+            if !info.schema.indexes[i].unique || old_entry == Some(entry) {
+                continue;
+            }
+            Counters::bump(&self.counters.gets);
+            if let Some(holder) = self.store.get(info.indexes[i], entry)? {
+                if holder.bytes() != kbuf {
+                    return Err(Error::UniqueViolation {
+                        entity: entity_name::<T>(),
+                        index: index_name::<T>(i),
+                        value: entity.__describe_index(i),
+                        key: render_key::<T>(kbuf),
+                        existing_key: render_key::<T>(holder.bytes()),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the row; returns `false` (writing nothing) when it does not exist
+    /// and `missing_ok`, else fails with `NotFound`.
+    fn update_in<T: Entity>(
+        &mut self,
+        info: &EntityInfo,
+        entity: &T,
+        missing_ok: bool,
+    ) -> Result<bool> {
+        let mut kbuf = std::mem::take(&mut self.kbuf);
+        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let mut ibuf = std::mem::take(&mut self.ibuf);
+        let mut iends = std::mem::take(&mut self.iends);
+        let r = self.update_with(
+            info, entity, missing_ok, &mut kbuf, &mut rbuf, &mut ibuf, &mut iends,
+        );
+        self.kbuf = kbuf;
+        self.rbuf = rbuf;
+        self.ibuf = ibuf;
+        self.iends = iends;
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_with<T: Entity>(
+        &mut self,
+        info: &EntityInfo,
+        entity: &T,
+        missing_ok: bool,
+        kbuf: &mut Vec<u8>,
+        rbuf: &mut Vec<u8>,
+        ibuf: &mut Vec<u8>,
+        iends: &mut Vec<usize>,
+    ) -> Result<bool> {
+        let name = entity_name::<T>();
+        kbuf.clear();
+        entity.__encode_key(kbuf).map_err(|source| {
+            key_error::<T>("primary key", &format!("{:?}", entity.key()), source)
+        })?;
+        Counters::bump(&self.counters.gets);
+        let old: Option<T> = match self.store.get(info.table, kbuf)? {
+            None if missing_ok => return Ok(false),
+            None => {
+                return Err(Error::NotFound {
+                    entity: name,
+                    key: render_key::<T>(kbuf),
+                });
+            }
+            Some(_) if info.indexes.is_empty() => None,
+            Some(row) => Some(read::decode(&self.counters, kbuf, row.bytes())?),
+        };
+        rbuf.clear();
+        entity.__encode_row(rbuf).map_err(|reason| Error::Encode {
+            entity: name,
+            key: render_key::<T>(kbuf),
+            reason,
+        })?;
+        let (mut obuf, mut oends) = (Vec::new(), Vec::new());
+        if let Some(old) = &old {
+            self.encode_indexes(info, old, kbuf, &mut obuf, &mut oends)?;
+        }
+        self.encode_indexes(info, entity, kbuf, ibuf, iends)?;
+        self.check_unique(info, entity, kbuf, ibuf, iends, Some((&obuf, &oends)))?;
+        self.store.put(info.table, kbuf, rbuf)?;
+        let mut writes = 1;
+        let mut start = 0;
+        for (i, &end) in iends.iter().enumerate() {
+            let entry = &ibuf[start..end];
+            let old_entry = &obuf[if i == 0 { 0 } else { oends[i - 1] }..oends[i]];
+            start = end;
+            if old_entry == entry {
+                continue;
+            }
+            self.store.remove(info.indexes[i], old_entry)?;
+            let value: &[u8] = if info.schema.indexes[i].unique {
+                kbuf
+            } else {
+                &[]
+            };
+            self.store.put(info.indexes[i], entry, value)?;
+            writes += 2;
+        }
+        self.counters
+            .writes
+            .set(self.counters.writes.get() + writes);
+        Ok(true)
+    }
+
+    fn delete_in<T: Entity>(&mut self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
+        Counters::bump(&self.counters.gets);
+        let old: T = match self.store.get(info.table, kbuf)? {
+            None => return Ok(None),
+            Some(row) => read::decode(&self.counters, kbuf, row.bytes())?,
+        };
+        let (mut obuf, mut oends) = (Vec::new(), Vec::new());
+        self.encode_indexes(info, &old, kbuf, &mut obuf, &mut oends)?;
+        let mut start = 0;
+        for (i, &end) in oends.iter().enumerate() {
+            self.store.remove(info.indexes[i], &obuf[start..end])?;
+            start = end;
+        }
+        self.store.remove(info.table, kbuf)?;
+        self.counters
+            .writes
+            .set(self.counters.writes.get() + 1 + oends.len() as u64);
+        Ok(Some(old))
+    }
+
+    fn sequence<T: Entity>(&mut self, info: &EntityInfo) -> Result<Sequence> {
+        if let Some(s) = self.sequences[info.ordinal] {
+            return Ok(s);
+        }
+        let key = format!("{}{}", catalog::SEQ_PREFIX, info.schema.table);
+        let stored = match self.store.get(catalog::META, key.as_bytes())? {
+            Some(g) => u64::from_key_bytes(g.bytes()).unwrap_or(0),
+            None => 0,
+        };
+        let last = match self.store.last(info.table)? {
+            Some((k, _)) => u64::from_key_bytes(k.bytes()).unwrap_or(0),
+            None => 0,
+        };
+        let s = Sequence {
+            high: stored.max(last),
+            dirty: false,
+        };
+        self.sequences[info.ordinal] = Some(s);
+        Ok(s)
+    }
+
+    fn next_sequence<T: Entity>(&mut self, info: &EntityInfo) -> Result<u64> {
+        let s = self.sequence::<T>(info)?;
+        let next = s.high.checked_add(1).ok_or_else(|| Error::Key {
+            entity: entity_name::<T>(),
+            field: "primary key",
+            key: "0".into(),
+            source: crate::codec::KeyError::Invalid {
+                ty: "u64",
+                reason: "the auto_increment sequence is exhausted",
+            },
+        })?;
+        self.sequences[info.ordinal] = Some(Sequence {
+            high: next,
+            dirty: true,
+        });
+        Ok(next)
+    }
+
+    fn observe_sequence<T: Entity>(&mut self, info: &EntityInfo, key: u64) -> Result<()> {
+        let s = self.sequence::<T>(info)?;
+        if key > s.high {
+            self.sequences[info.ordinal] = Some(Sequence {
+                high: key,
+                dirty: true,
+            });
+        }
+        Ok(())
+    }
+
+    fn write_sequences(&mut self) -> Result<()> {
+        let inner = self.inner();
+        for info in &inner.catalog.entities {
+            if let Some(Sequence { high, dirty: true }) = self.sequences[info.ordinal] {
+                let key = format!("{}{}", catalog::SEQ_PREFIX, info.schema.table);
+                self.store
+                    .put(catalog::META, key.as_bytes(), &high.to_be_bytes())?;
+                self.sequences[info.ordinal] = Some(Sequence { high, dirty: false });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn index_name<T: Entity>(i: usize) -> &'static str {
+    let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
+    &schema.indexes[i].name
+}
+
+fn index_field<T: Entity>(i: usize) -> &'static str {
+    let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
+    schema.indexes[i].fields.first().map_or("index", |f| &**f)
+}
+
+fn key_error<T: Entity>(field: &'static str, key: &str, source: crate::codec::KeyError) -> Error {
+    Error::Key {
+        entity: entity_name::<T>(),
+        field,
+        key: key.to_string(),
+        source,
+    }
+}

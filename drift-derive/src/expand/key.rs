@@ -1,0 +1,114 @@
+//! The primary key and index encoders.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::internals::ast::Entity;
+
+pub(crate) fn key_items(entity: &Entity<'_>) -> TokenStream {
+    let keys = entity.key_fields();
+    let idents: Vec<_> = keys.iter().map(|&p| entity.fields[p].ident).collect();
+    let tys: Vec<_> = keys.iter().map(|&p| entity.fields[p].ty).collect();
+    let (key_ty, key_expr) = if keys.len() == 1 {
+        let (i, t) = (idents[0], tys[0]);
+        (
+            quote!(#t),
+            quote!(<#t as ::core::clone::Clone>::clone(&self.#i)),
+        )
+    } else {
+        (
+            quote!((#(#tys,)*)),
+            quote!((#(<#tys as ::core::clone::Clone>::clone(&self.#idents),)*)),
+        )
+    };
+    let auto = if entity.auto_increment() {
+        let i = idents[0];
+        quote! {
+            fn __auto_key(&self) -> ::core::option::Option<u64> {
+                ::core::option::Option::Some(self.#i)
+            }
+            fn __set_auto_key(&mut self, __drift_key: u64) {
+                self.#i = __drift_key;
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
+    quote! {
+        type Key = #key_ty;
+
+        fn key(&self) -> Self::Key {
+            #key_expr
+        }
+
+        fn __encode_key(
+            &self,
+            __drift_out: &mut ::std::vec::Vec<u8>,
+        ) -> ::core::result::Result<(), ::drift::__private::KeyError> {
+            #(<#tys as ::drift::__private::KeyCodec>::encode_key(&self.#idents, __drift_out)?;)*
+            ::core::result::Result::Ok(())
+        }
+
+        #auto
+    }
+}
+
+pub(crate) fn index_items(entity: &Entity<'_>) -> TokenStream {
+    let arms = entity.indexes.iter().enumerate().map(|(i, idx)| {
+        let idents: Vec<_> = idx.fields.iter().map(|&p| entity.fields[p].ident).collect();
+        let tys: Vec<_> = idx.fields.iter().map(|&p| entity.fields[p].ty).collect();
+        quote! {
+            #i => {
+                #(<#tys as ::drift::__private::KeyCodec>::encode_key(&self.#idents, __drift_out)?;)*
+                ::core::result::Result::Ok(())
+            }
+        }
+    });
+    let skips = entity.indexes.iter().enumerate().map(|(i, idx)| {
+        let tys: Vec<_> = idx.fields.iter().map(|&p| entity.fields[p].ty).collect();
+        quote! {
+            #i => {
+                #(::drift::__private::skip_key::<#tys>(__drift_in)?;)*
+                ::core::result::Result::Ok(())
+            }
+        }
+    });
+    let describes = entity.indexes.iter().enumerate().map(|(i, idx)| {
+        let idents: Vec<_> = idx.fields.iter().map(|&p| entity.fields[p].ident).collect();
+        if idents.len() == 1 {
+            let f = idents[0];
+            quote!(#i => ::std::format!("{:?}", &self.#f),)
+        } else {
+            quote!(#i => ::std::format!("{:?}", (#(&self.#idents,)*)),)
+        }
+    });
+    quote! {
+        fn __encode_index(
+            &self,
+            __drift_index: usize,
+            __drift_out: &mut ::std::vec::Vec<u8>,
+        ) -> ::core::result::Result<(), ::drift::__private::KeyError> {
+            match __drift_index {
+                #(#arms)*
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+
+        fn __skip_index(
+            __drift_index: usize,
+            __drift_in: &mut &[u8],
+        ) -> ::core::result::Result<(), ::drift::__private::KeyError> {
+            match __drift_index {
+                #(#skips)*
+                _ => ::core::result::Result::Ok(()),
+            }
+        }
+
+        fn __describe_index(&self, __drift_index: usize) -> ::std::string::String {
+            match __drift_index {
+                #(#describes)*
+                _ => ::std::string::String::new(),
+            }
+        }
+    }
+}

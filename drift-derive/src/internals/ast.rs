@@ -1,0 +1,185 @@
+//! The entity model that the checks and generators read.
+
+use proc_macro2::Span;
+use syn::{Ident, Type};
+
+use super::attr::{Container, FieldAttrs};
+use super::ctxt::Ctxt;
+
+pub(crate) struct Entity<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) original: &'a syn::DeriveInput,
+    pub(crate) table: String,
+    pub(crate) table_span: Span,
+    pub(crate) version: u32,
+    pub(crate) fields: Vec<Field<'a>>,
+    pub(crate) indexes: Vec<Index>,
+}
+
+pub(crate) struct Field<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    pub(crate) original: &'a syn::Field,
+    pub(crate) attrs: FieldAttrs,
+}
+
+/// A secondary index, on field positions.
+pub(crate) struct Index {
+    pub(crate) name: String,
+    pub(crate) fields: Vec<usize>,
+    pub(crate) unique: bool,
+    pub(crate) span: Span,
+}
+
+impl<'a> Entity<'a> {
+    /// Builds the model; `None` when the input is not a struct with named fields.
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Entity<'a>> {
+        let named = match &input.data {
+            syn::Data::Struct(syn::DataStruct {
+                fields: syn::Fields::Named(named),
+                ..
+            }) => named,
+            syn::Data::Struct(s) => {
+                let what = if matches!(s.fields, syn::Fields::Unit) {
+                    "a unit struct"
+                } else {
+                    "a tuple struct"
+                };
+                cx.error_spanned_by(
+                    &input.ident,
+                    format!("`#[derive(Entity)]` needs a struct with named fields, not {what}"),
+                );
+                return None;
+            }
+            syn::Data::Enum(e) => {
+                cx.error_spanned_by(
+                    e.enum_token,
+                    "`#[derive(Entity)]` needs a struct with named fields, not an enum",
+                );
+                return None;
+            }
+            syn::Data::Union(u) => {
+                cx.error_spanned_by(
+                    u.union_token,
+                    "`#[derive(Entity)]` needs a struct with named fields, not a union",
+                );
+                return None;
+            }
+        };
+        let container = Container::from_ast(cx, input);
+        let fields: Vec<Field<'a>> = named
+            .named
+            .iter()
+            .filter_map(|f| {
+                let ident = f.ident.as_ref()?;
+                Some(Field {
+                    ident,
+                    ty: &f.ty,
+                    original: f,
+                    attrs: FieldAttrs::from_ast(cx, f),
+                })
+            })
+            .collect();
+        let mut indexes = Vec::new();
+        for (pos, f) in fields.iter().enumerate() {
+            if let Some(span) = f.attrs.unique.or(f.attrs.index) {
+                indexes.push(Index {
+                    name: f.ident.to_string(),
+                    fields: vec![pos],
+                    unique: f.attrs.unique.is_some(),
+                    span,
+                });
+            }
+        }
+        for idx in container.indexes {
+            let mut positions = Vec::new();
+            for name in &idx.fields {
+                match fields.iter().position(|f| f.ident == name) {
+                    Some(p) => positions.push(p),
+                    None => cx.error_spanned_by(
+                        name,
+                        format!("unknown field `{name}` in `#[drift(index(fields(...)))]`: the struct has no such field"),
+                    ),
+                }
+            }
+            if idx.fields.is_empty() {
+                cx.syn_error(syn::Error::new(
+                    idx.span,
+                    "expected `#[drift(index(fields(a, b)))]` naming at least one field",
+                ));
+                continue;
+            }
+            let name = idx.name.as_ref().map_or_else(
+                || {
+                    idx.fields
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("_")
+                },
+                syn::LitStr::value,
+            );
+            indexes.push(Index {
+                name,
+                fields: positions,
+                unique: idx.unique,
+                span: idx.span,
+            });
+        }
+        let (table, table_span) = match &container.table {
+            Some(lit) => (lit.value(), lit.span()),
+            None => (snake_case(&input.ident.to_string()), input.ident.span()),
+        };
+        Some(Entity {
+            ident: &input.ident,
+            original: input,
+            table,
+            table_span,
+            version: container.version.map_or(1, |(v, _)| v),
+            fields,
+            indexes,
+        })
+    }
+
+    /// Positions of the primary-key fields, in declaration order.
+    pub(crate) fn key_fields(&self) -> Vec<usize> {
+        (0..self.fields.len())
+            .filter(|&i| self.fields[i].attrs.primary_key.is_some())
+            .collect()
+    }
+
+    pub(crate) fn auto_increment(&self) -> bool {
+        self.fields.iter().any(|f| f.attrs.auto_increment.is_some())
+    }
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_splits_words_and_acronyms() {
+        assert_eq!(snake_case("PostTag"), "post_tag");
+        assert_eq!(snake_case("User"), "user");
+        assert_eq!(snake_case("HTTPRequest"), "http_request");
+    }
+}

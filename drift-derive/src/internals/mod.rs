@@ -1,0 +1,5 @@
+pub(crate) mod ast;
+pub(crate) mod attr;
+pub(crate) mod check;
+pub(crate) mod ctxt;
+pub(crate) mod symbol;
