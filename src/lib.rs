@@ -1,8 +1,4 @@
-//! Drift KV: a typed embedded ORM on redb.
-//!
-//! Annotate plain structs with `#[derive(Entity)]`, register them on a [`Db`], and
-//! read and write them in ACID transactions with secondary indexes and typed queries.
-//! See the README for a tour.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub use drift_core::*;
@@ -10,8 +6,6 @@ pub use drift_derive::Entity;
 
 /// Everything an application usually needs: `use drift::prelude::*;`.
 pub mod prelude {
-    pub use drift_core::{
-        Db, Durability, Entity, Error, Field, Filter, Query, ReadTx, Result, WriteTx,
-    };
+    pub use drift_core::{Db, Durability, Entity, Error, Field, Filter, Query, ReadTx, Result, WriteTx};
     pub use drift_derive::Entity;
 }

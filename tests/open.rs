@@ -8,11 +8,7 @@ use drift::prelude::*;
 fn file_that_is_not_a_database_is_rejected_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notes.txt");
-    std::fs::write(
-        &path,
-        b"these are not the bytes you are looking for".repeat(200),
-    )
-    .unwrap();
+    std::fs::write(&path, b"these are not the bytes you are looking for".repeat(200)).unwrap();
     let err = Db::builder().entity::<User>().open(&path).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotADatabase, "{err}");
     assert!(err.to_string().contains("notes.txt"), "{err}");
@@ -33,20 +29,10 @@ fn truncated_database_gives_an_error_or_a_consistent_db_never_a_panic() {
         .unwrap();
     }
     let full = std::fs::read(dir.path().join("test.drift")).unwrap();
-    for cut in [
-        0usize,
-        1,
-        100,
-        512,
-        4096,
-        full.len() / 3,
-        full.len() / 2,
-        full.len() - 1,
-    ] {
+    for cut in [0usize, 1, 100, 512, 4096, full.len() / 3, full.len() / 2, full.len() - 1] {
         std::fs::write(&path, &full[..cut.min(full.len())]).unwrap();
         let opened = std::panic::catch_unwind(|| Db::builder().entity::<User>().open(&path));
-        let opened =
-            opened.unwrap_or_else(|_| panic!("open panicked on a file cut at {cut} bytes"));
+        let opened = opened.unwrap_or_else(|_| panic!("open panicked on a file cut at {cut} bytes"));
         match opened {
             // An empty file is a new database; a repaired file must still read.
             Ok(db) => {
@@ -56,10 +42,9 @@ fn truncated_database_gives_an_error_or_a_consistent_db_never_a_panic() {
                     assert_eq!(n.unwrap(), 0);
                 }
             }
-            Err(e) => assert!(
-                matches!(e.kind(), ErrorKind::NotADatabase | ErrorKind::Storage),
-                "cut {cut}: unexpected {e}"
-            ),
+            Err(e) => {
+                assert!(matches!(e.kind(), ErrorKind::NotADatabase | ErrorKind::Storage), "cut {cut}: unexpected {e}")
+            }
         }
     }
 }
@@ -85,12 +70,7 @@ fn changed_schema_fails_with_schema_mismatch_listing_the_changes() {
     let err = Db::builder().entity::<v2::User>().open(&path).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SchemaMismatch);
     let msg = err.to_string();
-    for part in [
-        "version 1 became 2",
-        "field `name` was removed",
-        "field `nickname`",
-        "index `age` was removed",
-    ] {
+    for part in ["version 1 became 2", "field `name` was removed", "field `nickname`", "index `age` was removed"] {
         assert!(msg.contains(part), "missing {part:?} in {msg}");
     }
 }
@@ -103,13 +83,7 @@ fn reopening_with_the_same_schema_keeps_the_data() {
         db.write(|tx| tx.insert(&User::new("a@x", 1, "A"))).unwrap();
     }
     let db = file_db(&dir);
-    assert_eq!(
-        db.read(|tx| tx.get_by::<User, _>(User::EMAIL, "a@x"))
-            .unwrap()
-            .unwrap()
-            .name,
-        "A"
-    );
+    assert_eq!(db.read(|tx| tx.get_by::<User, _>(User::EMAIL, "a@x")).unwrap().unwrap().name, "A");
 }
 
 #[test]
@@ -123,11 +97,7 @@ fn two_entities_on_one_table_are_rejected() {
             pub id: u64,
         }
     }
-    let err = Db::builder()
-        .entity::<User>()
-        .entity::<other::Account>()
-        .in_memory()
-        .unwrap_err();
+    let err = Db::builder().entity::<User>().entity::<other::Account>().in_memory().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SchemaMismatch);
     assert!(err.to_string().contains("users"), "{err}");
 }

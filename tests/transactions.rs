@@ -10,10 +10,7 @@ fn write_closure_returning_err_leaves_nothing_behind() {
     let r: Result<()> = db.write(|tx| {
         tx.insert(&User::new("a@x", 1, "A"))?;
         tx.insert(&User::new("b@x", 2, "B"))?;
-        Err(Error::NotFound {
-            entity: "User",
-            key: "test".into(),
-        })
+        Err(Error::NotFound { entity: "User", key: "test".into() })
     });
     assert!(r.is_err());
     assert_eq!(user_count(&db), 0);
@@ -51,10 +48,7 @@ fn reader_opened_before_a_commit_keeps_its_snapshot() {
     let reader = db.begin_read().unwrap();
     db.write(|tx| {
         tx.insert(&User::new("b@x", 2, "B"))?;
-        tx.update(&User {
-            id: 1,
-            ..User::new("a@x", 1, "changed")
-        })
+        tx.update(&User { id: 1, ..User::new("a@x", 1, "changed") })
     })
     .unwrap();
     assert_eq!(reader.query::<User>().count().unwrap(), 1);
@@ -85,20 +79,12 @@ fn begin_write_commit_persists_and_drop_rolls_back() {
     tx.commit().unwrap();
     let mut tx = db.begin_write().unwrap();
     tx.insert(&User::new("b@x", 2, "B")).unwrap();
-    assert_eq!(
-        tx.query::<User>().count().unwrap(),
-        2,
-        "a write tx sees its own writes"
-    );
+    assert_eq!(tx.query::<User>().count().unwrap(), 2, "a write tx sees its own writes");
     drop(tx);
     assert_eq!(user_count(&db), 1);
     let tx = db.begin_write().unwrap();
     tx.rollback();
-    assert_eq!(
-        db.stats().commits,
-        2,
-        "open's initialization plus one commit"
-    );
+    assert_eq!(db.stats().commits, 2, "open's initialization plus one commit");
 }
 
 #[test]
@@ -108,15 +94,9 @@ fn savepoint_rollback_keeps_the_outer_writes() {
         tx.insert(&User::new("outer@x", 1, "Outer"))?;
         let r: Result<()> = tx.savepoint(|tx| {
             tx.insert(&User::new("inner@x", 2, "Inner"))?;
-            tx.update(&User {
-                id: 1,
-                ..User::new("outer@x", 50, "Renamed")
-            })?;
+            tx.update(&User { id: 1, ..User::new("outer@x", 50, "Renamed") })?;
             tx.delete::<User>(&1)?;
-            Err(Error::NotFound {
-                entity: "User",
-                key: "abort".into(),
-            })
+            Err(Error::NotFound { entity: "User", key: "abort".into() })
         });
         assert!(r.is_err());
         assert_eq!(tx.get::<User>(&1)?.unwrap().name, "Outer");
@@ -137,10 +117,7 @@ fn nested_savepoints_roll_back_only_their_own_writes() {
             tx.insert(&User::new("a@x", 1, "A"))?;
             let inner: Result<()> = tx.savepoint(|tx| {
                 tx.insert(&User::new("b@x", 2, "B"))?;
-                Err(Error::NotFound {
-                    entity: "User",
-                    key: "inner".into(),
-                })
+                Err(Error::NotFound { entity: "User", key: "inner".into() })
             });
             assert!(inner.is_err());
             tx.insert(&User::new("c@x", 3, "C"))?;
@@ -148,12 +125,7 @@ fn nested_savepoints_roll_back_only_their_own_writes() {
         })
     })
     .unwrap();
-    let emails: Vec<String> = db
-        .read(|tx| tx.query::<User>().all())
-        .unwrap()
-        .into_iter()
-        .map(|u| u.email)
-        .collect();
+    let emails: Vec<String> = db.read(|tx| tx.query::<User>().all()).unwrap().into_iter().map(|u| u.email).collect();
     assert_eq!(emails, vec!["a@x", "c@x"]);
 }
 
@@ -163,20 +135,13 @@ fn failed_statement_inside_savepoint_is_undone_and_savepoint_can_succeed() {
     db.write(|tx| {
         tx.insert(&User::new("a@x", 1, "A"))?;
         tx.savepoint(|tx| {
-            assert_eq!(
-                tx.insert(&User::new("a@x", 9, "dup")).unwrap_err().kind(),
-                ErrorKind::UniqueViolation
-            );
+            assert_eq!(tx.insert(&User::new("a@x", 9, "dup")).unwrap_err().kind(), ErrorKind::UniqueViolation);
             tx.insert(&User::new("b@x", 2, "B"))
         })
     })
     .unwrap();
     assert_eq!(user_count(&db), 2);
-    assert_eq!(
-        db.read(|tx| tx.query::<User>().filter(User::AGE.eq(9)).count())
-            .unwrap(),
-        0
-    );
+    assert_eq!(db.read(|tx| tx.query::<User>().filter(User::AGE.eq(9)).count()).unwrap(), 0);
 }
 
 #[test]
@@ -184,11 +149,7 @@ fn durability_none_commits_are_visible_and_flush_persists_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("d.drift");
     {
-        let db = Db::builder()
-            .entity::<User>()
-            .durability(Durability::None)
-            .open(&path)
-            .unwrap();
+        let db = Db::builder().entity::<User>().durability(Durability::None).open(&path).unwrap();
         db.write(|tx| tx.insert(&User::new("a@x", 1, "A"))).unwrap();
         let mut tx = db.begin_write().unwrap();
         tx.set_durability(Durability::None);

@@ -49,18 +49,9 @@ impl Catalog {
                 names.push(format!("{}#{}", schema.table, idx.name));
             }
             by_type.insert(*tid, ordinal);
-            entities.push(EntityInfo {
-                schema,
-                table,
-                indexes,
-                ordinal,
-            });
+            entities.push(EntityInfo { schema, table, indexes, ordinal });
         }
-        Catalog {
-            names: names.into(),
-            entities,
-            by_type,
-        }
+        Catalog { names: names.into(), entities, by_type }
     }
 
     pub(crate) fn get(&self, tid: TypeId) -> Option<&EntityInfo> {

@@ -29,16 +29,8 @@ pub(crate) struct DbInner {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<_> = self
-            .inner
-            .catalog
-            .entities
-            .iter()
-            .map(|e| &e.schema.name)
-            .collect();
-        f.debug_struct("Db")
-            .field("entities", &names)
-            .finish_non_exhaustive()
+        let names: Vec<_> = self.inner.catalog.entities.iter().map(|e| &e.schema.name).collect();
+        f.debug_struct("Db").field("entities", &names).finish_non_exhaustive()
     }
 }
 
@@ -129,54 +121,36 @@ impl Db {
     fn initialize(&self, display: &str) -> Result<()> {
         let mut tx = self.begin_write()?;
         let meta = catalog::META;
-        let format = tx
-            .store
-            .get(meta, catalog::FORMAT_KEY)?
-            .map(|g| g.bytes().to_vec());
+        let format = tx.store.get(meta, catalog::FORMAT_KEY)?.map(|g| g.bytes().to_vec());
         match format {
             Some(f) if f == catalog::FORMAT_VALUE => {}
             Some(f) => {
                 return Err(Error::NotADatabase {
                     path: display.to_string(),
-                    reason: format!(
-                        "unsupported format marker {:?}",
-                        String::from_utf8_lossy(&f)
-                    ),
+                    reason: format!("unsupported format marker {:?}", String::from_utf8_lossy(&f)),
                 });
             }
             None => {
-                tx.store
-                    .put(meta, catalog::FORMAT_KEY, catalog::FORMAT_VALUE)?;
+                tx.store.put(meta, catalog::FORMAT_KEY, catalog::FORMAT_VALUE)?;
             }
         }
         for info in &self.inner.catalog.entities {
             let key = format!("{}{}", catalog::SCHEMA_PREFIX, info.schema.table);
-            let stored = tx
-                .store
-                .get(meta, key.as_bytes())?
-                .map(|g| g.bytes().to_vec());
+            let stored = tx.store.get(meta, key.as_bytes())?.map(|g| g.bytes().to_vec());
             match stored {
                 Some(bytes) => {
-                    let stored: EntityDescriptor =
-                        serde_json::from_slice(&bytes).map_err(|e| Error::NotADatabase {
-                            path: display.to_string(),
-                            reason: format!(
-                                "stored schema of table `{}` is unreadable: {e}",
-                                info.schema.table
-                            ),
-                        })?;
+                    let stored: EntityDescriptor = serde_json::from_slice(&bytes).map_err(|e| Error::NotADatabase {
+                        path: display.to_string(),
+                        reason: format!("stored schema of table `{}` is unreadable: {e}", info.schema.table),
+                    })?;
                     let changes = stored.differences(info.schema);
                     if !changes.is_empty() {
-                        return Err(Error::SchemaMismatch {
-                            entity: info.schema.name.to_string(),
-                            changes,
-                        });
+                        return Err(Error::SchemaMismatch { entity: info.schema.name.to_string(), changes });
                     }
                 }
                 None => {
-                    let json = serde_json::to_vec(info.schema).map_err(|e| {
-                        Error::Storage(StorageError::wrap("cannot serialize a schema", e))
-                    })?;
+                    let json = serde_json::to_vec(info.schema)
+                        .map_err(|e| Error::Storage(StorageError::wrap("cannot serialize a schema", e)))?;
                     tx.store.put(meta, key.as_bytes(), &json)?;
                 }
             }
@@ -198,11 +172,7 @@ impl Db {
     /// [`Error::Storage`] when the store fails.
     pub fn begin_write(&self) -> Result<WriteTx> {
         let store = {
-            let backend = self
-                .inner
-                .backend
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let backend = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             backend.begin_write(self.inner.catalog.names.clone())?
         };
         Ok(WriteTx::new(self.clone(), store))
@@ -215,11 +185,7 @@ impl Db {
     /// [`Error::Storage`] when the store fails.
     pub fn begin_read(&self) -> Result<ReadTx> {
         let store = {
-            let backend = self
-                .inner
-                .backend
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let backend = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             backend.begin_read(self.inner.catalog.names.clone())?
         };
         Ok(ReadTx::new(self.clone(), store))
@@ -262,11 +228,7 @@ impl Db {
     /// # Errors
     /// [`Error::Storage`] when a transaction is open or the store fails.
     pub fn compact(&self) -> Result<bool> {
-        let mut backend = self
-            .inner
-            .backend
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut backend = self.inner.backend.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         backend.compact()
     }
 

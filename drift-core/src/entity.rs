@@ -70,12 +70,7 @@ impl<T, V> Field<T, V> {
     #[doc(hidden)]
     #[must_use]
     pub const fn __new(position: usize, name: &'static str, get: fn(&T) -> &V) -> Self {
-        Field {
-            position,
-            name,
-            get,
-            _marker: PhantomData,
-        }
+        Field { position, name, get, _marker: PhantomData }
     }
 
     /// The field's name.

@@ -84,9 +84,7 @@ pub enum Error {
         entity: &'static str,
     },
     /// `get_by` on a field that has no single-field unique index.
-    #[error(
-        "field `{field}` of {entity} has no unique index: mark it `#[drift(unique)]` to look rows up by it"
-    )]
+    #[error("field `{field}` of {entity} has no unique index: mark it `#[drift(unique)]` to look rows up by it")]
     NoUniqueIndex {
         /// Entity name.
         entity: &'static str,
@@ -178,20 +176,11 @@ pub struct StorageError {
 
 impl StorageError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        StorageError {
-            message: message.into(),
-            source: None,
-        }
+        StorageError { message: message.into(), source: None }
     }
 
-    pub(crate) fn wrap<E: std::error::Error + Send + Sync + 'static>(
-        context: &str,
-        err: E,
-    ) -> Self {
-        StorageError {
-            message: format!("{context}: {err}"),
-            source: Some(Box::new(err)),
-        }
+    pub(crate) fn wrap<E: std::error::Error + Send + Sync + 'static>(context: &str, err: E) -> Self {
+        StorageError { message: format!("{context}: {err}"), source: Some(Box::new(err)) }
     }
 }
 
@@ -203,9 +192,7 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

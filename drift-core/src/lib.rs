@@ -44,10 +44,7 @@ pub mod __private {
     ///
     /// # Errors
     /// The postcard error, rendered.
-    pub fn encode_row<R: serde::Serialize + ?Sized>(
-        row: &R,
-        out: &mut Vec<u8>,
-    ) -> Result<(), String> {
+    pub fn encode_row<R: serde::Serialize + ?Sized>(row: &R, out: &mut Vec<u8>) -> Result<(), String> {
         let buf = std::mem::take(out);
         match postcard::to_extend(row, buf) {
             Ok(b) => {

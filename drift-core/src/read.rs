@@ -24,11 +24,7 @@ pub(crate) fn entity_name<T: Entity>() -> &'static str {
 }
 
 pub(crate) fn info<T: Entity>(catalog: &Catalog) -> Result<&EntityInfo> {
-    catalog
-        .get(TypeId::of::<T>())
-        .ok_or_else(|| Error::UnknownEntity {
-            entity: entity_name::<T>(),
-        })
+    catalog.get(TypeId::of::<T>()).ok_or_else(|| Error::UnknownEntity { entity: entity_name::<T>() })
 }
 
 /// Renders stored key bytes of `T` for a message.
@@ -80,15 +76,10 @@ impl Reader<'_> {
     ) -> Result<Option<T>> {
         let info = info::<T>(self.catalog)?;
         let schema = info.schema;
-        let Some(i) = schema
-            .indexes
-            .iter()
-            .position(|idx| idx.unique && idx.fields.len() == 1 && idx.fields[0] == field.name)
+        let Some(i) =
+            schema.indexes.iter().position(|idx| idx.unique && idx.fields.len() == 1 && idx.fields[0] == field.name)
         else {
-            return Err(Error::NoUniqueIndex {
-                entity: entity_name::<T>(),
-                field: field.name,
-            });
+            return Err(Error::NoUniqueIndex { entity: entity_name::<T>(), field: field.name });
         };
         let value = value.into_operand();
         let mut ibuf = Vec::with_capacity(32);

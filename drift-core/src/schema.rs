@@ -75,31 +75,19 @@ impl EntityDescriptor {
     pub fn differences(&self, compiled: &EntityDescriptor) -> Vec<String> {
         let mut out = Vec::new();
         if self.table != compiled.table {
-            out.push(format!(
-                "table `{}` became `{}`",
-                self.table, compiled.table
-            ));
+            out.push(format!("table `{}` became `{}`", self.table, compiled.table));
         }
         if self.version != compiled.version {
-            out.push(format!(
-                "version {} became {}",
-                self.version, compiled.version
-            ));
+            out.push(format!("version {} became {}", self.version, compiled.version));
         }
         for f in self.fields.iter() {
             match compiled.field(&f.name) {
                 None => out.push(format!("field `{}` was removed", f.name)),
                 Some(c) if c.ty != f.ty => {
-                    out.push(format!(
-                        "field `{}` changed type from `{}` to `{}`",
-                        f.name, f.ty, c.ty
-                    ));
+                    out.push(format!("field `{}` changed type from `{}` to `{}`", f.name, f.ty, c.ty));
                 }
                 Some(c) if c.kind != f.kind => {
-                    out.push(format!(
-                        "field `{}` changed from {:?} to {:?}",
-                        f.name, f.kind, c.kind
-                    ));
+                    out.push(format!("field `{}` changed from {:?} to {:?}", f.name, f.kind, c.kind));
                 }
                 Some(_) => {}
             }
@@ -109,18 +97,9 @@ impl EntityDescriptor {
                 out.push(format!("field `{}` of type `{}` was added", c.name, c.ty));
             }
         }
-        let stored_data: Vec<_> = self
-            .fields
-            .iter()
-            .filter(|f| f.kind == FieldKind::Data)
-            .map(|f| &f.name)
-            .collect();
-        let compiled_data: Vec<_> = compiled
-            .fields
-            .iter()
-            .filter(|f| f.kind == FieldKind::Data)
-            .map(|f| &f.name)
-            .collect();
+        let stored_data: Vec<_> = self.fields.iter().filter(|f| f.kind == FieldKind::Data).map(|f| &f.name).collect();
+        let compiled_data: Vec<_> =
+            compiled.fields.iter().filter(|f| f.kind == FieldKind::Data).map(|f| &f.name).collect();
         if out.is_empty() && stored_data != compiled_data {
             out.push("stored fields were reordered".to_string());
         }
@@ -132,10 +111,7 @@ impl EntityDescriptor {
             ));
         }
         if self.auto_increment != compiled.auto_increment {
-            out.push(format!(
-                "auto_increment {} became {}",
-                self.auto_increment, compiled.auto_increment
-            ));
+            out.push(format!("auto_increment {} became {}", self.auto_increment, compiled.auto_increment));
         }
         for i in self.indexes.iter() {
             match compiled.indexes.iter().find(|c| c.name == i.name) {

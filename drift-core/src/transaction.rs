@@ -61,27 +61,17 @@ pub struct ReadTx {
 
 impl std::fmt::Debug for ReadTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadTx")
-            .field("stats", &self.counters.snapshot())
-            .finish_non_exhaustive()
+        f.debug_struct("ReadTx").field("stats", &self.counters.snapshot()).finish_non_exhaustive()
     }
 }
 
 impl ReadTx {
     pub(crate) fn new(db: Db, store: ReadStore) -> Self {
-        ReadTx {
-            db,
-            store,
-            counters: Counters::default(),
-        }
+        ReadTx { db, store, counters: Counters::default() }
     }
 
     pub(crate) fn reader(&self) -> Reader<'_> {
-        Reader {
-            store: &self.store,
-            catalog: &self.db.inner.catalog,
-            counters: &self.counters,
-        }
+        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters }
     }
 
     read_methods!();
@@ -113,9 +103,7 @@ pub struct WriteTx {
 
 impl std::fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteTx")
-            .field("stats", &self.counters.snapshot())
-            .finish_non_exhaustive()
+        f.debug_struct("WriteTx").field("stats", &self.counters.snapshot()).finish_non_exhaustive()
     }
 }
 
@@ -146,10 +134,7 @@ impl WriteTx {
             sequences: vec![None; n],
             depth: 0,
             poisoned: false,
-            guard: RollbackGuard {
-                inner: guard_inner,
-                armed: true,
-            },
+            guard: RollbackGuard { inner: guard_inner, armed: true },
             kbuf: Vec::with_capacity(64),
             rbuf: Vec::with_capacity(256),
             ibuf: Vec::with_capacity(128),
@@ -158,11 +143,7 @@ impl WriteTx {
     }
 
     pub(crate) fn reader(&self) -> Reader<'_> {
-        Reader {
-            store: &self.store,
-            catalog: &self.db.inner.catalog,
-            counters: &self.counters,
-        }
+        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters }
     }
 
     read_methods!();
@@ -182,13 +163,7 @@ impl WriteTx {
             return Err(Error::Poisoned);
         }
         self.write_sequences()?;
-        let WriteTx {
-            db,
-            store,
-            durability,
-            mut guard,
-            ..
-        } = self;
+        let WriteTx { db, store, durability, mut guard, .. } = self;
         store.commit(durability)?;
         guard.armed = false;
         db.inner.commits.fetch_add(1, Ordering::Relaxed);
@@ -225,11 +200,7 @@ impl WriteTx {
     }
 
     fn check_usable(&self) -> Result<()> {
-        if self.poisoned {
-            Err(Error::Poisoned)
-        } else {
-            Ok(())
-        }
+        if self.poisoned { Err(Error::Poisoned) } else { Ok(()) }
     }
 
     fn undo_to(&mut self, mark: crate::storage::Mark) -> Result<()> {
@@ -315,8 +286,7 @@ impl WriteTx {
         self.statement(|tx| {
             let mut kbuf = std::mem::take(&mut tx.kbuf);
             kbuf.clear();
-            let r =
-                read::encode_key::<T>(key, &mut kbuf).and_then(|()| tx.delete_in::<T>(info, &kbuf));
+            let r = read::encode_key::<T>(key, &mut kbuf).and_then(|()| tx.delete_in::<T>(info, &kbuf));
             tx.kbuf = kbuf;
             r
         })
@@ -347,28 +317,24 @@ impl WriteTx {
     ) -> Result<T::Key> {
         let name = entity_name::<T>();
         kbuf.clear();
+        let mut assigned = None;
         match entity.__auto_key() {
             Some(0) => {
                 let next = self.next_sequence::<T>(info)?;
-                next.encode_key(kbuf)
-                    .map_err(|source| key_error::<T>("primary key", "0", source))?;
+                next.encode_key(kbuf).map_err(|source| key_error::<T>("primary key", "0", source))?;
+                assigned = Some(next);
             }
             Some(k) => {
-                self.observe_sequence::<T>(info, k)?;
-                entity
-                    .__encode_key(kbuf)
-                    .map_err(|source| key_error::<T>("primary key", "?", source))?;
+                self.observe_sequence(info, k)?;
+                entity.__encode_key(kbuf).map_err(|source| key_error::<T>("primary key", "?", source))?;
             }
-            None => entity.__encode_key(kbuf).map_err(|source| {
-                key_error::<T>("primary key", &format!("{:?}", entity.key()), source)
-            })?,
+            None => entity
+                .__encode_key(kbuf)
+                .map_err(|source| key_error::<T>("primary key", &format!("{:?}", entity.key()), source))?,
         }
         Counters::bump(&self.counters.gets);
         if self.store.get(info.table, kbuf)?.is_some() {
-            return Err(Error::AlreadyExists {
-                entity: name,
-                key: render_key::<T>(kbuf),
-            });
+            return Err(Error::AlreadyExists { entity: name, key: render_key::<T>(kbuf) });
         }
         rbuf.clear();
         entity.__encode_row(rbuf).map_err(|reason| Error::Encode {
@@ -381,17 +347,15 @@ impl WriteTx {
         self.store.put(info.table, kbuf, rbuf)?;
         let mut start = 0;
         for (i, &end) in iends.iter().enumerate() {
-            let value: &[u8] = if info.schema.indexes[i].unique {
-                kbuf
-            } else {
-                &[]
-            };
+            let value: &[u8] = if info.schema.indexes[i].unique { kbuf } else { &[] };
             self.store.put(info.indexes[i], &ibuf[start..end], value)?;
             start = end;
         }
-        self.counters
-            .writes
-            .set(self.counters.writes.get() + 1 + iends.len() as u64);
+        self.counters.writes.set(self.counters.writes.get() + 1 + iends.len() as u64);
+        if let Some(next) = assigned {
+            // Taken only once the row is written, so a failed insert does not use up a key.
+            self.sequences[info.ordinal] = Some(Sequence { high: next, dirty: true });
+        }
         T::Key::from_key_bytes(kbuf).map_err(|e| Error::Decode {
             entity: name,
             key: crate::error::hex(kbuf),
@@ -412,14 +376,12 @@ impl WriteTx {
         ibuf.clear();
         iends.clear();
         for (i, idx) in info.schema.indexes.iter().enumerate() {
-            entity
-                .__encode_index(i, ibuf)
-                .map_err(|source| Error::Key {
-                    entity: entity_name::<T>(),
-                    field: index_field::<T>(i),
-                    key: render_key::<T>(kbuf),
-                    source,
-                })?;
+            entity.__encode_index(i, ibuf).map_err(|source| Error::Key {
+                entity: entity_name::<T>(),
+                field: index_field::<T>(i),
+                key: render_key::<T>(kbuf),
+                source,
+            })?;
             if !idx.unique {
                 ibuf.extend_from_slice(kbuf);
             }
@@ -465,19 +427,12 @@ impl WriteTx {
 
     /// Replaces the row; returns `false` (writing nothing) when it does not exist
     /// and `missing_ok`, else fails with `NotFound`.
-    fn update_in<T: Entity>(
-        &mut self,
-        info: &EntityInfo,
-        entity: &T,
-        missing_ok: bool,
-    ) -> Result<bool> {
+    fn update_in<T: Entity>(&mut self, info: &EntityInfo, entity: &T, missing_ok: bool) -> Result<bool> {
         let mut kbuf = std::mem::take(&mut self.kbuf);
         let mut rbuf = std::mem::take(&mut self.rbuf);
         let mut ibuf = std::mem::take(&mut self.ibuf);
         let mut iends = std::mem::take(&mut self.iends);
-        let r = self.update_with(
-            info, entity, missing_ok, &mut kbuf, &mut rbuf, &mut ibuf, &mut iends,
-        );
+        let r = self.update_with(info, entity, missing_ok, &mut kbuf, &mut rbuf, &mut ibuf, &mut iends);
         self.kbuf = kbuf;
         self.rbuf = rbuf;
         self.ibuf = ibuf;
@@ -498,17 +453,14 @@ impl WriteTx {
     ) -> Result<bool> {
         let name = entity_name::<T>();
         kbuf.clear();
-        entity.__encode_key(kbuf).map_err(|source| {
-            key_error::<T>("primary key", &format!("{:?}", entity.key()), source)
-        })?;
+        entity
+            .__encode_key(kbuf)
+            .map_err(|source| key_error::<T>("primary key", &format!("{:?}", entity.key()), source))?;
         Counters::bump(&self.counters.gets);
         let old: Option<T> = match self.store.get(info.table, kbuf)? {
             None if missing_ok => return Ok(false),
             None => {
-                return Err(Error::NotFound {
-                    entity: name,
-                    key: render_key::<T>(kbuf),
-                });
+                return Err(Error::NotFound { entity: name, key: render_key::<T>(kbuf) });
             }
             Some(_) if info.indexes.is_empty() => None,
             Some(row) => Some(read::decode(&self.counters, kbuf, row.bytes())?),
@@ -536,17 +488,11 @@ impl WriteTx {
                 continue;
             }
             self.store.remove(info.indexes[i], old_entry)?;
-            let value: &[u8] = if info.schema.indexes[i].unique {
-                kbuf
-            } else {
-                &[]
-            };
+            let value: &[u8] = if info.schema.indexes[i].unique { kbuf } else { &[] };
             self.store.put(info.indexes[i], entry, value)?;
             writes += 2;
         }
-        self.counters
-            .writes
-            .set(self.counters.writes.get() + writes);
+        self.counters.writes.set(self.counters.writes.get() + writes);
         Ok(true)
     }
 
@@ -564,13 +510,11 @@ impl WriteTx {
             start = end;
         }
         self.store.remove(info.table, kbuf)?;
-        self.counters
-            .writes
-            .set(self.counters.writes.get() + 1 + oends.len() as u64);
+        self.counters.writes.set(self.counters.writes.get() + 1 + oends.len() as u64);
         Ok(Some(old))
     }
 
-    fn sequence<T: Entity>(&mut self, info: &EntityInfo) -> Result<Sequence> {
+    fn sequence(&mut self, info: &EntityInfo) -> Result<Sequence> {
         if let Some(s) = self.sequences[info.ordinal] {
             return Ok(s);
         }
@@ -583,39 +527,27 @@ impl WriteTx {
             Some((k, _)) => u64::from_key_bytes(k.bytes()).unwrap_or(0),
             None => 0,
         };
-        let s = Sequence {
-            high: stored.max(last),
-            dirty: false,
-        };
+        let s = Sequence { high: stored.max(last), dirty: false };
         self.sequences[info.ordinal] = Some(s);
         Ok(s)
     }
 
+    /// The key the next auto-increment insert gets (taken by the insert once written).
     fn next_sequence<T: Entity>(&mut self, info: &EntityInfo) -> Result<u64> {
-        let s = self.sequence::<T>(info)?;
+        let s = self.sequence(info)?;
         let next = s.high.checked_add(1).ok_or_else(|| Error::Key {
             entity: entity_name::<T>(),
             field: "primary key",
             key: "0".into(),
-            source: crate::codec::KeyError::Invalid {
-                ty: "u64",
-                reason: "the auto_increment sequence is exhausted",
-            },
+            source: crate::codec::KeyError::Invalid { ty: "u64", reason: "the auto_increment sequence is exhausted" },
         })?;
-        self.sequences[info.ordinal] = Some(Sequence {
-            high: next,
-            dirty: true,
-        });
         Ok(next)
     }
 
-    fn observe_sequence<T: Entity>(&mut self, info: &EntityInfo, key: u64) -> Result<()> {
-        let s = self.sequence::<T>(info)?;
+    fn observe_sequence(&mut self, info: &EntityInfo, key: u64) -> Result<()> {
+        let s = self.sequence(info)?;
         if key > s.high {
-            self.sequences[info.ordinal] = Some(Sequence {
-                high: key,
-                dirty: true,
-            });
+            self.sequences[info.ordinal] = Some(Sequence { high: key, dirty: true });
         }
         Ok(())
     }
@@ -625,8 +557,7 @@ impl WriteTx {
         for info in &inner.catalog.entities {
             if let Some(Sequence { high, dirty: true }) = self.sequences[info.ordinal] {
                 let key = format!("{}{}", catalog::SEQ_PREFIX, info.schema.table);
-                self.store
-                    .put(catalog::META, key.as_bytes(), &high.to_be_bytes())?;
+                self.store.put(catalog::META, key.as_bytes(), &high.to_be_bytes())?;
                 self.sequences[info.ordinal] = Some(Sequence { high, dirty: false });
             }
         }
@@ -645,10 +576,5 @@ fn index_field<T: Entity>(i: usize) -> &'static str {
 }
 
 fn key_error<T: Entity>(field: &'static str, key: &str, source: crate::codec::KeyError) -> Error {
-    Error::Key {
-        entity: entity_name::<T>(),
-        field,
-        key: key.to_string(),
-        source,
-    }
+    Error::Key { entity: entity_name::<T>(), field, key: key.to_string(), source }
 }

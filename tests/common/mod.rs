@@ -17,12 +17,7 @@ pub struct User {
 
 impl User {
     pub fn new(email: &str, age: u32, name: &str) -> User {
-        User {
-            id: 0,
-            email: email.into(),
-            age,
-            name: name.into(),
-        }
+        User { id: 0, email: email.into(), age, name: name.into() }
     }
 }
 
@@ -45,19 +40,11 @@ pub struct Reading {
 }
 
 pub fn memory_db() -> Db {
-    Db::builder()
-        .entity::<User>()
-        .entity::<Reading>()
-        .in_memory()
-        .expect("in-memory db opens")
+    Db::builder().entity::<User>().entity::<Reading>().in_memory().expect("in-memory db opens")
 }
 
 pub fn file_db(dir: &tempfile::TempDir) -> Db {
-    Db::builder()
-        .entity::<User>()
-        .entity::<Reading>()
-        .open(dir.path().join("test.drift"))
-        .expect("db opens")
+    Db::builder().entity::<User>().entity::<Reading>().open(dir.path().join("test.drift")).expect("db opens")
 }
 
 /// Every (index name, entry count) pair, read through the public API: for each

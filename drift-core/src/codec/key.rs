@@ -57,6 +57,12 @@ impl std::error::Error for KeyError {}
 ///
 /// Concatenating encodings then orders tuples lexicographically, which is what
 /// composite keys and multi-field indexes rely on.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a key or index field: it has no order-preserving key encoding",
+    label = "`{Self}` does not implement `drift::KeyCodec`",
+    note = "key, index and unique fields need a `KeyCodec` type: an integer, float, `bool`, `char`, `String`, `Vec<u8>`, `[u8; N]`, or an `Option` or tuple of these",
+    note = "implement `drift::KeyCodec` for `{Self}`, or store it as a plain field: no `primary_key`, `index` or `unique`, and not in `index(fields(...))`"
+)]
 pub trait KeyCodec: Sized {
     /// Appends the encoding of `self` to `out`.
     ///
@@ -100,11 +106,7 @@ pub trait KeyCodec: Sized {
     /// As [`KeyCodec::decode_key`], and [`KeyError::TrailingBytes`] when bytes remain.
     fn from_key_bytes(mut bytes: &[u8]) -> Result<Self, KeyError> {
         let v = Self::decode_key(&mut bytes)?;
-        if bytes.is_empty() {
-            Ok(v)
-        } else {
-            Err(KeyError::TrailingBytes(bytes.len()))
-        }
+        if bytes.is_empty() { Ok(v) } else { Err(KeyError::TrailingBytes(bytes.len())) }
     }
 }
 
@@ -206,6 +208,14 @@ macro_rules! float {
                 if v.is_nan() {
                     return Err(KeyError::Invalid { ty: stringify!($t), reason: "NaN" });
                 }
+                // -0.0 is written as 0.0; accepting its own bytes would give zero
+                // two encodings.
+                if bits == sign {
+                    return Err(KeyError::Invalid {
+                        ty: stringify!($t),
+                        reason: "negative zero is encoded as zero",
+                    });
+                }
                 Ok(v)
             }
             fn key_cmp(&self, other: &Self) -> Ordering {
@@ -227,10 +237,7 @@ impl KeyCodec for bool {
         match take(input, 1, "bool")?[0] {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(KeyError::Invalid {
-                ty: "bool",
-                reason: "byte is neither 0 nor 1",
-            }),
+            _ => Err(KeyError::Invalid { ty: "bool", reason: "byte is neither 0 nor 1" }),
         }
     }
     fn key_cmp(&self, other: &Self) -> Ordering {
@@ -245,10 +252,7 @@ impl KeyCodec for char {
     }
     fn decode_key(input: &mut &[u8]) -> Result<Self, KeyError> {
         let u = u32::decode_key(input).map_err(|_| KeyError::UnexpectedEnd { ty: "char" })?;
-        char::from_u32(u).ok_or(KeyError::Invalid {
-            ty: "char",
-            reason: "not a Unicode scalar value",
-        })
+        char::from_u32(u).ok_or(KeyError::Invalid { ty: "char", reason: "not a Unicode scalar value" })
     }
     fn key_cmp(&self, other: &Self) -> Ordering {
         self.cmp(other)
@@ -297,10 +301,7 @@ fn decode_bytes(input: &mut &[u8], ty: &'static str) -> Result<Vec<u8>, KeyError
                 i = z + 2;
             }
             Some(_) => {
-                return Err(KeyError::Invalid {
-                    ty,
-                    reason: "bad escape after 0x00",
-                });
+                return Err(KeyError::Invalid { ty, reason: "bad escape after 0x00" });
             }
             None => return Err(KeyError::UnexpectedEnd { ty }),
         }
@@ -314,10 +315,7 @@ impl KeyCodec for String {
     }
     fn decode_key(input: &mut &[u8]) -> Result<Self, KeyError> {
         let bytes = decode_bytes(input, "String")?;
-        String::from_utf8(bytes).map_err(|_| KeyError::Invalid {
-            ty: "String",
-            reason: "not UTF-8",
-        })
+        String::from_utf8(bytes).map_err(|_| KeyError::Invalid { ty: "String", reason: "not UTF-8" })
     }
     fn key_cmp(&self, other: &Self) -> Ordering {
         self.cmp(other)
@@ -383,10 +381,7 @@ impl<T: KeyCodec> KeyCodec for Option<T> {
         match take(input, 1, "Option")?[0] {
             0 => Ok(None),
             1 => T::decode_key(input).map(Some),
-            _ => Err(KeyError::Invalid {
-                ty: "Option",
-                reason: "tag is neither 0 nor 1",
-            }),
+            _ => Err(KeyError::Invalid { ty: "Option", reason: "tag is neither 0 nor 1" }),
         }
     }
     fn key_cmp(&self, other: &Self) -> Ordering {
@@ -399,10 +394,7 @@ impl<T: KeyCodec> KeyCodec for Option<T> {
     }
 }
 
-impl<T: KeyCodec + ?Sized> KeyCodec for Box<T>
-where
-    T: Sized,
-{
+impl<T: KeyCodec> KeyCodec for Box<T> {
     fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), KeyError> {
         (**self).encode_key(out)
     }
@@ -453,10 +445,7 @@ mod tests {
 
     #[test]
     fn string_pairs_with_shifted_boundary_differ() {
-        assert_ne!(
-            enc(&("a".to_string(), "bc".to_string())),
-            enc(&("ab".to_string(), "c".to_string()))
-        );
+        assert_ne!(enc(&("a".to_string(), "bc".to_string())), enc(&("ab".to_string(), "c".to_string())));
     }
 
     #[test]

@@ -82,9 +82,7 @@ impl<T> Clone for Node<T> {
 
 impl<T> Clone for Filter<T> {
     fn clone(&self) -> Self {
-        Filter {
-            node: self.node.clone(),
-        }
+        Filter { node: self.node.clone() }
     }
 }
 
@@ -174,9 +172,7 @@ impl<T> Not for Filter<T> {
     fn not(self) -> Filter<T> {
         match self.node {
             Node::Not(inner) => Filter { node: *inner },
-            other => Filter {
-                node: Node::Not(Box::new(other)),
-            },
+            other => Filter { node: Node::Not(Box::new(other)) },
         }
     }
 }
@@ -219,12 +215,7 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
 
     /// The field differs from `value`.
     pub fn ne(self, value: impl IntoOperand<V>) -> Filter<T> {
-        self.compare(
-            Op::Ne,
-            value.into_operand(),
-            "!=",
-            std::cmp::Ordering::is_ne,
-        )
+        self.compare(Op::Ne, value.into_operand(), "!=", std::cmp::Ordering::is_ne)
     }
 
     /// The field is less than `value`.
@@ -234,12 +225,7 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
 
     /// The field is less than or equal to `value`.
     pub fn lte(self, value: impl IntoOperand<V>) -> Filter<T> {
-        self.compare(
-            Op::Lte,
-            value.into_operand(),
-            "<=",
-            std::cmp::Ordering::is_le,
-        )
+        self.compare(Op::Lte, value.into_operand(), "<=", std::cmp::Ordering::is_le)
     }
 
     /// The field is greater than `value`.
@@ -249,12 +235,7 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
 
     /// The field is greater than or equal to `value`.
     pub fn gte(self, value: impl IntoOperand<V>) -> Filter<T> {
-        self.compare(
-            Op::Gte,
-            value.into_operand(),
-            ">=",
-            std::cmp::Ordering::is_ge,
-        )
+        self.compare(Op::Gte, value.into_operand(), ">=", std::cmp::Ordering::is_ge)
     }
 
     /// `lo <= field <= hi`, inclusive at both ends as in SQL.
@@ -262,23 +243,15 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
         let (lo, hi) = (lo.into_operand(), hi.into_operand());
         let operand = encode(&lo).and_then(|a| encode(&hi).map(|b| Operand::Two(a, b)));
         let shown = format!("{} BETWEEN {lo:?} AND {hi:?}", self.name);
-        self.pred(Op::Between, operand, shown, move |v| {
-            v.key_cmp(&lo).is_ge() && v.key_cmp(&hi).is_le()
-        })
+        self.pred(Op::Between, operand, shown, move |v| v.key_cmp(&lo).is_ge() && v.key_cmp(&hi).is_le())
     }
 
     /// The field equals one of `values`.
     pub fn in_list<A: IntoOperand<V>>(self, values: Vec<A>) -> Filter<T> {
         let values: Vec<V> = values.into_iter().map(IntoOperand::into_operand).collect();
-        let operand = values
-            .iter()
-            .map(encode)
-            .collect::<Result<Vec<_>, _>>()
-            .map(|_| Operand::None);
+        let operand = values.iter().map(encode).collect::<Result<Vec<_>, _>>().map(|_| Operand::None);
         let shown = format!("{} IN {values:?}", self.name);
-        self.pred(Op::InList, operand, shown, move |v| {
-            values.iter().any(|x| v.key_cmp(x).is_eq())
-        })
+        self.pred(Op::InList, operand, shown, move |v| values.iter().any(|x| v.key_cmp(x).is_eq()))
     }
 
     /// Ascending order on this field.
@@ -298,12 +271,7 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
 
     fn order(self, desc: bool) -> Order<T> {
         let get = self.get;
-        Order {
-            field: self.position,
-            name: self.name,
-            desc,
-            cmp: Arc::new(move |a: &T, b: &T| get(a).key_cmp(get(b))),
-        }
+        Order { field: self.position, name: self.name, desc, cmp: Arc::new(move |a: &T, b: &T| get(a).key_cmp(get(b))) }
     }
 }
 
@@ -314,12 +282,7 @@ impl<T: 'static> Field<T, String> {
         let mut bytes = Vec::with_capacity(prefix.len());
         encode_bytes_unterminated(prefix.as_bytes(), &mut bytes);
         let shown = format!("{} STARTS WITH {prefix:?}", self.name);
-        self.pred(
-            Op::StartsWith,
-            Ok(Operand::Prefix(bytes)),
-            shown,
-            move |v: &String| v.starts_with(&prefix),
-        )
+        self.pred(Op::StartsWith, Ok(Operand::Prefix(bytes)), shown, move |v: &String| v.starts_with(&prefix))
     }
 }
 
@@ -327,12 +290,7 @@ impl<T: 'static, X: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, Opti
     /// The optional field is `None`.
     pub fn is_none(self) -> Filter<T> {
         let shown = format!("{} IS NONE", self.name);
-        self.pred(
-            Op::IsNone,
-            Ok(Operand::One(vec![0])),
-            shown,
-            Option::is_none,
-        )
+        self.pred(Op::IsNone, Ok(Operand::One(vec![0])), shown, Option::is_none)
     }
 
     /// The optional field is `Some`.
@@ -342,32 +300,24 @@ impl<T: 'static, X: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, Opti
     }
 }
 
+pub(crate) type Comparator<T> = Arc<dyn Fn(&T, &T) -> std::cmp::Ordering + Send + Sync>;
+
 /// An ordering on one field of `T`, from [`Field::asc`] or [`Field::desc`].
 pub struct Order<T> {
     pub(crate) field: usize,
     pub(crate) name: &'static str,
     pub(crate) desc: bool,
-    pub(crate) cmp: Arc<dyn Fn(&T, &T) -> std::cmp::Ordering + Send + Sync>,
+    pub(crate) cmp: Comparator<T>,
 }
 
 impl<T> Clone for Order<T> {
     fn clone(&self) -> Self {
-        Order {
-            field: self.field,
-            name: self.name,
-            desc: self.desc,
-            cmp: Arc::clone(&self.cmp),
-        }
+        Order { field: self.field, name: self.name, desc: self.desc, cmp: Arc::clone(&self.cmp) }
     }
 }
 
 impl<T> fmt::Debug for Order<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}",
-            self.name,
-            if self.desc { "DESC" } else { "ASC" }
-        )
+        write!(f, "{} {}", self.name, if self.desc { "DESC" } else { "ASC" })
     }
 }

@@ -66,6 +66,9 @@ impl<T> std::fmt::Debug for QueryIter<'_, T> {
     }
 }
 
+/// Extracts the primary key from an access-path entry (index number, key, value).
+type KeyOf = fn(usize, &Guard<'_>, &Guard<'_>) -> Result<Vec<u8>>;
+
 /// A planned query, ready to run.
 struct Prepared<'q, T> {
     path: Path,
@@ -78,21 +81,16 @@ struct Prepared<'q, T> {
 fn is_empty_range(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
     match (lo, hi) {
         (Bound::Included(a), Bound::Included(b)) => a > b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
-        | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b)) | (Bound::Excluded(a), Bound::Included(b)) => {
+            a >= b
+        }
         _ => false,
     }
 }
 
 impl<'tx, T: Entity> Query<'tx, T> {
     pub(crate) fn new(reader: Reader<'tx>) -> Self {
-        Query {
-            reader,
-            filter: None,
-            order: Vec::new(),
-            limit: None,
-            offset: 0,
-        }
+        Query { reader, filter: None, order: Vec::new(), limit: None, offset: 0 }
     }
 
     /// Keeps the rows that match `filter` (and any filter given before).
@@ -124,34 +122,18 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     fn prepare(&self) -> Result<Prepared<'_, T>> {
         if let Some((field, source)) = self.filter.as_ref().and_then(Node::operand_error) {
-            return Err(Error::Key {
-                entity: entity_name::<T>(),
-                field,
-                key: "(filter operand)".into(),
-                source,
-            });
+            return Err(Error::Key { entity: entity_name::<T>(), field, key: "(filter operand)".into(), source });
         }
         let info = read::info::<T>(self.reader.catalog)?;
         let conj = plan::conjuncts(self.filter.as_ref());
         let rows = self.reader.store.len(info.table)?;
         let (path, estimated) = plan::choose(info, &conj, rows);
-        let residual = conj
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !path.consumed.contains(i))
-            .map(|(_, n)| *n)
-            .collect();
+        let residual = conj.iter().enumerate().filter(|(i, _)| !path.consumed.contains(i)).map(|(_, n)| *n).collect();
         let (reverse, sort) = match plan::order_served(&path, &self.order) {
             Some(rev) => (rev, false),
             None => (false, true),
         };
-        Ok(Prepared {
-            path,
-            reverse,
-            sort,
-            residual,
-            estimated,
-        })
+        Ok(Prepared { path, reverse, sort, residual, estimated })
     }
 
     /// The plan this query would run with, without running it.
@@ -167,32 +149,22 @@ impl<'tx, T: Entity> Query<'tx, T> {
             Source::Table if p.path.point => Access::KeyLookup,
             Source::Table if p.path.consumed.is_empty() => Access::FullScan,
             Source::Table => Access::KeyRange,
-            Source::Index(i, true) if p.path.point => Access::UniqueLookup {
-                index: schema.indexes[i].name.to_string(),
-            },
-            Source::Index(i, _) => Access::IndexRange {
-                index: schema.indexes[i].name.to_string(),
-            },
+            Source::Index(i, true) if p.path.point => {
+                Access::UniqueLookup { index: schema.indexes[i].name.to_string() }
+            }
+            Source::Index(i, _) => Access::IndexRange { index: schema.indexes[i].name.to_string() },
         };
         let residual = if p.residual.is_empty() {
             None
         } else {
-            Some(
-                p.residual
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" AND "),
-            )
+            Some(p.residual.iter().map(ToString::to_string).collect::<Vec<_>>().join(" AND "))
         };
         let mut advice = Vec::new();
         if access == Access::FullScan && p.estimated > 1000 {
             for n in &p.residual {
                 if let Node::Pred(pr) = n {
-                    advice.push(format!(
-                        "add `#[drift(index)]` to `{}` to avoid scanning {} rows",
-                        pr.name, p.estimated
-                    ));
+                    advice
+                        .push(format!("add `#[drift(index)]` to `{}` to avoid scanning {} rows", pr.name, p.estimated));
                 }
             }
         }
@@ -211,10 +183,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// Streams the primary keys (as stored bytes) from the access path, before the
     /// residual filter.
-    fn raw_keys(
-        &self,
-        p: &Prepared<'_, T>,
-    ) -> Result<Box<dyn Iterator<Item = Result<Vec<u8>>> + 'tx>> {
+    fn raw_keys(&self, p: &Prepared<'_, T>) -> Result<Box<dyn Iterator<Item = Result<Vec<u8>>> + 'tx>> {
         let info = read::info::<T>(self.reader.catalog)?;
         let store = self.reader.store;
         let counters = self.reader.counters;
@@ -224,20 +193,19 @@ impl<'tx, T: Entity> Query<'tx, T> {
         }
         let lo = path.lo.as_ref().map(Vec::as_slice);
         let hi = path.hi.as_ref().map(Vec::as_slice);
-        let (tid, key_of): (_, fn(usize, &Guard<'_>, &Guard<'_>) -> Result<Vec<u8>>) =
-            match path.source {
-                Source::Table => (info.table, |_, k, _| Ok(k.bytes().to_vec())),
-                Source::Index(i, true) => (info.indexes[i], |_, _, v| Ok(v.bytes().to_vec())),
-                Source::Index(i, false) => (info.indexes[i], |i, k, _| {
-                    let mut rest = k.bytes();
-                    T::__skip_index(i, &mut rest).map_err(|e| Error::Decode {
-                        entity: entity_name::<T>(),
-                        key: crate::error::hex(k.bytes()),
-                        reason: format!("index entry: {e}"),
-                    })?;
-                    Ok(rest.to_vec())
-                }),
-            };
+        let (tid, key_of): (_, KeyOf) = match path.source {
+            Source::Table => (info.table, |_, k, _| Ok(k.bytes().to_vec())),
+            Source::Index(i, true) => (info.indexes[i], |_, _, v| Ok(v.bytes().to_vec())),
+            Source::Index(i, false) => (info.indexes[i], |i, k, _| {
+                let mut rest = k.bytes();
+                T::__skip_index(i, &mut rest).map_err(|e| Error::Decode {
+                    entity: entity_name::<T>(),
+                    key: crate::error::hex(k.bytes()),
+                    reason: format!("index entry: {e}"),
+                })?;
+                Ok(rest.to_vec())
+            }),
+        };
         let idx = match path.source {
             Source::Index(i, _) => i,
             Source::Table => 0,
@@ -248,14 +216,9 @@ impl<'tx, T: Entity> Query<'tx, T> {
             Counters::bump(&counters.index_scans);
         }
         let range: RawRange<'tx> = store.range(tid, lo, hi)?;
-        let it: Box<dyn Iterator<Item = Result<(Guard<'tx>, Guard<'tx>)>> + 'tx> = if p.reverse {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
-        Ok(Box::new(
-            it.map(move |r| r.and_then(|(k, v)| key_of(idx, &k, &v))),
-        ))
+        let it: Box<dyn Iterator<Item = Result<(Guard<'tx>, Guard<'tx>)>> + 'tx> =
+            if p.reverse { Box::new(range.rev()) } else { Box::new(range) };
+        Ok(Box::new(it.map(move |r| r.and_then(|(k, v)| key_of(idx, &k, &v)))))
     }
 
     /// Streams the matching rows in path order (no sort, no offset, no limit).
@@ -274,12 +237,8 @@ impl<'tx, T: Entity> Query<'tx, T> {
             let lo = p.path.lo.as_ref().map(Vec::as_slice);
             let hi = p.path.hi.as_ref().map(Vec::as_slice);
             let range = store.range(info.table, lo, hi)?;
-            let it: Box<dyn Iterator<Item = Result<(Guard<'tx>, Guard<'tx>)>> + 'tx> = if p.reverse
-            {
-                Box::new(range.rev())
-            } else {
-                Box::new(range)
-            };
+            let it: Box<dyn Iterator<Item = Result<(Guard<'tx>, Guard<'tx>)>> + 'tx> =
+                if p.reverse { Box::new(range.rev()) } else { Box::new(range) };
             return Ok(Box::new(it.filter_map(move |r| {
                 match r.and_then(|(k, v)| read::decode::<T>(counters, k.bytes(), v.bytes())) {
                     Ok(row) if matches(&row) => Some(Ok(row)),
@@ -332,9 +291,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
         let offset = self.offset;
         let limit = self.limit.unwrap_or(usize::MAX);
         if !p.sort {
-            return Ok(QueryIter {
-                inner: Box::new(rows.skip(offset).take(limit)),
-            });
+            return Ok(QueryIter { inner: Box::new(rows.skip(offset).take(limit)) });
         }
         let keep = limit.saturating_add(offset);
         let mut all: Vec<T> = Vec::new();
@@ -347,9 +304,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
             all.truncate(keep);
         }
         all.sort_by(|a, b| Self::compare(&order, a, b));
-        Ok(QueryIter {
-            inner: Box::new(all.into_iter().skip(offset).take(limit).map(Ok)),
-        })
+        Ok(QueryIter { inner: Box::new(all.into_iter().skip(offset).take(limit).map(Ok)) })
     }
 
     /// All results.

@@ -129,7 +129,11 @@ fn max_lo(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
         (Bound::Unbounded, _) => b,
         (_, Bound::Unbounded) => a,
         (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
-            if x >= y { a } else { b }
+            if x >= y {
+                a
+            } else {
+                b
+            }
         }
     }
 }
@@ -139,7 +143,11 @@ fn min_hi(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
         (Bound::Unbounded, _) => b,
         (_, Bound::Unbounded) => a,
         (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
-            if x <= y { a } else { b }
+            if x <= y {
+                a
+            } else {
+                b
+            }
         }
     }
 }
@@ -175,12 +183,10 @@ fn bounds_for<T>(columns: &[usize], conj: &[&Node<T>], source: Source) -> Option
     let mut order_field = None;
     for &col in columns {
         let eq = conj.iter().enumerate().find_map(|(i, n)| match n {
-            Node::Pred(p) if p.field == col && matches!(p.op, Op::Eq | Op::IsNone) => {
-                match &p.operand {
-                    Ok(Operand::One(b)) => Some((i, b.clone())),
-                    _ => None,
-                }
-            }
+            Node::Pred(p) if p.field == col && matches!(p.op, Op::Eq | Op::IsNone) => match &p.operand {
+                Ok(Operand::One(b)) => Some((i, b.clone())),
+                _ => None,
+            },
             _ => None,
         });
         if let Some((i, b)) = eq {
@@ -203,23 +209,12 @@ fn bounds_for<T>(columns: &[usize], conj: &[&Node<T>], source: Source) -> Option
                         (Bound::Unbounded, Bound::Unbounded)
                     }
                 },
-                (Op::Gte, Ok(Operand::One(v))) => {
-                    (Bound::Included(cat(&prefix, v)), Bound::Unbounded)
-                }
-                (Op::Lt, Ok(Operand::One(v))) => {
-                    (Bound::Unbounded, Bound::Excluded(cat(&prefix, v)))
-                }
+                (Op::Gte, Ok(Operand::One(v))) => (Bound::Included(cat(&prefix, v)), Bound::Unbounded),
+                (Op::Lt, Ok(Operand::One(v))) => (Bound::Unbounded, Bound::Excluded(cat(&prefix, v))),
                 (Op::Lte, Ok(Operand::One(v))) => (Bound::Unbounded, after(cat(&prefix, v))),
-                (Op::Between, Ok(Operand::Two(a, b))) => {
-                    (Bound::Included(cat(&prefix, a)), after(cat(&prefix, b)))
-                }
-                (Op::StartsWith, Ok(Operand::Prefix(s))) => {
-                    (Bound::Included(cat(&prefix, s)), after(cat(&prefix, s)))
-                }
-                (Op::IsSome, Ok(Operand::None)) => (
-                    Bound::Included(cat(&prefix, &[1])),
-                    after(cat(&prefix, &[1])),
-                ),
+                (Op::Between, Ok(Operand::Two(a, b))) => (Bound::Included(cat(&prefix, a)), after(cat(&prefix, b))),
+                (Op::StartsWith, Ok(Operand::Prefix(s))) => (Bound::Included(cat(&prefix, s)), after(cat(&prefix, s))),
+                (Op::IsSome, Ok(Operand::None)) => (Bound::Included(cat(&prefix, &[1])), after(cat(&prefix, &[1]))),
                 _ => continue,
             };
             lo = max_lo(lo, l);
@@ -241,16 +236,7 @@ fn bounds_for<T>(columns: &[usize], conj: &[&Node<T>], source: Source) -> Option
         hi = Bound::Excluded(vec![0xFF; 1]);
     }
     let point = eq_fields.len() == columns.len() && !matches!(source, Source::Index(_, false));
-    Some(Path {
-        source,
-        lo,
-        hi,
-        consumed,
-        eq_fields,
-        range_field,
-        point,
-        order_field,
-    })
+    Some(Path { source, lo, hi, consumed, eq_fields, range_field, point, order_field })
 }
 
 /// Chooses the cheapest access path by a simple cost model: a point lookup costs 1,
@@ -282,17 +268,10 @@ pub(crate) fn choose<T>(info: &EntityInfo, conj: &[&Node<T>], rows: u64) -> (Pat
             est /= 4.0;
         }
         // Index paths pay a second lookup per row.
-        let factor = if matches!(p.source, Source::Table) {
-            1.0
-        } else {
-            1.5
-        };
+        let factor = if matches!(p.source, Source::Table) { 1.0 } else { 1.5 };
         (est * factor).ceil().max(1.0) as u64
     };
-    let best = candidates
-        .into_iter()
-        .map(|p| (cost(&p), p))
-        .min_by_key(|(c, _)| *c);
+    let best = candidates.into_iter().map(|p| (cost(&p), p)).min_by_key(|(c, _)| *c);
     match best {
         Some((c, p)) if c < rows.max(1) || p.point => {
             let est = if p.point { 1 } else { c };
@@ -318,9 +297,7 @@ pub(crate) fn choose<T>(info: &EntityInfo, conj: &[&Node<T>], rows: u64) -> (Pat
 pub(crate) fn order_served<T>(path: &Path, order: &[Order<T>]) -> Option<bool> {
     match order {
         [] => Some(false),
-        [o] if Some(o.field) == path.order_field || path.eq_fields.contains(&o.field) => {
-            Some(o.desc)
-        }
+        [o] if Some(o.field) == path.order_field || path.eq_fields.contains(&o.field) => Some(o.desc),
         _ => None,
     }
 }

@@ -35,9 +35,7 @@ pub enum Durability {
     None,
 }
 
-fn storage<E: std::error::Error + Send + Sync + 'static>(
-    context: &'static str,
-) -> impl FnOnce(E) -> Error {
+fn storage<E: std::error::Error + Send + Sync + 'static>(context: &'static str) -> impl FnOnce(E) -> Error {
     move |e| Error::Storage(StorageError::wrap(context, e))
 }
 
@@ -54,22 +52,18 @@ impl Backend {
         match opened {
             Ok(Ok(db)) => Ok(Backend { db }),
             Ok(Err(e)) => match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => Err(Error::Storage(StorageError::new(
-                    format!("{display} is already open in this process"),
-                ))),
-                redb::DatabaseError::Storage(redb::StorageError::Io(io)) if !existed => Err(
-                    Error::Storage(StorageError::wrap(&format!("cannot create {display}"), io)),
-                ),
-                other if existed => Err(Error::NotADatabase {
-                    path: display,
-                    reason: other.to_string(),
-                }),
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    Err(Error::Storage(StorageError::new(format!("{display} is already open in this process"))))
+                }
+                redb::DatabaseError::Storage(redb::StorageError::Io(io)) if !existed => {
+                    Err(Error::Storage(StorageError::wrap(&format!("cannot create {display}"), io)))
+                }
+                other if existed => Err(Error::NotADatabase { path: display, reason: other.to_string() }),
                 other => Err(storage("cannot open the database")(other)),
             },
-            Err(_) => Err(Error::NotADatabase {
-                path: display,
-                reason: "the storage engine could not read the file".into(),
-            }),
+            Err(_) => {
+                Err(Error::NotADatabase { path: display, reason: "the storage engine could not read the file".into() })
+            }
         }
     }
 
@@ -81,10 +75,7 @@ impl Backend {
     }
 
     pub(crate) fn begin_write(&self, names: Arc<[String]>) -> Result<WriteStore> {
-        let txn = self
-            .db
-            .begin_write()
-            .map_err(storage("cannot begin a write transaction"))?;
+        let txn = self.db.begin_write().map_err(storage("cannot begin a write transaction"))?;
         let n = names.len();
         Ok(WriteStore {
             cell: WriteCell::new(txn, |_| (0..n).map(|_| OnceCell::new()).collect()),
@@ -94,30 +85,20 @@ impl Backend {
     }
 
     pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(storage("cannot begin a read transaction"))?;
+        let txn = self.db.begin_read().map_err(storage("cannot begin a read transaction"))?;
         let tables = (0..names.len()).map(|_| OnceCell::new()).collect();
         Ok(ReadStore { txn, tables, names })
     }
 
     /// Names of all tables in the file.
     pub(crate) fn table_names(&self) -> Result<Vec<String>> {
-        let txn = self
-            .db
-            .begin_read()
-            .map_err(storage("cannot begin a read transaction"))?;
+        let txn = self.db.begin_read().map_err(storage("cannot begin a read transaction"))?;
         let names = txn.list_tables().map_err(storage("cannot list tables"))?;
-        Ok(names
-            .map(|h| redb::TableHandle::name(&h).to_string())
-            .collect())
+        Ok(names.map(|h| redb::TableHandle::name(&h).to_string()).collect())
     }
 
     pub(crate) fn compact(&mut self) -> Result<bool> {
-        self.db
-            .compact()
-            .map_err(storage("cannot compact the database"))
+        self.db.compact().map_err(storage("cannot compact the database"))
     }
 }
 
@@ -151,13 +132,9 @@ impl WriteStore {
         let names = &self.names;
         let undo = &mut self.undo;
         self.cell.with_dependent_mut(|txn, tables| {
-            let cell = tables
-                .get_mut(tid)
-                .ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+            let cell = tables.get_mut(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
             if cell.get().is_none() {
-                let t = txn
-                    .open_table(Def::new(&names[tid]))
-                    .map_err(storage("cannot open table"))?;
+                let t = txn.open_table(Def::new(&names[tid])).map_err(storage("cannot open table"))?;
                 let _ = cell.set(t);
             }
             match cell.get_mut() {
@@ -174,13 +151,9 @@ impl WriteStore {
     ) -> Result<R> {
         let names = &self.names;
         self.cell.with_dependent(|txn, tables| {
-            let cell = tables
-                .get(tid)
-                .ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+            let cell = tables.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
             if cell.get().is_none() {
-                let t = txn
-                    .open_table(Def::new(&names[tid]))
-                    .map_err(storage("cannot open table"))?;
+                let t = txn.open_table(Def::new(&names[tid])).map_err(storage("cannot open table"))?;
                 let _ = cell.set(t);
             }
             match cell.get() {
@@ -226,8 +199,7 @@ impl WriteStore {
             self.with_table_mut(*tid, |t, _| {
                 match old {
                     Some(v) => {
-                        t.insert(key.as_slice(), v.as_slice())
-                            .map_err(storage("undo failed"))?;
+                        t.insert(key.as_slice(), v.as_slice()).map_err(storage("undo failed"))?;
                     }
                     None => {
                         t.remove(key.as_slice()).map_err(storage("undo failed"))?;
@@ -250,8 +222,7 @@ impl WriteStore {
             Durability::Immediate => redb::Durability::Immediate,
             Durability::None => redb::Durability::None,
         };
-        txn.set_durability(d)
-            .map_err(storage("cannot set durability"))?;
+        txn.set_durability(d).map_err(storage("cannot set durability"))?;
         txn.commit().map_err(storage("commit failed"))
     }
 }
@@ -265,19 +236,12 @@ pub(crate) struct ReadStore {
 
 impl ReadStore {
     fn table(&self, tid: TableId) -> Result<&redb::ReadOnlyTable<Raw, Raw>> {
-        let cell = self
-            .tables
-            .get(tid)
-            .ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+        let cell = self.tables.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
         if cell.get().is_none() {
-            let t = self
-                .txn
-                .open_table(Def::new(&self.names[tid]))
-                .map_err(storage("cannot open table"))?;
+            let t = self.txn.open_table(Def::new(&self.names[tid])).map_err(storage("cannot open table"))?;
             let _ = cell.set(t);
         }
-        cell.get()
-            .ok_or_else(|| Error::Storage(StorageError::new("table did not open")))
+        cell.get().ok_or_else(|| Error::Storage(StorageError::new("table did not open")))
     }
 }
 
@@ -296,19 +260,13 @@ pub(crate) struct RawRange<'a>(redb::Range<'a, Raw, Raw>);
 impl<'a> Iterator for RawRange<'a> {
     type Item = Result<(Guard<'a>, Guard<'a>)>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|r| {
-            r.map(|(k, v)| (Guard(k), Guard(v)))
-                .map_err(storage("read failed"))
-        })
+        self.0.next().map(|r| r.map(|(k, v)| (Guard(k), Guard(v))).map_err(storage("read failed")))
     }
 }
 
 impl DoubleEndedIterator for RawRange<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|r| {
-            r.map(|(k, v)| (Guard(k), Guard(v)))
-                .map_err(storage("read failed"))
-        })
+        self.0.next_back().map(|r| r.map(|(k, v)| (Guard(k), Guard(v))).map_err(storage("read failed")))
     }
 }
 
@@ -322,53 +280,30 @@ pub(crate) trait ReadAccess {
 
 impl ReadAccess for ReadStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
-        Ok(self
-            .table(tid)?
-            .get(key)
-            .map_err(storage("read failed"))?
-            .map(Guard))
+        Ok(self.table(tid)?.get(key).map_err(storage("read failed"))?.map(Guard))
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
-        Ok(RawRange(
-            self.table(tid)?
-                .range::<&[u8]>((lo, hi))
-                .map_err(storage("range read failed"))?,
-        ))
+        Ok(RawRange(self.table(tid)?.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?))
     }
     fn len(&self, tid: TableId) -> Result<u64> {
         self.table(tid)?.len().map_err(storage("read failed"))
     }
     fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
-        Ok(self
-            .table(tid)?
-            .last()
-            .map_err(storage("read failed"))?
-            .map(|(k, v)| (Guard(k), Guard(v))))
+        Ok(self.table(tid)?.last().map_err(storage("read failed"))?.map(|(k, v)| (Guard(k), Guard(v))))
     }
 }
 
 impl ReadAccess for WriteStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
-        self.with_table(tid, |t| {
-            Ok(t.get(key).map_err(storage("read failed"))?.map(Guard))
-        })
+        self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(Guard)))
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
-        self.with_table(tid, |t| {
-            Ok(RawRange(
-                t.range::<&[u8]>((lo, hi))
-                    .map_err(storage("range read failed"))?,
-            ))
-        })
+        self.with_table(tid, |t| Ok(RawRange(t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?)))
     }
     fn len(&self, tid: TableId) -> Result<u64> {
         self.with_table(tid, |t| t.len().map_err(storage("read failed")))
     }
     fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
-        self.with_table(tid, |t| {
-            Ok(t.last()
-                .map_err(storage("read failed"))?
-                .map(|(k, v)| (Guard(k), Guard(v))))
-        })
+        self.with_table(tid, |t| Ok(t.last().map_err(storage("read failed"))?.map(|(k, v)| (Guard(k), Guard(v)))))
     }
 }

@@ -38,10 +38,7 @@ impl UndoLog {
     }
 
     pub(crate) fn mark(&self) -> Mark {
-        Mark {
-            entries: self.entries.len(),
-            bytes: self.arena.len(),
-        }
+        Mark { entries: self.entries.len(), bytes: self.arena.len() }
     }
 
     /// Removes and returns the entries recorded after `mark`, oldest first.
