@@ -23,11 +23,12 @@ pub(crate) struct Field<'a> {
     pub(crate) attrs: FieldAttrs,
 }
 
-/// A secondary index, on field positions.
+/// A secondary index, on field positions: at least one, each once.
 pub(crate) struct Index {
     pub(crate) name: String,
     pub(crate) fields: Vec<usize>,
     pub(crate) unique: bool,
+    /// The index's name literal, else its `index` or `unique` keyword.
     pub(crate) span: Span,
 }
 
@@ -35,16 +36,9 @@ impl<'a> Entity<'a> {
     /// Builds the model; `None` when the input is not a struct with named fields.
     pub(crate) fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Entity<'a>> {
         let named = match &input.data {
-            syn::Data::Struct(syn::DataStruct {
-                fields: syn::Fields::Named(named),
-                ..
-            }) => named,
+            syn::Data::Struct(syn::DataStruct { fields: syn::Fields::Named(named), .. }) => named,
             syn::Data::Struct(s) => {
-                let what = if matches!(s.fields, syn::Fields::Unit) {
-                    "a unit struct"
-                } else {
-                    "a tuple struct"
-                };
+                let what = if matches!(s.fields, syn::Fields::Unit) { "a unit struct" } else { "a tuple struct" };
                 cx.error_spanned_by(
                     &input.ident,
                     format!("`#[derive(Entity)]` needs a struct with named fields, not {what}"),
@@ -52,17 +46,11 @@ impl<'a> Entity<'a> {
                 return None;
             }
             syn::Data::Enum(e) => {
-                cx.error_spanned_by(
-                    e.enum_token,
-                    "`#[derive(Entity)]` needs a struct with named fields, not an enum",
-                );
+                cx.error_spanned_by(e.enum_token, "`#[derive(Entity)]` needs a struct with named fields, not an enum");
                 return None;
             }
             syn::Data::Union(u) => {
-                cx.error_spanned_by(
-                    u.union_token,
-                    "`#[derive(Entity)]` needs a struct with named fields, not a union",
-                );
+                cx.error_spanned_by(u.union_token, "`#[derive(Entity)]` needs a struct with named fields, not a union");
                 return None;
             }
         };
@@ -72,12 +60,7 @@ impl<'a> Entity<'a> {
             .iter()
             .filter_map(|f| {
                 let ident = f.ident.as_ref()?;
-                Some(Field {
-                    ident,
-                    ty: &f.ty,
-                    original: f,
-                    attrs: FieldAttrs::from_ast(cx, f),
-                })
+                Some(Field { ident, ty: &f.ty, original: f, attrs: FieldAttrs::from_ast(cx, f) })
             })
             .collect();
         let mut indexes = Vec::new();
@@ -98,32 +81,21 @@ impl<'a> Entity<'a> {
                     Some(p) => positions.push(p),
                     None => cx.error_spanned_by(
                         name,
-                        format!("unknown field `{name}` in `#[drift(index(fields(...)))]`: the struct has no such field"),
+                        format!(
+                            "unknown field `{name}` in `#[drift(index(fields(...)))]`: the struct has no such field"
+                        ),
                     ),
                 }
             }
-            if idx.fields.is_empty() {
-                cx.syn_error(syn::Error::new(
-                    idx.span,
-                    "expected `#[drift(index(fields(a, b)))]` naming at least one field",
-                ));
-                continue;
-            }
             let name = idx.name.as_ref().map_or_else(
-                || {
-                    idx.fields
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("_")
-                },
+                || idx.fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("_"),
                 syn::LitStr::value,
             );
             indexes.push(Index {
                 name,
                 fields: positions,
                 unique: idx.unique,
-                span: idx.span,
+                span: idx.name.as_ref().map_or(idx.span, syn::LitStr::span),
             });
         }
         let (table, table_span) = match &container.table {
@@ -143,9 +115,7 @@ impl<'a> Entity<'a> {
 
     /// Positions of the primary-key fields, in declaration order.
     pub(crate) fn key_fields(&self) -> Vec<usize> {
-        (0..self.fields.len())
-            .filter(|&i| self.fields[i].attrs.primary_key.is_some())
-            .collect()
+        (0..self.fields.len()).filter(|&i| self.fields[i].attrs.primary_key.is_some()).collect()
     }
 
     pub(crate) fn auto_increment(&self) -> bool {
@@ -158,8 +128,7 @@ fn snake_case(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower =
-                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
                 out.push('_');

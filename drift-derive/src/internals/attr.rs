@@ -1,17 +1,18 @@
 //! Parsing `#[drift(...)]` attributes into plain values, reporting every bad,
 //! unknown or duplicate attribute on its own tokens.
 
-use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote};
 use syn::meta::ParseNestedMeta;
-use syn::{Ident, LitInt, LitStr};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, Lit, LitStr, Token};
 
 use super::ctxt::Ctxt;
-use super::symbol::{
-    AUTO_INCREMENT, DRIFT, FIELDS, INDEX, NAME, PRIMARY_KEY, Symbol, TABLE, UNIQUE, VERSION,
-};
+use super::symbol::{AUTO_INCREMENT, DRIFT, FIELDS, INDEX, NAME, PRIMARY_KEY, Symbol, TABLE, UNIQUE, VERSION};
 
-/// A value that may be set at most once (serde_derive's `Attr`).
+/// A value that may be set at most once (`serde_derive`'s `Attr`).
 pub(crate) struct Attr<'c, T> {
     cx: &'c Ctxt,
     name: Symbol,
@@ -21,21 +22,13 @@ pub(crate) struct Attr<'c, T> {
 
 impl<'c, T> Attr<'c, T> {
     fn none(cx: &'c Ctxt, name: Symbol) -> Self {
-        Attr {
-            cx,
-            name,
-            tokens: TokenStream::new(),
-            value: None,
-        }
+        Attr { cx, name, tokens: TokenStream::new(), value: None }
     }
 
     fn set<A: ToTokens>(&mut self, obj: A, value: T) {
         let tokens = obj.into_token_stream();
         if self.value.is_some() {
-            self.cx.error_spanned_by(
-                tokens,
-                format!("duplicate `#[drift({})]` attribute", self.name),
-            );
+            self.cx.error_spanned_by(tokens, format!("duplicate `#[drift({})]` attribute", self.name));
         } else {
             self.tokens = tokens;
             self.value = Some(value);
@@ -49,15 +42,11 @@ impl<'c, T> Attr<'c, T> {
 
 /// A flag attribute such as `#[drift(unique)]`: its span when present.
 fn flag(attr: Attr<'_, ()>) -> Option<Span> {
-    attr.get().map(|((), tokens)| {
-        tokens
-            .into_iter()
-            .next()
-            .map_or_else(Span::call_site, |t| t.span())
-    })
+    attr.get().map(|((), tokens)| tokens.into_iter().next().map_or_else(Span::call_site, |t| t.span()))
 }
 
-/// `#[drift(index(...))]` on the struct.
+/// `#[drift(index(...))]` on the struct, well formed: `fields` names at least one
+/// field, each once.
 pub(crate) struct IndexAttr {
     pub(crate) name: Option<LitStr>,
     pub(crate) fields: Vec<Ident>,
@@ -82,21 +71,44 @@ pub(crate) struct FieldAttrs {
 
 fn unknown(cx: &Ctxt, meta: &ParseNestedMeta<'_>, place: &str, expected: &str) {
     let path = meta.path.to_token_stream().to_string().replace(' ', "");
-    cx.error_spanned_by(
-        &meta.path,
-        format!("unknown drift {place} attribute `{path}`; expected one of {expected}"),
-    );
+    cx.error_spanned_by(&meta.path, format!("unknown {place} attribute `{path}`; expected one of {expected}"));
 }
 
-/// Skips whatever follows an attribute name so that parsing can go on after an error.
-fn skip_rest(meta: &ParseNestedMeta<'_>) {
-    if meta.input.peek(syn::Token![=]) {
-        let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+/// Consumes whatever follows an attribute name (`= value` or `(...)`) and returns it,
+/// so that an error can span it and parsing can go on after the error.
+fn take_rest(meta: &ParseNestedMeta<'_>) -> syn::Result<TokenStream> {
+    if meta.input.peek(Token![=]) {
+        let eq: Token![=] = meta.input.parse()?;
+        let value: Expr = meta.input.parse()?;
+        Ok(quote!(#eq #value))
     } else if meta.input.peek(syn::token::Paren) {
-        let _ = meta.parse_nested_meta(|inner| {
-            skip_rest(&inner);
-            Ok(())
-        });
+        Ok(meta.input.parse::<TokenTree>()?.into_token_stream())
+    } else {
+        Ok(TokenStream::new())
+    }
+}
+
+/// A flag such as `unique`: reports a value or argument list after it, which flags
+/// do not take, instead of letting syn fail with "expected `,`". The flag is set
+/// either way, so that the mistake does not cascade into other errors.
+fn parse_flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, attr: &mut Attr<'_, ()>) -> syn::Result<()> {
+    let rest = take_rest(meta)?;
+    if !rest.is_empty() {
+        let path = &meta.path;
+        cx.error_spanned_by(quote!(#path #rest), format!("`{0}` takes no value; write `#[drift({0})]`", attr.name));
+    }
+    attr.set(&meta.path, ());
+    Ok(())
+}
+
+/// The string literal after `name =`; an error naming `form` on anything else.
+fn parse_lit_str(cx: &Ctxt, meta: &ParseNestedMeta<'_>, form: &str) -> syn::Result<Option<LitStr>> {
+    match meta.value()?.parse::<Expr>()? {
+        Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Ok(Some(s)),
+        other => {
+            cx.error_spanned_by(other, format!("expected a string literal, as in `#[drift({form})]`"));
+            Ok(None)
+        }
     }
 }
 
@@ -110,32 +122,39 @@ impl Container {
                 continue;
             }
             if let syn::Meta::Path(_) = attr.meta {
-                cx.error_spanned_by(attr, "expected `#[drift(...)]` with arguments, such as `#[drift(table = \"users\")]`");
+                cx.error_spanned_by(
+                    attr,
+                    "expected `#[drift(...)]` with arguments, such as `#[drift(table = \"users\")]`",
+                );
                 continue;
             }
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path == TABLE {
-                    let s: LitStr = meta.value()?.parse()?;
-                    table.set(&meta.path, s);
+                    if let Some(s) = parse_lit_str(cx, &meta, "table = \"users\"")? {
+                        table.set(&meta.path, s);
+                    }
                 } else if meta.path == VERSION {
-                    let lit: LitInt = meta.value()?.parse()?;
-                    match lit.base10_parse::<u32>() {
-                        Ok(v) if v > 0 => version.set(&meta.path, (v, lit.span())),
-                        _ => cx.error_spanned_by(
-                            &lit,
-                            "expected `#[drift(version = N)]` with N a positive integer",
+                    let value: Expr = meta.value()?.parse()?;
+                    let parsed = match &value {
+                        Expr::Lit(syn::ExprLit { lit: Lit::Int(lit), .. }) => {
+                            lit.base10_parse::<u32>().ok().filter(|&v| v > 0)
+                        }
+                        _ => None,
+                    };
+                    match parsed {
+                        Some(v) => version.set(&meta.path, (v, value.span())),
+                        None => cx.error_spanned_by(
+                            &value,
+                            "expected `#[drift(version = N)]` with N an integer from 1 to 4294967295",
                         ),
                     }
                 } else if meta.path == INDEX {
-                    indexes.push(parse_index(cx, &meta)?);
+                    if let Some(index) = parse_index(cx, &meta)? {
+                        indexes.push(index);
+                    }
                 } else {
-                    unknown(
-                        cx,
-                        &meta,
-                        "struct",
-                        "`table`, `version`, `index(fields(...))`",
-                    );
-                    skip_rest(&meta);
+                    unknown(cx, &meta, "struct", "`table = \"...\"`, `version = N`, `index(fields(...))`");
+                    take_rest(&meta)?;
                 }
                 Ok(())
             });
@@ -143,65 +162,99 @@ impl Container {
                 cx.syn_error(e);
             }
         }
-        Container {
-            table: table.get().map(|(v, _)| v),
-            version: version.get().map(|(v, _)| v),
-            indexes,
-        }
+        Container { table: table.get().map(|(v, _)| v), version: version.get().map(|(v, _)| v), indexes }
     }
 }
 
-fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<IndexAttr> {
-    let span = meta
-        .path
-        .get_ident()
-        .map_or_else(Span::call_site, Ident::span);
+/// `index(...)` on the struct; `None` when it was malformed (the error is reported).
+fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<IndexAttr>> {
+    let span = meta.path.get_ident().map_or_else(Span::call_site, Ident::span);
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(
+            &meta.path,
+            "expected `#[drift(index(fields(a, b)))]` on the struct; on a field write `#[drift(index)]`",
+        );
+        return Ok(None);
+    }
+    let args = meta.input.fork().parse::<TokenTree>()?;
     let mut name = Attr::none(cx, NAME);
     let mut fields: Attr<'_, Vec<Ident>> = Attr::none(cx, FIELDS);
     let mut unique = Attr::none(cx, UNIQUE);
-    if !meta.input.peek(syn::token::Paren) {
-        cx.error_spanned_by(&meta.path, "expected `#[drift(index(fields(a, b)))]` on the struct; on a field write `#[drift(index)]`");
-        return Ok(IndexAttr {
-            name: None,
-            fields: Vec::new(),
-            unique: false,
-            span,
-        });
-    }
+    let mut valid = true;
     meta.parse_nested_meta(|inner| {
         if inner.path == NAME {
-            let s: LitStr = inner.value()?.parse()?;
-            name.set(&inner.path, s);
+            match parse_lit_str(cx, &inner, "index(name = \"by_a_b\", fields(a, b))")? {
+                Some(s) => name.set(&inner.path, s),
+                None => valid = false,
+            }
         } else if inner.path == FIELDS {
-            let mut list = Vec::new();
-            inner.parse_nested_meta(|f| {
-                match f.path.get_ident() {
-                    Some(id) => list.push(id.clone()),
-                    None => cx.error_spanned_by(&f.path, "expected a field name"),
-                }
-                Ok(())
-            })?;
-            fields.set(&inner.path, list);
+            match parse_field_list(cx, &inner)? {
+                Some(list) => fields.set(&inner.path, list),
+                None => valid = false,
+            }
         } else if inner.path == UNIQUE {
-            unique.set(&inner.path, ());
+            parse_flag(cx, &inner, &mut unique)?;
         } else {
-            unknown(
-                cx,
-                &inner,
-                "index",
-                "`fields(...)`, `name = \"...\"`, `unique`",
-            );
-            skip_rest(&inner);
+            unknown(cx, &inner, "index", "`fields(...)`, `name = \"...\"`, `unique`");
+            take_rest(&inner)?;
+            valid = false;
         }
         Ok(())
     })?;
-    let fields = fields.get().map(|(v, _)| v).unwrap_or_default();
-    Ok(IndexAttr {
-        name: name.get().map(|(v, _)| v),
-        fields,
-        unique: flag(unique).is_some(),
-        span,
-    })
+    let Some((fields, _)) = fields.get() else {
+        if valid {
+            let path = &meta.path;
+            cx.error_spanned_by(
+                quote!(#path #args),
+                "expected `fields(...)` in `#[drift(index(...))]`, such as `#[drift(index(fields(a, b)))]`",
+            );
+        }
+        return Ok(None);
+    };
+    if !valid {
+        return Ok(None);
+    }
+    Ok(Some(IndexAttr { name: name.get().map(|(v, _)| v), fields, unique: flag(unique).is_some(), span }))
+}
+
+/// `fields(a, b)`: the named fields, each once and at least one; `None` when the list
+/// is malformed (the error is reported).
+fn parse_field_list(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Vec<Ident>>> {
+    let path = &meta.path;
+    let rest = take_rest(meta)?;
+    let Some(TokenTree::Group(group)) = rest.clone().into_iter().next() else {
+        cx.error_spanned_by(quote!(#path #rest), "expected `fields(a, b)` naming the indexed fields in order");
+        return Ok(None);
+    };
+    let exprs = Punctuated::<Expr, Token![,]>::parse_terminated.parse2(group.stream())?;
+    if exprs.is_empty() {
+        cx.error_spanned_by(
+            quote!(#path #group),
+            "expected at least one field in `fields(...)`, such as `#[drift(index(fields(a, b)))]`",
+        );
+        return Ok(None);
+    }
+    let mut list: Vec<Ident> = Vec::with_capacity(exprs.len());
+    let mut valid = true;
+    for expr in &exprs {
+        let ident = match expr {
+            Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+            _ => None,
+        };
+        match ident {
+            Some(id) if list.contains(id) => {
+                cx.error_spanned_by(id, format!("field `{id}` appears twice in `fields(...)`: list each field once"));
+                valid = false;
+            }
+            Some(id) => list.push(id.clone()),
+            None => {
+                let found = expr.to_token_stream().to_string().replace(' ', "");
+                cx.error_spanned_by(expr, format!("expected a field name in `fields(...)`, found `{found}`"));
+                valid = false;
+            }
+        }
+    }
+    Ok(valid.then_some(list))
 }
 
 impl FieldAttrs {
@@ -215,36 +268,37 @@ impl FieldAttrs {
                 continue;
             }
             if let syn::Meta::Path(_) = attr.meta {
-                cx.error_spanned_by(
-                    attr,
-                    "expected `#[drift(...)]` with arguments, such as `#[drift(primary_key)]`",
-                );
+                cx.error_spanned_by(attr, "expected `#[drift(...)]` with arguments, such as `#[drift(primary_key)]`");
                 continue;
             }
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path == PRIMARY_KEY {
-                    primary_key.set(&meta.path, ());
+                    parse_flag(cx, &meta, &mut primary_key)?;
                 } else if meta.path == AUTO_INCREMENT {
-                    auto_increment.set(&meta.path, ());
+                    parse_flag(cx, &meta, &mut auto_increment)?;
                 } else if meta.path == UNIQUE {
-                    unique.set(&meta.path, ());
+                    parse_flag(cx, &meta, &mut unique)?;
                 } else if meta.path == INDEX {
                     if meta.input.peek(syn::token::Paren) {
+                        let path = &meta.path;
+                        let args = take_rest(&meta)?;
                         cx.error_spanned_by(
-                            &meta.path,
+                            quote!(#path #args),
                             "`#[drift(index(...))]` belongs on the struct; on a field write `#[drift(index)]`",
                         );
-                        skip_rest(&meta);
                     } else {
-                        index.set(&meta.path, ());
+                        parse_flag(cx, &meta, &mut index)?;
                     }
                 } else if meta.path == TABLE || meta.path == VERSION {
-                    let path = meta.path.to_token_stream().to_string();
-                    cx.error_spanned_by(&meta.path, format!("`#[drift({path} = ...)]` belongs on the struct, not on a field"));
-                    skip_rest(&meta);
+                    let path = &meta.path;
+                    let rest = take_rest(&meta)?;
+                    cx.error_spanned_by(
+                        quote!(#path #rest),
+                        format!("`#[drift({} = ...)]` belongs on the struct, not on a field", path.to_token_stream()),
+                    );
                 } else {
                     unknown(cx, &meta, "field", "`primary_key`, `auto_increment`, `unique`, `index`");
-                    skip_rest(&meta);
+                    take_rest(&meta)?;
                 }
                 Ok(())
             });

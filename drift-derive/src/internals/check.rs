@@ -32,7 +32,7 @@ fn check_table_name(cx: &Ctxt, entity: &Entity<'_>) {
     if !ok {
         cx.syn_error(syn::Error::new(
             entity.table_span,
-            format!("invalid table name {t:?}: expected 1 to 64 ASCII letters, digits or `_`, not starting with a digit"),
+            format!("invalid table name `{t}`: expected 1 to 64 ASCII letters, digits or `_`, not starting with a digit, as in `#[drift(table = \"my_table\")]`"),
         ));
     }
 }
@@ -46,10 +46,7 @@ fn check_primary_key(cx: &Ctxt, entity: &Entity<'_>) {
         );
     }
     if keys.len() > 6 {
-        cx.error_spanned_by(
-            entity.fields[keys[6]].ident,
-            "a composite primary key has at most 6 fields",
-        );
+        cx.error_spanned_by(entity.fields[keys[6]].ident, "a composite primary key has at most 6 fields");
     }
 }
 
@@ -77,7 +74,7 @@ fn check_auto_increment(cx: &Ctxt, entity: &Entity<'_>) {
             cx.error_spanned_by(
                 f.ty,
                 format!(
-                    "`#[drift(auto_increment)]` needs a `u64` key, found `{}`",
+                    "`#[drift(auto_increment)]` needs a `u64` primary key, found `{}`",
                     f.ty.to_token_stream().to_string().replace(' ', "")
                 ),
             );
@@ -88,11 +85,17 @@ fn check_auto_increment(cx: &Ctxt, entity: &Entity<'_>) {
 fn check_indexes(cx: &Ctxt, entity: &Entity<'_>) {
     for f in &entity.fields {
         if let (Some(_), Some(span)) = (f.attrs.unique, f.attrs.index) {
-            cx.syn_error(syn::Error::new(span, "use either `#[drift(unique)]` or `#[drift(index)]`: a unique field is already indexed"));
+            cx.syn_error(syn::Error::new(
+                span,
+                "use either `#[drift(unique)]` or `#[drift(index)]`: a unique field is already indexed",
+            ));
         }
         if f.attrs.primary_key.is_some() {
             if let Some(span) = f.attrs.unique.or(f.attrs.index) {
-                cx.syn_error(syn::Error::new(span, "a `#[drift(primary_key)]` field is already unique and ordered: remove this index"));
+                cx.syn_error(syn::Error::new(
+                    span,
+                    "a `#[drift(primary_key)]` field is already unique and ordered: remove this index",
+                ));
             }
         }
     }
@@ -101,21 +104,10 @@ fn check_indexes(cx: &Ctxt, entity: &Entity<'_>) {
             cx.syn_error(syn::Error::new(
                 idx.span,
                 format!(
-                    "two indexes are named `{}`: give one a `name = \"...\"`",
+                    "two indexes are named `{}`: index names must be unique, give one another `name = \"...\"`",
                     idx.name
                 ),
             ));
-        }
-        for (j, &p) in idx.fields.iter().enumerate() {
-            if idx.fields[..j].contains(&p) {
-                cx.syn_error(syn::Error::new(
-                    idx.span,
-                    format!(
-                        "field `{}` appears twice in the index",
-                        entity.fields[p].ident
-                    ),
-                ));
-            }
         }
     }
 }

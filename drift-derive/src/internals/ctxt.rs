@@ -1,4 +1,4 @@
-//! Collects errors so that every mistake is reported at once (serde_derive's `Ctxt`).
+//! Collects errors so that every mistake is reported at once (`serde_derive`'s `Ctxt`).
 
 use std::cell::RefCell;
 use std::fmt::Display;
@@ -17,9 +17,7 @@ impl Ctxt {
 
     /// An error spanning `obj`'s tokens.
     pub(crate) fn error_spanned_by<A: ToTokens, T: Display>(&self, obj: A, msg: T) {
-        self.errors
-            .borrow_mut()
-            .push(syn::Error::new_spanned(obj.into_token_stream(), msg));
+        self.errors.borrow_mut().push(syn::Error::new_spanned(obj.into_token_stream(), msg));
     }
 
     pub(crate) fn syn_error(&self, err: syn::Error) {

@@ -1,0 +1,11 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+#[drift(table = "users")]
+#[drift(table = "people")]
+struct User {
+    #[drift(primary_key)]
+    id: u64,
+}
+
+fn main() {}

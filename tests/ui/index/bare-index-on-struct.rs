@@ -1,0 +1,11 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+#[drift(index)]
+struct Pair {
+    #[drift(primary_key)]
+    id: u64,
+    a: u32,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+struct Pair {
+    #[drift(primary_key)]
+    id: u64,
+    #[drift(index(fields(a)))]
+    a: u32,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+struct User {
+    #[drift(primary_key)]
+    id: u64,
+    #[drift(unique, index)]
+    email: String,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+#[drift(index(fields(a, nope)))]
+struct Pair {
+    #[drift(primary_key)]
+    id: u64,
+    a: u32,
+    b: u32,
+}
+
+fn main() {}

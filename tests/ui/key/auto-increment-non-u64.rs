@@ -1,0 +1,10 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+struct User {
+    #[drift(primary_key, auto_increment)]
+    id: String,
+    name: String,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+struct User {
+    id: u64,
+    name: String,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+struct User {
+    #[drift(primary_key, unique)]
+    id: u64,
+}
+
+fn main() {}

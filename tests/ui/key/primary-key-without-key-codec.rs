@@ -1,0 +1,16 @@
+use drift::prelude::*;
+
+#[derive(Clone, Debug)]
+struct Point {
+    x: i32,
+    y: i32,
+}
+
+#[derive(Entity)]
+struct Place {
+    #[drift(primary_key)]
+    at: Point,
+    name: String,
+}
+
+fn main() {}

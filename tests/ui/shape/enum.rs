@@ -1,0 +1,9 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+enum Shape {
+    Circle { r: u64 },
+    Square { side: u64 },
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+struct Wrapper<T> {
+    #[drift(primary_key)]
+    id: u64,
+    value: T,
+}
+
+fn main() {}

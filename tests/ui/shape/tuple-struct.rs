@@ -1,0 +1,6 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+struct User(u64, String);
+
+fn main() {}

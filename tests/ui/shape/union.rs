@@ -1,0 +1,9 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+union Bits {
+    int: u64,
+    float: f64,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+struct Marker;
+
+fn main() {}

@@ -1,0 +1,10 @@
+use drift::prelude::*;
+
+#[derive(Entity)]
+#[drift(table = users)]
+struct User {
+    #[drift(primary_key)]
+    id: u64,
+}
+
+fn main() {}
