@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::cache::EntityCache;
 use crate::catalog::{self, Catalog};
 use crate::entity::Entity;
 use crate::error::{Error, Result, StorageError};
@@ -25,7 +26,13 @@ pub(crate) struct DbInner {
     pub(crate) durability: Durability,
     pub(crate) commits: AtomicU64,
     pub(crate) rollbacks: AtomicU64,
+    pub(crate) cache: Option<EntityCache>,
 }
+
+// A panic cannot leave a `Db` half-updated: transactions roll back when dropped, and
+// the cache holds immutable rows behind its own locks.
+impl std::panic::UnwindSafe for Db {}
+impl std::panic::RefUnwindSafe for Db {}
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,11 +42,21 @@ impl std::fmt::Debug for Db {
 }
 
 /// Configures and opens a [`Db`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[must_use]
 pub struct DbBuilder {
     entities: Vec<(TypeId, &'static EntityDescriptor)>,
     durability: Durability,
+    cache_capacity: usize,
+}
+
+/// Decoded entities kept by default.
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+
+impl Default for DbBuilder {
+    fn default() -> Self {
+        DbBuilder { entities: Vec::new(), durability: Durability::default(), cache_capacity: DEFAULT_CACHE_CAPACITY }
+    }
 }
 
 impl DbBuilder {
@@ -57,6 +74,14 @@ impl DbBuilder {
     /// [`Durability::Immediate`]).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// How many decoded entities the cache keeps (default
+    /// [`DEFAULT_CACHE_CAPACITY`]); 0 turns the cache off. The cache is exact: a
+    /// transaction never sees a cached row that differs from its own snapshot.
+    pub fn cache_capacity(mut self, entities: usize) -> Self {
+        self.cache_capacity = entities;
         self
     }
 
@@ -105,6 +130,7 @@ impl DbBuilder {
                 durability: self.durability,
                 commits: AtomicU64::new(0),
                 rollbacks: AtomicU64::new(0),
+                cache: EntityCache::new(self.cache_capacity),
             }),
         };
         db.initialize(display)?;
@@ -184,11 +210,14 @@ impl Db {
     /// # Errors
     /// [`Error::Storage`] when the store fails.
     pub fn begin_read(&self) -> Result<ReadTx> {
+        let before = self.inner.cache.as_ref().map(EntityCache::epoch);
         let store = {
             let backend = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             backend.begin_read(self.inner.catalog.names.clone())?
         };
-        Ok(ReadTx::new(self.clone(), store))
+        let after = self.inner.cache.as_ref().map(EntityCache::epoch);
+        let epoch = before.zip(after).and_then(|(b, a)| EntityCache::reader_epoch(b, a));
+        Ok(ReadTx::new(self.clone(), store, epoch))
     }
 
     /// Runs `f` in a write transaction: commits when it returns `Ok`, rolls back when
@@ -238,6 +267,8 @@ impl Db {
         DbStats {
             commits: self.inner.commits.load(Ordering::Relaxed),
             rollbacks: self.inner.rollbacks.load(Ordering::Relaxed),
+            cache_hits: self.inner.cache.as_ref().map_or(0, EntityCache::hits),
+            cache_misses: self.inner.cache.as_ref().map_or(0, EntityCache::misses),
         }
     }
 

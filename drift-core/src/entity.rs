@@ -8,13 +8,16 @@ use crate::schema::EntityDescriptor;
 
 /// A struct stored as rows of one table. Implement it with `#[derive(Entity)]`.
 ///
+/// Entities are `Clone + Send + Sync`: the decoded-entity cache shares rows between
+/// transactions and threads.
+///
 /// # Contract
 /// The derive guarantees, and a hand-written implementation must too:
 /// - `encode_key` writes `key().encode_key(..)`: the primary-key fields in order;
 /// - `decode_row(key, encode_row(e))` rebuilds `e` (relation fields unloaded);
 /// - `encode_index(i, ..)` writes the fields of `SCHEMA.indexes[i]` in order, each
 ///   with its [`KeyCodec`].
-pub trait Entity: Sized + 'static {
+pub trait Entity: Sized + Clone + Send + Sync + 'static {
     /// The primary key: one field's type, or the tuple of a composite key's fields.
     type Key: KeyCodec + Clone + Debug + Send + Sync + 'static;
 

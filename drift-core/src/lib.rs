@@ -2,6 +2,7 @@
 //! redb. Use it through the `drift-kv` facade (`use drift::prelude::*`).
 #![forbid(unsafe_code)]
 
+mod cache;
 mod catalog;
 mod codec;
 mod db;

@@ -2,6 +2,7 @@
 
 use std::any::TypeId;
 
+use crate::cache::CacheView;
 use crate::catalog::{Catalog, EntityInfo};
 use crate::codec::KeyCodec;
 use crate::entity::{Entity, Field};
@@ -16,6 +17,10 @@ pub(crate) struct Reader<'a> {
     pub(crate) store: &'a dyn ReadAccess,
     pub(crate) catalog: &'a Catalog,
     pub(crate) counters: &'a Counters,
+    /// The cache, when this transaction may use it.
+    pub(crate) cache: Option<CacheView<'a>>,
+    /// Entities this (write) transaction has changed: their cached rows may be stale.
+    pub(crate) dirty: &'a [bool],
 }
 
 pub(crate) fn entity_name<T: Entity>() -> &'static str {
@@ -61,10 +66,29 @@ impl Reader<'_> {
         self.get_raw(info, &kbuf)
     }
 
+    /// The cache view usable for rows of `info`, if any.
+    fn cache_for(&self, info: &EntityInfo) -> Option<CacheView<'_>> {
+        self.cache.filter(|_| !self.dirty.get(info.ordinal).copied().unwrap_or(false))
+    }
+
+    /// The row with stored key `kbuf`, from the cache when it holds a row valid for
+    /// this snapshot, else from storage.
     pub(crate) fn get_raw<T: Entity>(&self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
+        let cache = self.cache_for(info);
+        let ordinal = u32::try_from(info.ordinal).unwrap_or(u32::MAX);
+        if let Some(hit) = cache.and_then(|c| c.get::<T>(ordinal, kbuf)) {
+            Counters::bump(&self.counters.cache_hits);
+            return Ok(Some(hit));
+        }
         Counters::bump(&self.counters.gets);
         match self.store.get(info.table, kbuf)? {
-            Some(row) => decode(self.counters, kbuf, row.bytes()).map(Some),
+            Some(row) => {
+                let row: T = decode(self.counters, kbuf, row.bytes())?;
+                if let Some(c) = cache {
+                    c.offer(ordinal, kbuf, &row);
+                }
+                Ok(Some(row))
+            }
             None => Ok(None),
         }
     }

@@ -60,4 +60,8 @@ pub struct DbStats {
     pub commits: u64,
     /// Write transactions rolled back (explicitly, by error, by panic or by drop).
     pub rollbacks: u64,
+    /// Reads answered from the decoded-entity cache.
+    pub cache_hits: u64,
+    /// Cache look-ups that found no row valid for the reader's snapshot.
+    pub cache_misses: u64,
 }

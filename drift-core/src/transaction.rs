@@ -57,6 +57,7 @@ pub struct ReadTx {
     db: Db,
     store: ReadStore,
     counters: Counters,
+    cache_epoch: Option<u64>,
 }
 
 impl std::fmt::Debug for ReadTx {
@@ -66,12 +67,13 @@ impl std::fmt::Debug for ReadTx {
 }
 
 impl ReadTx {
-    pub(crate) fn new(db: Db, store: ReadStore) -> Self {
-        ReadTx { db, store, counters: Counters::default() }
+    pub(crate) fn new(db: Db, store: ReadStore, cache_epoch: Option<u64>) -> Self {
+        ReadTx { db, store, counters: Counters::default(), cache_epoch }
     }
 
     pub(crate) fn reader(&self) -> Reader<'_> {
-        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters }
+        let cache = self.db.inner.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, true));
+        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters, cache, dirty: &[] }
     }
 
     read_methods!();
@@ -95,6 +97,12 @@ pub struct WriteTx {
     depth: u32,
     poisoned: bool,
     guard: RollbackGuard,
+    /// The cache epoch of this transaction's snapshot, when it may use the cache.
+    cache_epoch: Option<u64>,
+    /// Per entity: whether this transaction updated or deleted one of its rows.
+    dirty: Vec<bool>,
+    /// Rows updated or deleted, to drop from the cache at commit.
+    changed: Vec<(u32, Vec<u8>)>,
     kbuf: Vec<u8>,
     rbuf: Vec<u8>,
     ibuf: Vec<u8>,
@@ -125,6 +133,7 @@ impl WriteTx {
     pub(crate) fn new(db: Db, store: WriteStore) -> Self {
         let n = db.inner.catalog.entities.len();
         let guard_inner = Arc::clone(&db.inner);
+        let cache_epoch = db.inner.cache.as_ref().and_then(crate::cache::EntityCache::writer_epoch);
         let durability = db.inner.durability;
         WriteTx {
             db,
@@ -135,6 +144,9 @@ impl WriteTx {
             depth: 0,
             poisoned: false,
             guard: RollbackGuard { inner: guard_inner, armed: true },
+            cache_epoch,
+            dirty: vec![false; n],
+            changed: Vec::new(),
             kbuf: Vec::with_capacity(64),
             rbuf: Vec::with_capacity(256),
             ibuf: Vec::with_capacity(128),
@@ -143,7 +155,14 @@ impl WriteTx {
     }
 
     pub(crate) fn reader(&self) -> Reader<'_> {
-        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters }
+        let cache = self.db.inner.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, false));
+        Reader {
+            store: &self.store,
+            catalog: &self.db.inner.catalog,
+            counters: &self.counters,
+            cache,
+            dirty: &self.dirty,
+        }
     }
 
     read_methods!();
@@ -163,8 +182,17 @@ impl WriteTx {
             return Err(Error::Poisoned);
         }
         self.write_sequences()?;
-        let WriteTx { db, store, durability, mut guard, .. } = self;
-        store.commit(durability)?;
+        let wrote = self.counters.writes.get() > 0;
+        let WriteTx { db, store, durability, mut guard, changed, .. } = self;
+        match db.inner.cache.as_ref().filter(|_| wrote) {
+            Some(cache) => {
+                cache.begin_commit();
+                let r = store.commit(durability);
+                cache.end_commit(&changed);
+                r?;
+            }
+            None => store.commit(durability)?,
+        }
         guard.armed = false;
         db.inner.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -478,6 +506,7 @@ impl WriteTx {
         self.encode_indexes(info, entity, kbuf, ibuf, iends)?;
         self.check_unique(info, entity, kbuf, ibuf, iends, Some((&obuf, &oends)))?;
         self.store.put(info.table, kbuf, rbuf)?;
+        self.note_changed(info, kbuf);
         let mut writes = 1;
         let mut start = 0;
         for (i, &end) in iends.iter().enumerate() {
@@ -510,8 +539,18 @@ impl WriteTx {
             start = end;
         }
         self.store.remove(info.table, kbuf)?;
+        self.note_changed(info, kbuf);
         self.counters.writes.set(self.counters.writes.get() + 1 + oends.len() as u64);
         Ok(Some(old))
+    }
+
+    /// Records that a stored row changed, so that cached copies are dropped at commit
+    /// and this transaction stops reading the entity through the cache.
+    fn note_changed(&mut self, info: &EntityInfo, kbuf: &[u8]) {
+        if self.db.inner.cache.is_some() {
+            self.dirty[info.ordinal] = true;
+            self.changed.push((u32::try_from(info.ordinal).unwrap_or(u32::MAX), kbuf.to_vec()));
+        }
     }
 
     fn sequence(&mut self, info: &EntityInfo) -> Result<Sequence> {

@@ -247,13 +247,13 @@ impl<'tx, T: Entity> Query<'tx, T> {
                 }
             })));
         }
-        let table = info.table;
         let keys = self.raw_keys(p)?;
+        let reader = self.reader;
         Ok(Box::new(keys.filter_map(move |k| {
             let r = k.and_then(|k| {
-                Counters::bump(&counters.gets);
-                match store.get(table, &k)? {
-                    Some(v) => read::decode::<T>(counters, &k, v.bytes()).map(Some),
+                let info = read::info::<T>(reader.catalog)?;
+                match reader.get_raw::<T>(info, &k)? {
+                    Some(row) => Ok(Some(row)),
                     None => Err(Error::Decode {
                         entity: entity_name::<T>(),
                         key: render_key::<T>(&k),

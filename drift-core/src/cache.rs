@@ -1,0 +1,167 @@
+//! The decoded-entity cache, exact for every snapshot.
+//!
+//! Protocol (an epoch counter, even when no commit is in flight):
+//! - A commit that wrote anything makes the epoch odd, commits, removes the rows it
+//!   updated or deleted from the cache, then makes the epoch even again — the removal
+//!   and the second step happen under the exclusive side of `gate`. (Inserted rows
+//!   have no entry to remove, but the epoch still moves, so that a row cached by a
+//!   newer reader is never used by a reader whose snapshot predates the insert.)
+//! - A reader records the epoch before and after opening its snapshot. When both are
+//!   the same even number `r`, its snapshot holds exactly the commits up to `r`;
+//!   otherwise it does not use the cache at all.
+//! - A reader at `r` inserts a row it read only when the epoch is still `r`, checked
+//!   under the shared side of `gate`; the entry records `from = r`.
+//! - A reader at `r` uses an entry only when `from <= r`. Any commit that changed the
+//!   row after `from` removed the entry before its epoch became visible, so an entry
+//!   that is still there was not changed between `from` and `r`.
+//!
+//! Write transactions read through the cache only for entities they have not changed, and
+//! never insert, so an aborted write leaves no trace.
+
+use std::any::Any;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use quick_cache::Equivalent;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    entity: u32,
+    key: Vec<u8>,
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.entity.hash(state);
+        self.key.as_slice().hash(state);
+    }
+}
+
+struct KeyRef<'a> {
+    entity: u32,
+    key: &'a [u8],
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.entity.hash(state);
+        self.key.hash(state);
+    }
+}
+
+impl Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, k: &Key) -> bool {
+        self.entity == k.entity && self.key == k.key.as_slice()
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    from: u64,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// The shared cache of a database.
+pub(crate) struct EntityCache {
+    entries: quick_cache::sync::Cache<Key, Entry>,
+    epoch: AtomicU64,
+    gate: RwLock<()>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How one transaction may use the cache.
+#[derive(Clone, Copy)]
+pub(crate) struct CacheView<'a> {
+    cache: &'a EntityCache,
+    /// The epoch of the snapshot.
+    epoch: u64,
+    /// Whether rows read may be inserted (readers only).
+    fill: bool,
+}
+
+impl EntityCache {
+    pub(crate) fn new(capacity: usize) -> Option<EntityCache> {
+        (capacity > 0).then(|| EntityCache {
+            entries: quick_cache::sync::Cache::new(capacity),
+            epoch: AtomicU64::new(0),
+            gate: RwLock::new(()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        })
+    }
+
+    /// The epoch before a reader opens its snapshot.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// A reader's snapshot epoch, given the epochs read before and after opening the
+    /// snapshot; `None` when a commit was in flight (the reader then skips the cache).
+    pub(crate) fn reader_epoch(before: u64, after: u64) -> Option<u64> {
+        (before == after && before % 2 == 0).then_some(before)
+    }
+
+    /// A writer's snapshot epoch: the latest commit, unless the previous writer has
+    /// not finished invalidating (then the writer skips the cache).
+    pub(crate) fn writer_epoch(&self) -> Option<u64> {
+        let e = self.epoch();
+        (e % 2 == 0).then_some(e)
+    }
+
+    /// The view of a transaction at `epoch`; `fill` lets it insert what it reads.
+    pub(crate) fn view(&self, epoch: u64, fill: bool) -> CacheView<'_> {
+        CacheView { cache: self, epoch, fill }
+    }
+
+    /// Marks a commit that changes cached rows as in flight.
+    pub(crate) fn begin_commit(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Removes the changed rows and ends the commit.
+    pub(crate) fn end_commit(&self, changed: &[(u32, Vec<u8>)]) {
+        let _gate = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (entity, key) in changed {
+            self.entries.remove(&KeyRef { entity: *entity, key });
+        }
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+}
+
+impl CacheView<'_> {
+    /// The cached row, when one is valid for this snapshot.
+    pub(crate) fn get<T: Clone + 'static>(&self, entity: u32, key: &[u8]) -> Option<T> {
+        let hit = self
+            .cache
+            .entries
+            .get(&KeyRef { entity, key })
+            .filter(|e| e.from <= self.epoch)
+            .and_then(|e| e.value.downcast_ref::<T>().cloned());
+        let counter = if hit.is_some() { &self.cache.hits } else { &self.cache.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        hit
+    }
+
+    /// Offers a row read at this snapshot to the cache.
+    pub(crate) fn offer<T: Clone + Send + Sync + 'static>(&self, entity: u32, key: &[u8], row: &T) {
+        if !self.fill {
+            return;
+        }
+        let _gate = self.cache.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.cache.epoch.load(Ordering::SeqCst) != self.epoch {
+            return;
+        }
+        let entry = Entry { from: self.epoch, value: Arc::new(row.clone()) };
+        self.cache.entries.insert(Key { entity, key: key.to_vec() }, entry);
+    }
+}
