@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 #[drift(table = "users")]
 #[drift(table = "people")]
 struct User {

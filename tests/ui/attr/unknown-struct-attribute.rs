@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 #[drift(tabel = "users")]
 struct User {
     #[drift(primary_key)]

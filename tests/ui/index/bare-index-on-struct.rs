@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 #[drift(index)]
 struct Pair {
     #[drift(primary_key)]

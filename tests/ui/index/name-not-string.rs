@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 #[drift(index(name = by_a, fields(a)))]
 struct Pair {
     #[drift(primary_key)]

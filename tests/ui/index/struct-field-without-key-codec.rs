@@ -6,7 +6,7 @@ struct Money {
     currency: String,
 }
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 struct Order {
     #[drift(primary_key)]
     id: u64,

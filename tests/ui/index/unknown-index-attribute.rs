@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 #[drift(index(fields(a), sparse))]
 struct Pair {
     #[drift(primary_key)]

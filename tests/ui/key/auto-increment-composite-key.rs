@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 struct Membership {
     #[drift(primary_key, auto_increment)]
     group: u64,

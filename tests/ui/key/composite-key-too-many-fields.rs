@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 struct Wide {
     #[drift(primary_key)]
     a: u8,

@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 struct User {
     #[drift(primary_key, unique)]
     id: u64,

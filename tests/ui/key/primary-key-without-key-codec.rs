@@ -6,7 +6,7 @@ struct Point {
     y: i32,
 }
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 struct Place {
     #[drift(primary_key)]
     at: Point,

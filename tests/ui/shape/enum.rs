@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 enum Shape {
     Circle { r: u64 },
     Square { side: u64 },

@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 struct User(u64, String);
 
 fn main() {}

@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 #[drift(table = "my table")]
 struct User {
     #[drift(primary_key)]

@@ -1,6 +1,6 @@
 use drift::prelude::*;
 
-#[derive(Entity)]
+#[derive(Entity, Clone)]
 #[drift(version = "2")]
 struct User {
     #[drift(primary_key)]
