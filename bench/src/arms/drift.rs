@@ -1,0 +1,242 @@
+//! Drift through its public API only (`use drift::prelude::*`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use drift::prelude::*;
+
+use super::{Arm, size_of};
+use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload, len_of};
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+#[drift(table = "users")]
+pub struct User {
+    #[drift(primary_key)]
+    pub id: u64,
+    #[drift(unique)]
+    pub email: String,
+    #[drift(index)]
+    pub age: u32,
+    #[drift(index)]
+    pub city: String,
+    pub name: String,
+    pub bio: String,
+}
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+#[drift(table = "orders")]
+pub struct Order {
+    #[drift(primary_key)]
+    pub id: u64,
+    #[drift(index)]
+    pub user_id: u64,
+    pub amount: u64,
+}
+
+fn to_entity(u: &UserData) -> User {
+    User {
+        id: u.id,
+        email: u.email.clone(),
+        age: u.age,
+        city: u.city.clone(),
+        name: u.name.clone(),
+        bio: u.bio.clone(),
+    }
+}
+
+fn text_len(u: &User) -> u64 {
+    len_of(&u.email, &u.city, &u.name, &u.bio)
+}
+
+/// The cache size of the `drift` arm: the whole user table at the default `--n`.
+pub const CACHE_CAPACITY: usize = 100_000;
+
+pub struct DriftArm {
+    db: Db,
+    path: PathBuf,
+    staged_users: Vec<User>,
+    staged_orders: Vec<Order>,
+}
+
+impl DriftArm {
+    /// `cache`: the decoded-entity cache on (`CACHE_CAPACITY` entities) or off (capacity 0).
+    pub fn open(path: &Path, cache: bool) -> BoxResult<DriftArm> {
+        let capacity = if cache { CACHE_CAPACITY } else { 0 };
+        let db = Db::builder().entity::<User>().entity::<Order>().cache_capacity(capacity).open(path)?;
+        Ok(DriftArm { db, path: path.to_path_buf(), staged_users: Vec::new(), staged_orders: Vec::new() })
+    }
+}
+
+impl Arm for DriftArm {
+    fn prepare(&mut self, workload: Workload, data: &Dataset) -> BoxResult<()> {
+        self.staged_users = match workload {
+            Workload::InsertBulk => data.users.iter().map(to_entity).collect(),
+            Workload::CommitDurable => data.single_durable.iter().map(to_entity).collect(),
+            Workload::CommitNonDurable => data.single_nondurable.iter().map(to_entity).collect(),
+            _ => Vec::new(),
+        };
+        self.staged_orders = match workload {
+            Workload::InsertOrders => {
+                data.orders.iter().map(|o| Order { id: o.id, user_id: o.user_id, amount: o.amount }).collect()
+            }
+            _ => Vec::new(),
+        };
+        Ok(())
+    }
+
+    fn insert_bulk(&mut self, users: &[UserData]) -> BoxResult<()> {
+        assert_eq!(users.len(), self.staged_users.len());
+        let staged = &self.staged_users;
+        self.db.write(|tx| {
+            for u in staged {
+                tx.insert(u)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn insert_single_commits(&mut self, users: &[UserData], durable: bool) -> BoxResult<()> {
+        assert_eq!(users.len(), self.staged_users.len());
+        let durability = if durable { Durability::Immediate } else { Durability::None };
+        for u in &self.staged_users {
+            self.db.write(|tx| {
+                tx.set_durability(durability);
+                tx.insert(u)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn get_by_id(&mut self, ids: &[u64]) -> BoxResult<Tally> {
+        Ok(self.db.read(|tx| {
+            let mut t = Tally::default();
+            for id in ids {
+                if let Some(u) = tx.get::<User>(id)? {
+                    t.add(u.age, text_len(&u));
+                }
+            }
+            Ok(t)
+        })?)
+    }
+
+    fn get_by_email(&mut self, emails: &[String]) -> BoxResult<Tally> {
+        Ok(self.db.read(|tx| {
+            let mut t = Tally::default();
+            for e in emails {
+                if let Some(u) = tx.get_by::<User, _>(User::EMAIL, e.as_str())? {
+                    t.add(u.age, text_len(&u));
+                }
+            }
+            Ok(t)
+        })?)
+    }
+
+    fn age_range(&mut self, starts: &[u32], width: u32, limit: usize) -> BoxResult<Tally> {
+        Ok(self.db.read(|tx| {
+            let mut t = Tally::default();
+            for &a in starts {
+                let q =
+                    tx.query::<User>().filter(User::AGE.between(a, a + width)).order_by(User::AGE.asc()).limit(limit);
+                for u in q.iter()? {
+                    let u = u?;
+                    t.add(u.age, text_len(&u));
+                }
+            }
+            Ok(t)
+        })?)
+    }
+
+    fn scan_all(&mut self) -> BoxResult<Tally> {
+        Ok(self.db.read(|tx| {
+            let mut t = Tally::default();
+            for u in tx.query::<User>().iter()? {
+                let u = u?;
+                t.add(u.age, text_len(&u));
+            }
+            Ok(t)
+        })?)
+    }
+
+    fn count_by_city(&mut self) -> BoxResult<Vec<(String, u64)>> {
+        // Drift has no group_by yet: scan and count here. This moves to
+        // `query().group_by(User::CITY).aggregate(count())` when the query engine lands.
+        Ok(self.db.read(|tx| {
+            let mut counts: HashMap<String, u64> = HashMap::new();
+            for u in tx.query::<User>().iter()? {
+                *counts.entry(u?.city).or_default() += 1;
+            }
+            Ok(counts.into_iter().collect())
+        })?)
+    }
+
+    fn count_name_prefix(&mut self, prefix: &str) -> BoxResult<u64> {
+        Ok(self.db.read(|tx| tx.query::<User>().filter(User::NAME.starts_with(prefix)).count())?)
+    }
+
+    fn update_ages(&mut self, updates: &[(u64, u32)]) -> BoxResult<u64> {
+        Ok(self.db.write(|tx| {
+            let mut found = 0;
+            for &(id, age) in updates {
+                if let Some(mut u) = tx.get::<User>(&id)? {
+                    u.age = age;
+                    tx.update(&u)?;
+                    found += 1;
+                }
+            }
+            Ok(found)
+        })?)
+    }
+
+    fn delete_users(&mut self, ids: &[u64]) -> BoxResult<u64> {
+        Ok(self.db.write(|tx| {
+            let mut removed = 0;
+            for id in ids {
+                if tx.delete::<User>(id)?.is_some() {
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })?)
+    }
+
+    fn insert_orders(&mut self, orders: &[OrderData]) -> BoxResult<()> {
+        assert_eq!(orders.len(), self.staged_orders.len());
+        let staged = &self.staged_orders;
+        self.db.write(|tx| {
+            for o in staged {
+                tx.insert(o)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn sum_orders_by_user(&mut self) -> BoxResult<Vec<(u64, u64)>> {
+        // No group_by/sum in Drift yet: scan and sum here (see count_by_city).
+        Ok(self.db.read(|tx| {
+            let mut sums: HashMap<u64, u64> = HashMap::new();
+            for o in tx.query::<Order>().iter()? {
+                let o = o?;
+                *sums.entry(o.user_id).or_default() += o.amount;
+            }
+            Ok(sums.into_iter().collect())
+        })?)
+    }
+
+    fn count_users(&mut self) -> BoxResult<u64> {
+        Ok(self.db.read(|tx| tx.query::<User>().count())?)
+    }
+
+    fn count_age_between(&mut self, lo: u32, hi: u32) -> BoxResult<u64> {
+        Ok(self.db.read(|tx| tx.query::<User>().filter(User::AGE.between(lo, hi)).count())?)
+    }
+
+    fn file_bytes(&self) -> BoxResult<u64> {
+        size_of(&self.path)
+    }
+
+    fn compact(&mut self) -> BoxResult<bool> {
+        Ok(self.db.compact()?)
+    }
+}
