@@ -56,7 +56,9 @@ fn negative_integers_sort_right_through_an_index_range() {
 fn floats_sort_in_total_order_through_an_index_and_negative_zero_equals_zero() {
     let (db, rows) = readings_db();
     let got: Vec<f64> = db
-        .read(|tx| tx.query::<Reading>().filter(Reading::TEMP.gte(f64::NEG_INFINITY)).all())
+        .read(|tx| {
+            tx.query::<Reading>().filter(Reading::TEMP.gte(f64::NEG_INFINITY)).order_by(Reading::TEMP.asc()).all()
+        })
         .unwrap()
         .iter()
         .map(|r| r.temp)

@@ -27,6 +27,7 @@ pub(crate) struct DbInner {
     pub(crate) commits: AtomicU64,
     pub(crate) rollbacks: AtomicU64,
     pub(crate) cache: Option<EntityCache>,
+    pub(crate) planner: crate::query::stats::PlannerStats,
 }
 
 // A panic cannot leave a `Db` half-updated: transactions roll back when dropped, and
@@ -131,6 +132,7 @@ impl DbBuilder {
                 commits: AtomicU64::new(0),
                 rollbacks: AtomicU64::new(0),
                 cache: EntityCache::new(self.cache_capacity),
+                planner: crate::query::stats::PlannerStats::default(),
             }),
         };
         db.initialize(display)?;

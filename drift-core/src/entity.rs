@@ -4,7 +4,9 @@ use std::fmt::Debug;
 use std::marker::PhantomData;
 
 use crate::codec::{KeyCodec, KeyError};
+use crate::error::shorten;
 use crate::schema::EntityDescriptor;
+use crate::validate::ValidationErrors;
 
 /// A struct stored as rows of one table. Implement it with `#[derive(Entity)]`.
 ///
@@ -53,9 +55,41 @@ pub trait Entity: Sized + Clone + Send + Sync + 'static {
     #[doc(hidden)]
     fn __skip_index(index: usize, input: &mut &[u8]) -> Result<(), KeyError>;
 
+    /// Skips the key encoding of the field at `position` at the front of `input`.
+    /// Defined for the fields of the primary key and of indexes; others fail.
+    #[doc(hidden)]
+    fn __skip_field(position: usize, input: &mut &[u8]) -> Result<(), KeyError>;
+
     /// The indexed values of index `index`, rendered for error messages.
     #[doc(hidden)]
     fn __describe_index(&self, index: usize) -> String;
+
+    /// Records every broken `validate` rule of the fields, then runs `validate_with`.
+    #[doc(hidden)]
+    fn __validate(&self, _errors: &mut ValidationErrors) {}
+
+    /// After `__encode_key` (`index` is `None`) or `__encode_index` failed: the
+    /// first field whose value has no key encoding.
+    #[doc(hidden)]
+    fn __failing_key_field(&self, _index: Option<usize>) -> Option<&'static str> {
+        None
+    }
+
+    /// Checks the entity's `#[drift(validate(...))]` and `#[drift(validate_with = ...)]`
+    /// rules without writing it; `insert`, `update` and `upsert` run the same check.
+    ///
+    /// # Errors
+    /// Every broken rule, together.
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let schema: &'static EntityDescriptor = Self::SCHEMA;
+        let key = match self.__auto_key() {
+            Some(0) => None,
+            _ => Some(shorten(format!("{:?}", self.key()))),
+        };
+        let mut errors = ValidationErrors::new(&schema.name, key);
+        self.__validate(&mut errors);
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
 }
 
 /// A typed handle on one field of entity `T` whose value has type `V`, generated as an

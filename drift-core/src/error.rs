@@ -3,16 +3,27 @@
 use std::fmt;
 
 use crate::codec::KeyError;
+use crate::validate::ValidationErrors;
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in Drift. Each variant names the entity, and where
-/// there is one the field and the key (rendered with `Debug`), so a message read
-/// alone in a log says what happened to what.
+/// there is one the field and the key (rendered with `Debug`, shortened), so a
+/// message read alone in a log says what happened to what. A message is complete on
+/// its own: it includes the text of its cause, which [`source`](std::error::Error::source)
+/// also returns for callers that walk the chain.
+///
+/// Match on [`Error::kind`] to tell errors apart without destructuring them. A failed
+/// write statement (`insert`, `update`, `upsert`, `delete`) changes nothing, whatever
+/// the error, and the transaction stays usable, except after [`Error::Poisoned`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The entity broke one or more of its `#[drift(validate(...))]` or
+    /// `#[drift(validate_with = ...)]` rules; all of them are listed.
+    #[error(transparent)]
+    Validation(ValidationErrors),
     /// `update` of a row that does not exist.
     #[error("{entity} with key {key} does not exist")]
     NotFound {
@@ -50,12 +61,45 @@ pub enum Error {
     Key {
         /// Entity name.
         entity: &'static str,
-        /// Field name, or `primary key`.
+        /// The key or index field whose value failed.
         field: &'static str,
-        /// The row's key, where it could be rendered.
+        /// The row's key, where it could be rendered, or what the value was for
+        /// (`(filter operand)`, `(lookup operand)`).
         key: String,
         /// What was wrong with the value.
         source: KeyError,
+    },
+    /// An encoded primary key, or the encoded values of an index entry, are longer
+    /// than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN).
+    #[error(
+        "{} of {entity} with key {key} is {len} bytes encoded, over the limit of {max} (field `{field}`); nothing was written",
+        index.map_or_else(|| "the primary key".to_string(), |i| format!("the entry of index `{i}`"))
+    )]
+    KeyTooLarge {
+        /// Entity name.
+        entity: &'static str,
+        /// The index, or `None` for the primary key.
+        index: Option<&'static str>,
+        /// The key's or index's fields, comma-separated.
+        field: String,
+        /// The row's key, shortened.
+        key: String,
+        /// The encoded length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An encoded row is longer than [`MAX_ROW_LEN`](crate::MAX_ROW_LEN).
+    #[error("{entity} with key {key} is {len} bytes encoded, over the row limit of {max}; nothing was written")]
+    RowTooLarge {
+        /// Entity name.
+        entity: &'static str,
+        /// The row's key, shortened.
+        key: String,
+        /// The encoded length.
+        len: usize,
+        /// The limit.
+        max: usize,
     },
     /// Stored bytes could not be decoded into the entity.
     #[error("stored {entity} with key {key} cannot be decoded: {reason}")]
@@ -82,6 +126,24 @@ pub enum Error {
     UnknownEntity {
         /// Entity name.
         entity: &'static str,
+    },
+    /// An integer sum does not fit its result type.
+    #[error("sum of field `{field}` of {entity} overflows its result type")]
+    Overflow {
+        /// Entity name.
+        entity: &'static str,
+        /// Field summed.
+        field: &'static str,
+    },
+    /// A query that cannot run as written.
+    #[error("query on {entity}, field `{field}`: {reason}")]
+    Query {
+        /// Entity name.
+        entity: &'static str,
+        /// The field concerned.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
     },
     /// `get_by` on a field that has no single-field unique index.
     #[error("field `{field}` of {entity} has no unique index: mark it `#[drift(unique)]` to look rows up by it")]
@@ -111,7 +173,8 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
-    /// The underlying store failed (I/O, corruption, a lock held elsewhere).
+    /// The underlying store failed (I/O, corruption, a lock held elsewhere). The
+    /// message names the file or the statement (entity and key) when known.
     #[error("storage error: {0}")]
     Storage(#[from] StorageError),
 }
@@ -120,6 +183,8 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
+    /// [`Error::Validation`]
+    Validation,
     /// [`Error::NotFound`]
     NotFound,
     /// [`Error::AlreadyExists`]
@@ -128,12 +193,20 @@ pub enum ErrorKind {
     UniqueViolation,
     /// [`Error::Key`]
     Key,
+    /// [`Error::KeyTooLarge`]
+    KeyTooLarge,
+    /// [`Error::RowTooLarge`]
+    RowTooLarge,
     /// [`Error::Decode`]
     Decode,
     /// [`Error::Encode`]
     Encode,
     /// [`Error::UnknownEntity`]
     UnknownEntity,
+    /// [`Error::Overflow`]
+    Overflow,
+    /// [`Error::Query`]
+    Query,
     /// [`Error::NoUniqueIndex`]
     NoUniqueIndex,
     /// [`Error::Poisoned`]
@@ -151,13 +224,18 @@ impl Error {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Error::Validation(_) => ErrorKind::Validation,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::UniqueViolation { .. } => ErrorKind::UniqueViolation,
             Error::Key { .. } => ErrorKind::Key,
+            Error::KeyTooLarge { .. } => ErrorKind::KeyTooLarge,
+            Error::RowTooLarge { .. } => ErrorKind::RowTooLarge,
             Error::Decode { .. } => ErrorKind::Decode,
             Error::Encode { .. } => ErrorKind::Encode,
             Error::UnknownEntity { .. } => ErrorKind::UnknownEntity,
+            Error::Overflow { .. } => ErrorKind::Overflow,
+            Error::Query { .. } => ErrorKind::Query,
             Error::NoUniqueIndex { .. } => ErrorKind::NoUniqueIndex,
             Error::Poisoned => ErrorKind::Poisoned,
             Error::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,
@@ -166,6 +244,18 @@ impl Error {
         }
     }
 }
+
+impl From<ValidationErrors> for Error {
+    fn from(errors: ValidationErrors) -> Self {
+        Error::Validation(errors)
+    }
+}
+
+// Errors cross threads (a `Db` is shared) and go into `Box<dyn Error + Send + Sync>`.
+const _: () = {
+    const fn assert_send_sync_static<E: std::error::Error + Send + Sync + 'static>() {}
+    assert_send_sync_static::<Error>();
+};
 
 /// A failure of the storage engine, kept opaque so that its types stay internal.
 #[derive(Debug)]
@@ -182,6 +272,13 @@ impl StorageError {
     pub(crate) fn wrap<E: std::error::Error + Send + Sync + 'static>(context: &str, err: E) -> Self {
         StorageError { message: format!("{context}: {err}"), source: Some(Box::new(err)) }
     }
+
+    /// Prefixes the message with what was being done ("insert of User with key 5").
+    #[must_use]
+    pub(crate) fn during(mut self, what: &str) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
 }
 
 impl fmt::Display for StorageError {
@@ -196,13 +293,41 @@ impl std::error::Error for StorageError {
     }
 }
 
+/// At most this many characters of a key or value appear in a message.
+const SHOWN_CHARS: usize = 64;
+
+/// A rendered key or value for a message, shortened to 64 characters.
+pub(crate) fn shorten(rendered: String) -> String {
+    match rendered.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}…", &rendered[..cut]),
+        None => rendered,
+    }
+}
+
 /// Renders raw key bytes for messages when they cannot be decoded.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
-    let mut s = String::with_capacity(2 + bytes.len() * 2);
+    let shown = &bytes[..bytes.len().min(SHOWN_CHARS / 2)];
+    let mut s = String::with_capacity(3 + shown.len() * 2);
     s.push_str("0x");
-    for b in bytes {
+    for b in shown {
         let _ = write!(s, "{b:02x}");
     }
+    if shown.len() < bytes.len() {
+        s.push('…');
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hex, shorten};
+
+    #[test]
+    fn rendered_keys_are_shortened() {
+        assert_eq!(hex(&[0xab; 3]), "0xababab");
+        assert_eq!(hex(&[0; 100]).len(), 2 + 64 + '…'.len_utf8());
+        assert_eq!(shorten("é".repeat(70)), format!("{}…", "é".repeat(64)));
+        assert_eq!(shorten("short".into()), "short");
+    }
 }

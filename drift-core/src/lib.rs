@@ -15,20 +15,25 @@ mod schema;
 mod stats;
 mod storage;
 mod transaction;
+mod validate;
 
 pub use codec::{KeyCodec, KeyError, prefix_successor};
 pub use db::{Db, DbBuilder};
 pub use entity::{Entity, Field};
 pub use error::{Error, ErrorKind, Result, StorageError};
 pub use operand::IntoOperand;
-pub use query::Query;
-pub use query::QueryIter;
+pub use query::aggregate::{
+    Agg, AggOrder, AggSet, Avg, Count, Having, Max, Min, Scalar, Sum, Summable, avg, count, max, min, sum,
+};
 pub use query::filter::{Filter, Order};
-pub use query::plan::{Access, Plan};
+pub use query::group::{GroupBy, GroupKey, GroupOrder, GroupOrdering, Grouped};
+pub use query::plan::{Access, GroupStrategy, Plan, Step};
+pub use query::{Query, QueryIter};
 pub use schema::{EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor, Text};
 pub use stats::{DbStats, TxStats};
 pub use storage::Durability;
-pub use transaction::{ReadTx, WriteTx};
+pub use transaction::{MAX_KEY_LEN, MAX_ROW_LEN, ReadTx, WriteTx};
+pub use validate::{ValidationErrors, ValidationRule, Violation};
 
 /// Items the derive's generated code refers to. Not a public API.
 #[doc(hidden)]
@@ -37,6 +42,8 @@ pub mod __private {
     pub use crate::codec::KeyError;
     pub use crate::entity::{Entity, Field};
     pub use crate::schema::{EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor};
+    pub use crate::validate::ValidationErrors;
+    pub use crate::validate::rules as validate;
     pub use ::postcard;
     pub use ::serde;
     pub use std::borrow::Cow;

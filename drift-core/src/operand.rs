@@ -2,6 +2,11 @@
 
 /// A value that can be compared with a field of type `V`: `V` itself, and borrowed
 /// forms such as `&str` for a `String` field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be compared with a field of type `{V}`",
+    label = "expected a `{V}` (or `&str` for a `String` field)",
+    note = "filter operands have the field's type: `User::AGE.eq(30)`, `User::NAME.eq(\"Ann\")`"
+)]
 pub trait IntoOperand<V> {
     /// Converts into the field's type.
     fn into_operand(self) -> V;

@@ -6,7 +6,7 @@ use crate::cache::CacheView;
 use crate::catalog::{Catalog, EntityInfo};
 use crate::codec::KeyCodec;
 use crate::entity::{Entity, Field};
-use crate::error::{Error, Result, hex};
+use crate::error::{Error, Result, hex, shorten};
 use crate::operand::IntoOperand;
 use crate::stats::Counters;
 use crate::storage::ReadAccess;
@@ -21,6 +21,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) cache: Option<CacheView<'a>>,
     /// Entities this (write) transaction has changed: their cached rows may be stale.
     pub(crate) dirty: &'a [bool],
+    /// Planner statistics of the database.
+    pub(crate) planner: &'a crate::query::stats::PlannerStats,
 }
 
 pub(crate) fn entity_name<T: Entity>() -> &'static str {
@@ -32,10 +34,10 @@ pub(crate) fn info<T: Entity>(catalog: &Catalog) -> Result<&EntityInfo> {
     catalog.get(TypeId::of::<T>()).ok_or_else(|| Error::UnknownEntity { entity: entity_name::<T>() })
 }
 
-/// Renders stored key bytes of `T` for a message.
+/// Renders stored key bytes of `T` for a message, shortened.
 pub(crate) fn render_key<T: Entity>(bytes: &[u8]) -> String {
     match T::Key::from_key_bytes(bytes) {
-        Ok(k) => format!("{k:?}"),
+        Ok(k) => shorten(format!("{k:?}")),
         Err(_) => hex(bytes),
     }
 }
@@ -50,11 +52,13 @@ pub(crate) fn decode<T: Entity>(counters: &Counters, key: &[u8], row: &[u8]) -> 
 }
 
 pub(crate) fn encode_key<T: Entity>(key: &T::Key, out: &mut Vec<u8>) -> Result<()> {
-    key.encode_key(out).map_err(|source| Error::Key {
-        entity: entity_name::<T>(),
-        field: "primary key",
-        key: format!("{key:?}"),
-        source,
+    key.encode_key(out).map_err(|source| {
+        let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
+        let field = match &*schema.primary_key {
+            [one] => &**one,
+            _ => "primary key",
+        };
+        Error::Key { entity: entity_name::<T>(), field, key: shorten(format!("{key:?}")), source }
     })
 }
 

@@ -7,12 +7,23 @@ use crate::catalog::{self, EntityInfo};
 use crate::codec::KeyCodec;
 use crate::db::{Db, DbInner};
 use crate::entity::{Entity, Field};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shorten};
 use crate::operand::IntoOperand;
 use crate::query::Query;
 use crate::read::{self, Reader, entity_name, render_key};
 use crate::stats::{Counters, TxStats};
 use crate::storage::{Durability, ReadAccess, ReadStore, WriteStore};
+
+/// The longest encoded primary key, and the longest encoded values of an index entry
+/// (a non-unique entry adds the primary key), that a write accepts: 1 KiB. Longer
+/// keys fail with [`Error::KeyTooLarge`]. Keys are compared on every B-tree step and
+/// repeated in every index entry, so a long one costs on every read.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// The longest encoded row that a write accepts: 16 MiB. Longer rows fail with
+/// [`Error::RowTooLarge`]. Rows are read whole, so larger values belong in a file
+/// of their own.
+pub const MAX_ROW_LEN: usize = 16 << 20;
 
 /// The reads that both kinds of transaction offer.
 macro_rules! read_methods {
@@ -73,7 +84,7 @@ impl ReadTx {
 
     pub(crate) fn reader(&self) -> Reader<'_> {
         let cache = self.db.inner.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, true));
-        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters, cache, dirty: &[] }
+        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters, cache, dirty: &[], planner: &self.db.inner.planner }
     }
 
     read_methods!();
@@ -162,6 +173,7 @@ impl WriteTx {
             counters: &self.counters,
             cache,
             dirty: &self.dirty,
+            planner: &self.db.inner.planner,
         }
     }
 
@@ -265,24 +277,35 @@ impl WriteTx {
     /// `auto_increment` key and it is 0, the next key of the sequence is assigned.
     ///
     /// # Errors
+    /// [`Error::Validation`] listing every broken `validate` rule,
     /// [`Error::AlreadyExists`] when the key is taken, [`Error::UniqueViolation`]
     /// when a unique index already holds one of the values, [`Error::Key`] for a
-    /// value that cannot be a key (NaN). On error nothing is written.
+    /// value that cannot be a key (NaN), [`Error::KeyTooLarge`] and
+    /// [`Error::RowTooLarge`] over [`MAX_KEY_LEN`] and [`MAX_ROW_LEN`]. On error
+    /// nothing is written and the transaction stays usable.
     pub fn insert<T: Entity>(&mut self, entity: &T) -> Result<T::Key> {
         let inner = self.inner();
         let info = read::info::<T>(&inner.catalog)?;
-        self.statement(|tx| tx.insert_in(info, entity))
+        let r = self.statement(|tx| {
+            validate(entity)?;
+            tx.insert_in(info, entity)
+        });
+        self.with_context::<T, _>("insert", r)
     }
 
     /// Replaces the stored row that has the entity's key.
     ///
     /// # Errors
-    /// [`Error::NotFound`] when there is no such row, [`Error::UniqueViolation`],
-    /// [`Error::Key`]. On error nothing is written.
+    /// [`Error::Validation`], [`Error::NotFound`] when there is no such row, and as
+    /// [`insert`](Self::insert). On error nothing is written.
     pub fn update<T: Entity>(&mut self, entity: &T) -> Result<()> {
         let inner = self.inner();
         let info = read::info::<T>(&inner.catalog)?;
-        self.statement(|tx| tx.update_in(info, entity, false).map(|_| ()))
+        let r = self.statement(|tx| {
+            validate(entity)?;
+            tx.update_in(info, entity, false).map(|_| ())
+        });
+        self.with_context::<T, _>("update", r)
     }
 
     /// Inserts the entity, or replaces the row with its key. Returns the key.
@@ -292,7 +315,8 @@ impl WriteTx {
     pub fn upsert<T: Entity>(&mut self, entity: &T) -> Result<T::Key> {
         let inner = self.inner();
         let info = read::info::<T>(&inner.catalog)?;
-        self.statement(|tx| {
+        let r = self.statement(|tx| {
+            validate(entity)?;
             if entity.__auto_key() == Some(0) {
                 return tx.insert_in(info, entity);
             }
@@ -300,7 +324,8 @@ impl WriteTx {
                 true => Ok(entity.key()),
                 false => tx.insert_in(info, entity),
             }
-        })
+        });
+        self.with_context::<T, _>("upsert", r)
     }
 
     /// Deletes the row with `key` and returns it, or `None` when there was none.
@@ -311,12 +336,28 @@ impl WriteTx {
     pub fn delete<T: Entity>(&mut self, key: &T::Key) -> Result<Option<T>> {
         let inner = self.inner();
         let info = read::info::<T>(&inner.catalog)?;
-        self.statement(|tx| {
+        let r = self.statement(|tx| {
             let mut kbuf = std::mem::take(&mut tx.kbuf);
             kbuf.clear();
             let r = read::encode_key::<T>(key, &mut kbuf).and_then(|()| tx.delete_in::<T>(info, &kbuf));
             tx.kbuf = kbuf;
             r
+        });
+        self.with_context::<T, _>("delete", r)
+    }
+
+    /// Names the statement, entity and key in a storage error (the statement has
+    /// left its encoded key in `kbuf`, or nothing when it failed before encoding it).
+    fn with_context<T: Entity, R>(&self, statement: &str, r: Result<R>) -> Result<R> {
+        r.map_err(|e| match e {
+            Error::Storage(e) => {
+                let what = match self.kbuf.is_empty() {
+                    true => format!("{statement} of {}", entity_name::<T>()),
+                    false => format!("{statement} of {} with key {}", entity_name::<T>(), render_key::<T>(&self.kbuf)),
+                };
+                Error::Storage(e.during(&what))
+            }
+            other => other,
         })
     }
 
@@ -349,28 +390,23 @@ impl WriteTx {
         match entity.__auto_key() {
             Some(0) => {
                 let next = self.next_sequence::<T>(info)?;
-                next.encode_key(kbuf).map_err(|source| key_error::<T>("primary key", "0", source))?;
+                next.encode_key(kbuf).map_err(|source| key_error(entity, &next, source))?;
                 assigned = Some(next);
             }
             Some(k) => {
                 self.observe_sequence(info, k)?;
-                entity.__encode_key(kbuf).map_err(|source| key_error::<T>("primary key", "?", source))?;
+                entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?;
             }
-            None => entity
-                .__encode_key(kbuf)
-                .map_err(|source| key_error::<T>("primary key", &format!("{:?}", entity.key()), source))?,
+            None => entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?,
         }
+        check_key_len(entity, kbuf)?;
         Counters::bump(&self.counters.gets);
         if self.store.get(info.table, kbuf)?.is_some() {
             return Err(Error::AlreadyExists { entity: name, key: render_key::<T>(kbuf) });
         }
-        rbuf.clear();
-        entity.__encode_row(rbuf).map_err(|reason| Error::Encode {
-            entity: name,
-            key: render_key::<T>(kbuf),
-            reason,
-        })?;
+        encode_row(entity, kbuf, rbuf)?;
         self.encode_indexes(info, entity, kbuf, ibuf, iends)?;
+        check_index_lens::<T>(info, kbuf, iends)?;
         self.check_unique(info, entity, kbuf, ibuf, iends, None)?;
         self.store.put(info.table, kbuf, rbuf)?;
         let mut start = 0;
@@ -406,7 +442,7 @@ impl WriteTx {
         for (i, idx) in info.schema.indexes.iter().enumerate() {
             entity.__encode_index(i, ibuf).map_err(|source| Error::Key {
                 entity: entity_name::<T>(),
-                field: index_field::<T>(i),
+                field: entity.__failing_key_field(Some(i)).unwrap_or_else(|| index_field::<T>(i)),
                 key: render_key::<T>(kbuf),
                 source,
             })?;
@@ -443,7 +479,7 @@ impl WriteTx {
                     return Err(Error::UniqueViolation {
                         entity: entity_name::<T>(),
                         index: index_name::<T>(i),
-                        value: entity.__describe_index(i),
+                        value: shorten(entity.__describe_index(i)),
                         key: render_key::<T>(kbuf),
                         existing_key: render_key::<T>(holder.bytes()),
                     });
@@ -481,9 +517,8 @@ impl WriteTx {
     ) -> Result<bool> {
         let name = entity_name::<T>();
         kbuf.clear();
-        entity
-            .__encode_key(kbuf)
-            .map_err(|source| key_error::<T>("primary key", &format!("{:?}", entity.key()), source))?;
+        entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?;
+        check_key_len(entity, kbuf)?;
         Counters::bump(&self.counters.gets);
         let old: Option<T> = match self.store.get(info.table, kbuf)? {
             None if missing_ok => return Ok(false),
@@ -493,17 +528,13 @@ impl WriteTx {
             Some(_) if info.indexes.is_empty() => None,
             Some(row) => Some(read::decode(&self.counters, kbuf, row.bytes())?),
         };
-        rbuf.clear();
-        entity.__encode_row(rbuf).map_err(|reason| Error::Encode {
-            entity: name,
-            key: render_key::<T>(kbuf),
-            reason,
-        })?;
+        encode_row(entity, kbuf, rbuf)?;
         let (mut obuf, mut oends) = (Vec::new(), Vec::new());
         if let Some(old) = &old {
             self.encode_indexes(info, old, kbuf, &mut obuf, &mut oends)?;
         }
         self.encode_indexes(info, entity, kbuf, ibuf, iends)?;
+        check_index_lens::<T>(info, kbuf, iends)?;
         self.check_unique(info, entity, kbuf, ibuf, iends, Some((&obuf, &oends)))?;
         self.store.put(info.table, kbuf, rbuf)?;
         self.note_changed(info, kbuf);
@@ -576,8 +607,8 @@ impl WriteTx {
         let s = self.sequence(info)?;
         let next = s.high.checked_add(1).ok_or_else(|| Error::Key {
             entity: entity_name::<T>(),
-            field: "primary key",
-            key: "0".into(),
+            field: key_fields::<T>().first().map_or("id", |f| &**f),
+            key: "0 (to be assigned)".into(),
             source: crate::codec::KeyError::Invalid { ty: "u64", reason: "the auto_increment sequence is exhausted" },
         })?;
         Ok(next)
@@ -614,6 +645,70 @@ fn index_field<T: Entity>(i: usize) -> &'static str {
     schema.indexes[i].fields.first().map_or("index", |f| &**f)
 }
 
-fn key_error<T: Entity>(field: &'static str, key: &str, source: crate::codec::KeyError) -> Error {
-    Error::Key { entity: entity_name::<T>(), field, key: key.to_string(), source }
+fn key_fields<T: Entity>() -> &'static [crate::schema::Text] {
+    let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
+    &schema.primary_key
+}
+
+/// The primary key of `entity`, shown as `key`, could not be encoded.
+fn key_error<T: Entity>(entity: &T, key: &dyn std::fmt::Debug, source: crate::codec::KeyError) -> Error {
+    let field = entity.__failing_key_field(None).or_else(|| key_fields::<T>().first().map(|f| &**f));
+    Error::Key { entity: entity_name::<T>(), field: field.unwrap_or("id"), key: shorten(format!("{key:?}")), source }
+}
+
+/// Runs the entity's validation rules.
+fn validate<T: Entity>(entity: &T) -> Result<()> {
+    entity.validate().map_err(Error::Validation)
+}
+
+fn check_key_len<T: Entity>(entity: &T, kbuf: &[u8]) -> Result<()> {
+    if kbuf.len() <= MAX_KEY_LEN {
+        return Ok(());
+    }
+    Err(Error::KeyTooLarge {
+        entity: entity_name::<T>(),
+        index: None,
+        field: key_fields::<T>().join(", "),
+        key: shorten(format!("{:?}", entity.key())),
+        len: kbuf.len(),
+        max: MAX_KEY_LEN,
+    })
+}
+
+/// Checks the indexed values of each entry (without the primary key that a
+/// non-unique entry ends with) against [`MAX_KEY_LEN`].
+fn check_index_lens<T: Entity>(info: &EntityInfo, kbuf: &[u8], iends: &[usize]) -> Result<()> {
+    let mut start = 0;
+    for (i, &end) in iends.iter().enumerate() {
+        let idx = &info.schema.indexes[i];
+        let len = end - start - if idx.unique { 0 } else { kbuf.len() };
+        start = end;
+        if len > MAX_KEY_LEN {
+            return Err(Error::KeyTooLarge {
+                entity: entity_name::<T>(),
+                index: Some(index_name::<T>(i)),
+                field: idx.fields.join(", "),
+                key: render_key::<T>(kbuf),
+                len,
+                max: MAX_KEY_LEN,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Encodes the row into `rbuf`, within [`MAX_ROW_LEN`].
+fn encode_row<T: Entity>(entity: &T, kbuf: &[u8], rbuf: &mut Vec<u8>) -> Result<()> {
+    rbuf.clear();
+    let r = entity.__encode_row(rbuf);
+    let len = rbuf.len();
+    if len > MAX_ROW_LEN {
+        // Do not keep a huge buffer around for the next statement.
+        *rbuf = Vec::with_capacity(256);
+    }
+    r.map_err(|reason| Error::Encode { entity: entity_name::<T>(), key: render_key::<T>(kbuf), reason })?;
+    if len > MAX_ROW_LEN {
+        return Err(Error::RowTooLarge { entity: entity_name::<T>(), key: render_key::<T>(kbuf), len, max: MAX_ROW_LEN });
+    }
+    Ok(())
 }

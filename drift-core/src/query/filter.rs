@@ -44,6 +44,7 @@ pub(crate) enum Operand {
     None,
     One(Vec<u8>),
     Two(Vec<u8>, Vec<u8>),
+    List(Vec<Vec<u8>>),
     Prefix(Vec<u8>),
 }
 
@@ -249,7 +250,7 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
     /// The field equals one of `values`.
     pub fn in_list<A: IntoOperand<V>>(self, values: Vec<A>) -> Filter<T> {
         let values: Vec<V> = values.into_iter().map(IntoOperand::into_operand).collect();
-        let operand = values.iter().map(encode).collect::<Result<Vec<_>, _>>().map(|_| Operand::None);
+        let operand = values.iter().map(encode).collect::<Result<Vec<_>, _>>().map(Operand::List);
         let shown = format!("{} IN {values:?}", self.name);
         self.pred(Op::InList, operand, shown, move |v| values.iter().any(|x| v.key_cmp(x).is_eq()))
     }

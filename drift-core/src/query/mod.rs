@@ -1,28 +1,38 @@
-//! Queries: a builder ([`Query`]), typed filters, a planner and an executor.
+//! Queries: a builder ([`Query`]), typed filters, a cost-based planner, an executor,
+//! aggregates and `group_by`.
 
+pub(crate) mod aggregate;
+pub(crate) mod exec;
 pub(crate) mod filter;
+pub(crate) mod group;
 pub(crate) mod plan;
+pub(crate) mod stats;
 
 use std::cmp::Ordering;
-use std::ops::Bound;
+use std::collections::BinaryHeap;
+use std::rc::Rc;
+use std::time::Instant;
 
-use crate::entity::Entity;
+use crate::codec::KeyCodec;
+use crate::entity::{Entity, Field};
 use crate::error::{Error, Result};
-use crate::read::{self, Reader, entity_name, render_key};
-use crate::stats::Counters;
-use crate::storage::{Guard, RawRange};
+use crate::read::{self, Reader, entity_name};
+use aggregate::{Agg, AggSet, Summable};
+use exec::{Exec, Probe};
 use filter::{Filter, Node, Order};
-use plan::{Access, Path, Plan, Source};
+use group::{GroupBy, GroupKey};
+use plan::{Access, Plan, Request, Source, Step};
 
 /// A query over the rows of `T`, built by value (`q = q.limit(10)`) and run by
-/// one of `all`, `first`, `count`, `exists`, `keys` or `iter`.
+/// one of `all`, `first`, `count`, `exists`, `keys`, `iter`, the aggregates, or
+/// `group_by`.
 #[must_use]
 pub struct Query<'tx, T> {
-    reader: Reader<'tx>,
-    filter: Option<Node<T>>,
-    order: Vec<Order<T>>,
-    limit: Option<usize>,
-    offset: usize,
+    pub(crate) reader: Reader<'tx>,
+    pub(crate) filter: Option<Node<T>>,
+    pub(crate) order: Vec<Order<T>>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) offset: usize,
 }
 
 impl<T> Clone for Query<'_, T> {
@@ -66,25 +76,44 @@ impl<T> std::fmt::Debug for QueryIter<'_, T> {
     }
 }
 
-/// Extracts the primary key from an access-path entry (index number, key, value).
-type KeyOf = fn(usize, &Guard<'_>, &Guard<'_>) -> Result<Vec<u8>>;
-
-/// A planned query, ready to run.
-struct Prepared<'q, T> {
-    path: Path,
-    reverse: bool,
-    sort: bool,
-    residual: Vec<&'q Node<T>>,
-    estimated: u64,
+/// A planned query.
+pub(crate) struct Prepared<'tx, T> {
+    pub(crate) exec: Exec<'tx, T>,
+    pub(crate) sort: bool,
 }
 
-fn is_empty_range(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
-    match (lo, hi) {
-        (Bound::Included(a), Bound::Included(b)) => a > b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b)) | (Bound::Excluded(a), Bound::Included(b)) => {
-            a >= b
+/// A row with its arrival number, ordered by the query's ordering, for the top-k heap.
+struct Ranked<'o, T> {
+    row: T,
+    seq: usize,
+    order: &'o [Order<T>],
+}
+
+fn compare<T>(order: &[Order<T>], a: &T, b: &T) -> Ordering {
+    for o in order {
+        let c = (o.cmp)(a, b);
+        let c = if o.desc { c.reverse() } else { c };
+        if c != Ordering::Equal {
+            return c;
         }
-        _ => false,
+    }
+    Ordering::Equal
+}
+
+impl<T> PartialEq for Ranked<'_, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl<T> Eq for Ranked<'_, T> {}
+impl<T> PartialOrd for Ranked<'_, T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Ranked<'_, T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare(self.order, &self.row, &other.row).then(self.seq.cmp(&other.seq))
     }
 }
 
@@ -120,20 +149,111 @@ impl<'tx, T: Entity> Query<'tx, T> {
         self
     }
 
-    fn prepare(&self) -> Result<Prepared<'_, T>> {
-        if let Some((field, source)) = self.filter.as_ref().and_then(Node::operand_error) {
-            return Err(Error::Key { entity: entity_name::<T>(), field, key: "(filter operand)".into(), source });
+    pub(crate) fn check_operands(&self) -> Result<()> {
+        match self.filter.as_ref().and_then(Node::operand_error) {
+            Some((field, source)) => {
+                Err(Error::Key { entity: entity_name::<T>(), field, key: "(filter operand)".into(), source })
+            }
+            None => Ok(()),
         }
+    }
+
+    pub(crate) fn prepare_with(
+        &self,
+        order_fields: &[usize],
+        keys_only: bool,
+        probe: Option<Rc<Probe>>,
+    ) -> Result<Prepared<'tx, T>> {
+        self.check_operands()?;
         let info = read::info::<T>(self.reader.catalog)?;
         let conj = plan::conjuncts(self.filter.as_ref());
-        let rows = self.reader.store.len(info.table)?;
-        let (path, estimated) = plan::choose(info, &conj, rows);
-        let residual = conj.iter().enumerate().filter(|(i, _)| !path.consumed.contains(i)).map(|(_, n)| *n).collect();
-        let (reverse, sort) = match plan::order_served(&path, &self.order) {
+        let needed = self.limit.map(|l| (l as u64).saturating_add(self.offset as u64));
+        let req = Request { order: order_fields, needed, keys_only };
+        let chosen = plan::choose::<T>(&self.reader, info, &conj, &req)?;
+        let consumed = chosen.consumed().to_vec();
+        let residual =
+            conj.iter().enumerate().filter(|(i, _)| !consumed.contains(i)).map(|(_, n)| (*n).clone()).collect();
+        let (reverse, sort) = match plan::order_served(&chosen, &self.order) {
             Some(rev) => (rev, false),
             None => (false, true),
         };
-        Ok(Prepared { path, reverse, sort, residual, estimated })
+        Ok(Prepared { exec: Exec { reader: self.reader, info, chosen, reverse, residual, probe }, sort })
+    }
+
+    fn prepare(&self, keys_only: bool, probe: Option<Rc<Probe>>) -> Result<Prepared<'tx, T>> {
+        let fields: Vec<usize> = self.order.iter().map(|o| o.field).collect();
+        self.prepare_with(&fields, keys_only, probe)
+    }
+
+    pub(crate) fn describe(&self, p: &Prepared<'tx, T>, index_only: bool) -> Plan {
+        let info = p.exec.info;
+        let schema = info.schema;
+        let fname = |i: usize| schema.fields[i].name.to_string();
+        let chosen = &p.exec.chosen;
+        let path = &chosen.paths[0];
+        let access = if chosen.union {
+            Access::IndexUnion { indexes: chosen.paths.iter().map(|p| p.name(info)).collect() }
+        } else {
+            match path.source {
+                Source::Table if path.point => Access::KeyLookup,
+                Source::Table if path.consumed.is_empty() => Access::FullScan,
+                Source::Table => Access::KeyRange,
+                Source::Index(i, true) if path.point => {
+                    Access::UniqueLookup { index: schema.indexes[i].name.to_string() }
+                }
+                Source::Index(i, _) => Access::IndexRange { index: schema.indexes[i].name.to_string() },
+            }
+        };
+        let residual = if p.exec.residual.is_empty() {
+            None
+        } else {
+            Some(p.exec.residual.iter().map(ToString::to_string).collect::<Vec<_>>().join(" AND "))
+        };
+        let mut advice = Vec::new();
+        if access == Access::FullScan && chosen.table_rows > 1000 {
+            for n in &p.exec.residual {
+                if let Node::Pred(pr) = n {
+                    let ranged = matches!(
+                        pr.op,
+                        filter::Op::Eq
+                            | filter::Op::Lt
+                            | filter::Op::Lte
+                            | filter::Op::Gt
+                            | filter::Op::Gte
+                            | filter::Op::Between
+                            | filter::Op::StartsWith
+                            | filter::Op::InList
+                    );
+                    if ranged {
+                        advice.push(format!(
+                            "add `#[drift(index)]` to `{}` of {}: this query scans all {} rows",
+                            pr.name, schema.name, chosen.table_rows
+                        ));
+                    }
+                }
+            }
+        }
+        let keep = self.limit.map(|l| l.saturating_add(self.offset));
+        Plan {
+            entity: schema.name.to_string(),
+            access,
+            equality_fields: if chosen.union { Vec::new() } else { path.eq_fields.iter().map(|&i| fname(i)).collect() },
+            range_field: if chosen.union { None } else { path.range_field.map(fname) },
+            residual,
+            sort: p.sort,
+            order: self.order.iter().map(|o| format!("{o:?}")).collect(),
+            top_k: if p.sort { keep } else { None },
+            reverse: p.exec.reverse,
+            index_only,
+            estimated_rows: chosen.estimated,
+            table_rows: chosen.table_rows,
+            offset: self.offset,
+            limit: self.limit,
+            group: None,
+            advice,
+            steps: Vec::new(),
+            total_time: None,
+        }
     }
 
     /// The plan this query would run with, without running it.
@@ -141,170 +261,90 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// # Errors
     /// [`Error::Key`] for an operand that cannot be encoded, [`Error::Storage`].
     pub fn explain(&self) -> Result<Plan> {
-        let p = self.prepare()?;
-        let info = read::info::<T>(self.reader.catalog)?;
-        let schema = info.schema;
-        let fname = |i: usize| schema.fields[i].name.to_string();
-        let access = match p.path.source {
-            Source::Table if p.path.point => Access::KeyLookup,
-            Source::Table if p.path.consumed.is_empty() => Access::FullScan,
-            Source::Table => Access::KeyRange,
-            Source::Index(i, true) if p.path.point => {
-                Access::UniqueLookup { index: schema.indexes[i].name.to_string() }
-            }
-            Source::Index(i, _) => Access::IndexRange { index: schema.indexes[i].name.to_string() },
-        };
-        let residual = if p.residual.is_empty() {
-            None
-        } else {
-            Some(p.residual.iter().map(ToString::to_string).collect::<Vec<_>>().join(" AND "))
-        };
-        let mut advice = Vec::new();
-        if access == Access::FullScan && p.estimated > 1000 {
-            for n in &p.residual {
-                if let Node::Pred(pr) = n {
-                    advice
-                        .push(format!("add `#[drift(index)]` to `{}` to avoid scanning {} rows", pr.name, p.estimated));
-                }
-            }
-        }
-        Ok(Plan {
-            entity: schema.name.to_string(),
-            access,
-            equality_fields: p.path.eq_fields.iter().map(|&i| fname(i)).collect(),
-            range_field: p.path.range_field.map(fname),
-            residual,
-            sort: p.sort,
-            reverse: p.reverse,
-            estimated_rows: p.estimated,
-            advice,
-        })
+        let p = self.prepare(false, None)?;
+        Ok(self.describe(&p, false))
     }
 
-    /// Streams the primary keys (as stored bytes) from the access path, before the
-    /// residual filter.
-    fn raw_keys(&self, p: &Prepared<'_, T>) -> Result<Box<dyn Iterator<Item = Result<Vec<u8>>> + 'tx>> {
-        let info = read::info::<T>(self.reader.catalog)?;
-        let store = self.reader.store;
-        let counters = self.reader.counters;
-        let path = &p.path;
-        if is_empty_range(&path.lo, &path.hi) {
-            return Ok(Box::new(std::iter::empty()));
-        }
-        let lo = path.lo.as_ref().map(Vec::as_slice);
-        let hi = path.hi.as_ref().map(Vec::as_slice);
-        let (tid, key_of): (_, KeyOf) = match path.source {
-            Source::Table => (info.table, |_, k, _| Ok(k.bytes().to_vec())),
-            Source::Index(i, true) => (info.indexes[i], |_, _, v| Ok(v.bytes().to_vec())),
-            Source::Index(i, false) => (info.indexes[i], |i, k, _| {
-                let mut rest = k.bytes();
-                T::__skip_index(i, &mut rest).map_err(|e| Error::Decode {
-                    entity: entity_name::<T>(),
-                    key: crate::error::hex(k.bytes()),
-                    reason: format!("index entry: {e}"),
-                })?;
-                Ok(rest.to_vec())
-            }),
+    /// Runs the query and returns its plan with the actual rows and time of each
+    /// step (`access`, `filter`, `sort`, `limit`).
+    ///
+    /// # Errors
+    /// As [`all`](Self::all).
+    pub fn explain_analyze(&self) -> Result<Plan> {
+        let probe = Rc::new(Probe::default());
+        let start = Instant::now();
+        let p = self.prepare(false, Some(Rc::clone(&probe)))?;
+        let mut plan = self.describe(&p, false);
+        let has_residual = !p.exec.residual.is_empty();
+        let sort = p.sort;
+        let mut sort_time = std::time::Duration::ZERO;
+        let n = {
+            let rows = self.run(p, &mut sort_time)?;
+            let mut n = 0u64;
+            for r in rows {
+                r?;
+                n += 1;
+            }
+            n
         };
-        let idx = match path.source {
-            Source::Index(i, _) => i,
-            Source::Table => 0,
-        };
-        if matches!(path.source, Source::Table) {
-            Counters::bump(&counters.table_scans);
-        } else {
-            Counters::bump(&counters.index_scans);
+        plan.steps.push(Step { name: "access", rows: probe.access_rows.get(), time: probe.access_time.get() });
+        if has_residual {
+            plan.steps.push(Step { name: "filter", rows: probe.filter_rows.get(), time: probe.filter_time.get() });
         }
-        let range: RawRange<'tx> = store.range(tid, lo, hi)?;
-        let it: Box<dyn Iterator<Item = Result<(Guard<'tx>, Guard<'tx>)>> + 'tx> =
-            if p.reverse { Box::new(range.rev()) } else { Box::new(range) };
-        Ok(Box::new(it.map(move |r| r.and_then(|(k, v)| key_of(idx, &k, &v)))))
+        if sort {
+            plan.steps.push(Step { name: "sort", rows: n, time: sort_time });
+        }
+        plan.steps.push(Step { name: "limit", rows: n, time: std::time::Duration::ZERO });
+        plan.total_time = Some(start.elapsed());
+        Ok(plan)
     }
 
-    /// Streams the matching rows in path order (no sort, no offset, no limit).
-    fn rows(&self, p: &Prepared<'_, T>) -> Result<Box<dyn Iterator<Item = Result<T>> + 'tx>> {
-        let info = read::info::<T>(self.reader.catalog)?;
-        let store = self.reader.store;
-        let counters = self.reader.counters;
-        let residual: Vec<Node<T>> = p.residual.iter().map(|n| (*n).clone()).collect();
-        let matches = move |row: &T| residual.iter().all(|n| n.eval(row));
-        if let Source::Table = p.path.source {
-            // Rows come with the scan: no second lookup.
-            if is_empty_range(&p.path.lo, &p.path.hi) {
-                return Ok(Box::new(std::iter::empty()));
-            }
-            Counters::bump(&counters.table_scans);
-            let lo = p.path.lo.as_ref().map(Vec::as_slice);
-            let hi = p.path.hi.as_ref().map(Vec::as_slice);
-            let range = store.range(info.table, lo, hi)?;
-            let it: Box<dyn Iterator<Item = Result<(Guard<'tx>, Guard<'tx>)>> + 'tx> =
-                if p.reverse { Box::new(range.rev()) } else { Box::new(range) };
-            return Ok(Box::new(it.filter_map(move |r| {
-                match r.and_then(|(k, v)| read::decode::<T>(counters, k.bytes(), v.bytes())) {
-                    Ok(row) if matches(&row) => Some(Ok(row)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                }
-            })));
+    fn run(
+        &self,
+        p: Prepared<'tx, T>,
+        sort_time: &mut std::time::Duration,
+    ) -> Result<Box<dyn Iterator<Item = Result<T>> + 'tx>> {
+        let rows = p.exec.rows()?;
+        let offset = self.offset;
+        let limit = self.limit.unwrap_or(usize::MAX);
+        if !p.sort {
+            return Ok(Box::new(rows.skip(offset).take(limit)));
         }
-        let keys = self.raw_keys(p)?;
-        let reader = self.reader;
-        Ok(Box::new(keys.filter_map(move |k| {
-            let r = k.and_then(|k| {
-                let info = read::info::<T>(reader.catalog)?;
-                match reader.get_raw::<T>(info, &k)? {
-                    Some(row) => Ok(Some(row)),
-                    None => Err(Error::Decode {
-                        entity: entity_name::<T>(),
-                        key: render_key::<T>(&k),
-                        reason: "an index entry points at a missing row".into(),
-                    }),
+        let start = Instant::now();
+        let order = &self.order[..];
+        let sorted: Vec<T> = match self.limit {
+            Some(l) => {
+                // Top-k: keep the offset + limit smallest rows in a max-heap.
+                let keep = l.saturating_add(offset);
+                let mut heap = BinaryHeap::with_capacity(keep.min(4096) + 1);
+                for (seq, r) in rows.enumerate() {
+                    heap.push(Ranked { row: r?, seq, order });
+                    if heap.len() > keep {
+                        heap.pop();
+                    }
                 }
-            });
-            match r {
-                Ok(Some(row)) if matches(&row) => Some(Ok(row)),
-                Ok(_) => None,
-                Err(e) => Some(Err(e)),
+                heap.into_sorted_vec().into_iter().map(|r| r.row).collect()
             }
-        })))
-    }
-
-    fn compare(order: &[Order<T>], a: &T, b: &T) -> Ordering {
-        for o in order {
-            let c = (o.cmp)(a, b);
-            let c = if o.desc { c.reverse() } else { c };
-            if c != Ordering::Equal {
-                return c;
+            None => {
+                let mut all = rows.collect::<Result<Vec<T>>>()?;
+                all.sort_by(|a, b| compare(order, a, b));
+                all
             }
-        }
-        Ordering::Equal
+        };
+        *sort_time = start.elapsed();
+        Ok(Box::new(sorted.into_iter().skip(offset).take(limit).map(Ok)))
     }
 
     /// Streams the results: rows are read and decoded as the iterator advances,
-    /// unless an `order_by` that the access path cannot serve forces a sort.
+    /// unless an `order_by` that the access path cannot serve forces a sort (a
+    /// top-k heap of `offset + limit` rows when there is a limit).
     ///
     /// # Errors
     /// As [`explain`](Self::explain); each item may carry a decode or storage error.
     pub fn iter(&self) -> Result<QueryIter<'tx, T>> {
-        let p = self.prepare()?;
-        let rows = self.rows(&p)?;
-        let offset = self.offset;
-        let limit = self.limit.unwrap_or(usize::MAX);
-        if !p.sort {
-            return Ok(QueryIter { inner: Box::new(rows.skip(offset).take(limit)) });
-        }
-        let keep = limit.saturating_add(offset);
-        let mut all: Vec<T> = Vec::new();
-        for r in rows {
-            all.push(r?);
-        }
-        let order = self.order.clone();
-        if keep < all.len() {
-            all.select_nth_unstable_by(keep, |a, b| Self::compare(&order, a, b));
-            all.truncate(keep);
-        }
-        all.sort_by(|a, b| Self::compare(&order, a, b));
-        Ok(QueryIter { inner: Box::new(all.into_iter().skip(offset).take(limit).map(Ok)) })
+        let p = self.prepare(false, None)?;
+        let mut t = std::time::Duration::ZERO;
+        Ok(QueryIter { inner: self.run(p, &mut t)? })
     }
 
     /// All results.
@@ -328,32 +368,30 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn exists(&self) -> Result<bool> {
-        Ok(self.count_up_to(1)? > 0)
+        Ok(self.clone().limit(1).count()? > 0)
     }
 
-    /// The number of matching rows (after offset and limit). Counted from the
-    /// access path without decoding rows when no residual filter remains.
+    /// The number of matching rows (after offset and limit). Answered from the
+    /// table's length or from index entries, decoding no row, when the access path
+    /// enforces the whole filter.
     ///
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn count(&self) -> Result<u64> {
-        self.count_up_to(u64::MAX)
-    }
-
-    fn count_up_to(&self, cap: u64) -> Result<u64> {
-        let p = self.prepare()?;
+        let p = self.prepare_with(&[], true, None)?;
         let skip = self.offset as u64;
-        let take = self.limit.map_or(u64::MAX, |l| l as u64).min(cap);
-        let total: u64 = if p.residual.is_empty() {
-            if p.path.consumed.is_empty() && matches!(p.path.source, Source::Table) {
-                let info = read::info::<T>(self.reader.catalog)?;
-                self.reader.store.len(info.table)?
+        let take = self.limit.map_or(u64::MAX, |l| l as u64);
+        let cap = skip.saturating_add(take);
+        let total: u64 = if p.exec.residual.is_empty() {
+            let path = &p.exec.chosen.paths[0];
+            if !p.exec.chosen.union && matches!(path.source, Source::Table) && path.consumed.is_empty() {
+                self.reader.store.len(p.exec.info.table)?
             } else {
                 let mut n = 0u64;
-                for k in self.raw_keys(&p)? {
+                for k in p.exec.keys()? {
                     k?;
                     n += 1;
-                    if n >= skip.saturating_add(take) {
+                    if n >= cap {
                         break;
                     }
                 }
@@ -361,10 +399,10 @@ impl<'tx, T: Entity> Query<'tx, T> {
             }
         } else {
             let mut n = 0u64;
-            for r in self.rows(&p)? {
+            for r in p.exec.rows()? {
                 r?;
                 n += 1;
-                if n >= skip.saturating_add(take) {
+                if n >= cap {
                     break;
                 }
             }
@@ -379,5 +417,72 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// As [`iter`](Self::iter).
     pub fn keys(&self) -> Result<Vec<T::Key>> {
         self.iter()?.map(|r| r.map(|e| e.key())).collect()
+    }
+
+    /// Computes aggregates over the matching rows (after offset and limit) in one
+    /// pass: `q.aggregate((count(), sum(F), avg(F)))`.
+    ///
+    /// # Errors
+    /// [`Error::Overflow`] when an integer sum does not fit its type, and as
+    /// [`iter`](Self::iter).
+    pub fn aggregate<A: AggSet<T>>(&self, aggs: A) -> Result<A::Output> {
+        let mut accs = aggs.init();
+        if aggs.needs_rows() {
+            for r in self.iter()? {
+                aggs.update(&mut accs, &r?)?;
+            }
+        } else {
+            aggs.add_rows(&mut accs, self.count()?);
+        }
+        aggs.finish(&accs)
+    }
+
+    fn one<A: Agg<T>>(&self, agg: A) -> Result<A::Output> {
+        self.aggregate((agg,)).map(|(v,)| v)
+    }
+
+    /// The exact total of a numeric field over the matching rows (0 when none).
+    ///
+    /// # Errors
+    /// [`Error::Overflow`] when the total does not fit, and as [`iter`](Self::iter).
+    pub fn sum<V: Summable + std::fmt::Debug>(&self, field: Field<T, V>) -> Result<V::Sum> {
+        self.one(aggregate::sum(field))
+    }
+
+    /// The mean of a numeric field over the matching rows, `None` when none match.
+    ///
+    /// # Errors
+    /// As [`sum`](Self::sum).
+    pub fn avg<V: Summable + std::fmt::Debug>(&self, field: Field<T, V>) -> Result<Option<f64>> {
+        self.one(aggregate::avg(field))
+    }
+
+    /// The smallest value of a field over the matching rows.
+    ///
+    /// # Errors
+    /// As [`iter`](Self::iter).
+    pub fn min<V: KeyCodec + Clone + std::fmt::Debug + Send + Sync + 'static>(
+        &self,
+        field: Field<T, V>,
+    ) -> Result<Option<V>> {
+        self.one(aggregate::min(field))
+    }
+
+    /// The largest value of a field over the matching rows.
+    ///
+    /// # Errors
+    /// As [`iter`](Self::iter).
+    pub fn max<V: KeyCodec + Clone + std::fmt::Debug + Send + Sync + 'static>(
+        &self,
+        field: Field<T, V>,
+    ) -> Result<Option<V>> {
+        self.one(aggregate::max(field))
+    }
+
+    /// Groups the matching rows by one field (`group_by(F)`) or several
+    /// (`group_by((F1, F2))`); then `.aggregate(...)`, `.having(...)`,
+    /// `.order_by(...)`, `.limit(...)`.
+    pub fn group_by<G: GroupKey<T>>(self, key: G) -> GroupBy<'tx, T, G> {
+        GroupBy::new(self, key)
     }
 }

@@ -73,6 +73,18 @@ pub(crate) fn index_items(entity: &Entity<'_>) -> TokenStream {
             }
         }
     });
+    let mut keyed: Vec<usize> = entity.key_fields();
+    for idx in &entity.indexes {
+        for &p in &idx.fields {
+            if !keyed.contains(&p) {
+                keyed.push(p);
+            }
+        }
+    }
+    let field_skips = keyed.iter().map(|&p| {
+        let ty = entity.fields[p].ty;
+        quote!(#p => ::drift::__private::skip_key::<#ty>(__drift_in),)
+    });
     let describes = entity.indexes.iter().enumerate().map(|(i, idx)| {
         let idents: Vec<_> = idx.fields.iter().map(|&p| entity.fields[p].ident).collect();
         if idents.len() == 1 {
@@ -104,11 +116,63 @@ pub(crate) fn index_items(entity: &Entity<'_>) -> TokenStream {
             }
         }
 
+        fn __skip_field(
+            __drift_position: usize,
+            __drift_in: &mut &[u8],
+        ) -> ::core::result::Result<(), ::drift::__private::KeyError> {
+            match __drift_position {
+                #(#field_skips)*
+                _ => ::core::result::Result::Err(::drift::__private::KeyError::Invalid {
+                    ty: "field",
+                    reason: "the field has no key encoding",
+                }),
+            }
+        }
+
         fn __describe_index(&self, __drift_index: usize) -> ::std::string::String {
             match __drift_index {
                 #(#describes)*
                 _ => ::std::string::String::new(),
             }
+        }
+    }
+}
+
+/// `__failing_key_field`: after an encoding failed, the first key (`None`) or index
+/// field whose value has no key encoding, found by encoding each on its own.
+pub(crate) fn failing_key_field(entity: &Entity<'_>) -> TokenStream {
+    let probe = |positions: &[usize]| {
+        let probes = positions.iter().map(|&p| {
+            let f = &entity.fields[p];
+            let (i, t) = (f.ident, f.ty);
+            let name = i.to_string();
+            let name = name.strip_prefix("r#").unwrap_or(&name).to_string();
+            quote! {
+                __drift_buf.clear();
+                if <#t as ::drift::__private::KeyCodec>::encode_key(&self.#i, &mut __drift_buf).is_err() {
+                    return ::core::option::Option::Some(#name);
+                }
+            }
+        });
+        quote!(#(#probes)*)
+    };
+    let key = probe(&entity.key_fields());
+    let arms = entity.indexes.iter().enumerate().map(|(i, idx)| {
+        let body = probe(&idx.fields);
+        quote!(::core::option::Option::Some(#i) => { #body })
+    });
+    quote! {
+        fn __failing_key_field(
+            &self,
+            __drift_index: ::core::option::Option<usize>,
+        ) -> ::core::option::Option<&'static str> {
+            let mut __drift_buf = ::std::vec::Vec::new();
+            match __drift_index {
+                ::core::option::Option::None => { #key }
+                #(#arms)*
+                _ => {}
+            }
+            ::core::option::Option::None
         }
     }
 }

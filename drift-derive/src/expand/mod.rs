@@ -4,6 +4,7 @@ mod fields;
 mod key;
 mod row;
 mod schema;
+mod validate;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -38,6 +39,8 @@ fn expand(entity: &Entity<'_>) -> TokenStream {
     let key_items = key::key_items(entity);
     let index_items = key::index_items(entity);
     let schema = schema::descriptor(entity);
+    let failing_key_field = key::failing_key_field(entity);
+    let validate = validate::validate_fn(entity);
     quote! {
         #handles
 
@@ -65,6 +68,10 @@ fn expand(entity: &Entity<'_>) -> TokenStream {
                 }
 
                 #index_items
+
+                #failing_key_field
+
+                #validate
             }
         };
     }

@@ -14,6 +14,8 @@ pub(crate) struct Entity<'a> {
     pub(crate) version: u32,
     pub(crate) fields: Vec<Field<'a>>,
     pub(crate) indexes: Vec<Index>,
+    /// `#[drift(validate_with = path)]`.
+    pub(crate) validate_with: Option<syn::Path>,
 }
 
 pub(crate) struct Field<'a> {
@@ -21,6 +23,26 @@ pub(crate) struct Field<'a> {
     pub(crate) ty: &'a Type,
     pub(crate) original: &'a syn::Field,
     pub(crate) attrs: FieldAttrs,
+    /// What the type is, as far as its spelling tells.
+    pub(crate) shape: Shape,
+}
+
+/// What a field's type is, read from how it is written: enough to reject a
+/// validation rule that cannot apply (`range` on a `String`). A type alias or a
+/// user type is `Unknown`, and the rules' trait bounds decide.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// `String`, `str`, `Cow<str>`.
+    Text,
+    /// `Vec`, sets, maps, arrays, slices.
+    Collection,
+    /// An integer type, by name.
+    Int(&'static str),
+    /// `f32`, `f64`.
+    Float,
+    /// `bool`, `char`.
+    Scalar(&'static str),
+    Unknown,
 }
 
 /// A secondary index, on field positions: at least one, each once.
@@ -30,6 +52,39 @@ pub(crate) struct Index {
     pub(crate) unique: bool,
     /// The index's name literal, else its `index` or `unique` keyword.
     pub(crate) span: Span,
+}
+
+impl Shape {
+    /// The shape of `ty` after unwrapping `Option`, references, `Box` and `Cow`.
+    pub(crate) fn of(ty: &Type) -> Shape {
+        const INTS: [&str; 12] = ["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize"];
+        match ty {
+            Type::Reference(r) => Shape::of(&r.elem),
+            Type::Paren(p) => Shape::of(&p.elem),
+            Type::Group(g) => Shape::of(&g.elem),
+            Type::Array(_) | Type::Slice(_) => Shape::Collection,
+            Type::Path(p) if p.qself.is_none() => {
+                let Some(last) = p.path.segments.last() else { return Shape::Unknown };
+                let first_arg = match &last.arguments {
+                    syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+                        syn::GenericArgument::Type(t) => Some(t),
+                        _ => None,
+                    }),
+                    _ => None,
+                };
+                match last.ident.to_string().as_str() {
+                    "Option" | "Box" | "Cow" => first_arg.map_or(Shape::Unknown, Shape::of),
+                    "String" | "str" => Shape::Text,
+                    "Vec" | "VecDeque" | "HashSet" | "BTreeSet" | "HashMap" | "BTreeMap" => Shape::Collection,
+                    "f32" | "f64" => Shape::Float,
+                    "bool" => Shape::Scalar("bool"),
+                    "char" => Shape::Scalar("char"),
+                    other => INTS.iter().find(|i| **i == other).map_or(Shape::Unknown, |i| Shape::Int(i)),
+                }
+            }
+            _ => Shape::Unknown,
+        }
+    }
 }
 
 impl<'a> Entity<'a> {
@@ -60,7 +115,8 @@ impl<'a> Entity<'a> {
             .iter()
             .filter_map(|f| {
                 let ident = f.ident.as_ref()?;
-                Some(Field { ident, ty: &f.ty, original: f, attrs: FieldAttrs::from_ast(cx, f) })
+                let shape = Shape::of(&f.ty);
+                Some(Field { ident, ty: &f.ty, original: f, attrs: FieldAttrs::from_ast(cx, f), shape })
             })
             .collect();
         let mut indexes = Vec::new();
@@ -110,6 +166,7 @@ impl<'a> Entity<'a> {
             version: container.version.map_or(1, |(v, _)| v),
             fields,
             indexes,
+            validate_with: container.validate_with,
         })
     }
 

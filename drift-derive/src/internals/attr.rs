@@ -10,7 +10,10 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, LitStr, Token};
 
 use super::ctxt::Ctxt;
-use super::symbol::{AUTO_INCREMENT, DRIFT, FIELDS, INDEX, NAME, PRIMARY_KEY, Symbol, TABLE, UNIQUE, VERSION};
+use super::symbol::{
+    AUTO_INCREMENT, CUSTOM, DRIFT, EMAIL, FIELDS, INDEX, LENGTH, MAX, MIN, NAME, PRIMARY_KEY, RANGE, REGEX, Symbol,
+    TABLE, UNIQUE, VALIDATE, VALIDATE_WITH, VERSION,
+};
 
 /// A value that may be set at most once (`serde_derive`'s `Attr`).
 pub(crate) struct Attr<'c, T> {
@@ -59,6 +62,7 @@ pub(crate) struct Container {
     pub(crate) table: Option<LitStr>,
     pub(crate) version: Option<(u32, Span)>,
     pub(crate) indexes: Vec<IndexAttr>,
+    pub(crate) validate_with: Option<syn::Path>,
 }
 
 /// Attributes on a field.
@@ -67,6 +71,50 @@ pub(crate) struct FieldAttrs {
     pub(crate) auto_increment: Option<Span>,
     pub(crate) unique: Option<Span>,
     pub(crate) index: Option<Span>,
+    pub(crate) validate: Vec<Rule>,
+}
+
+/// A number literal in a `range` bound, maybe negated.
+pub(crate) struct Number {
+    pub(crate) expr: Expr,
+    pub(crate) value: NumValue,
+}
+
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+pub(crate) enum NumValue {
+    Int(i128),
+    Float(f64),
+}
+
+impl NumValue {
+    pub(crate) fn as_f64(self) -> f64 {
+        match self {
+            #[allow(clippy::cast_precision_loss)]
+            NumValue::Int(i) => i as f64,
+            NumValue::Float(f) => f,
+        }
+    }
+}
+
+/// One rule of `#[drift(validate(...))]`, well formed; `span` is its keyword.
+pub(crate) enum Rule {
+    Length { span: Span, min: Option<(usize, Expr)>, max: Option<(usize, Expr)> },
+    Range { span: Span, min: Option<Number>, max: Option<Number> },
+    Email { span: Span },
+    Regex { span: Span, pattern: LitStr },
+    Custom { path: syn::Path },
+}
+
+impl Rule {
+    pub(crate) fn keyword(&self) -> Symbol {
+        match self {
+            Rule::Length { .. } => LENGTH,
+            Rule::Range { .. } => RANGE,
+            Rule::Email { .. } => EMAIL,
+            Rule::Regex { .. } => REGEX,
+            Rule::Custom { .. } => CUSTOM,
+        }
+    }
 }
 
 fn unknown(cx: &Ctxt, meta: &ParseNestedMeta<'_>, place: &str, expected: &str) {
@@ -117,6 +165,7 @@ impl Container {
         let mut table = Attr::none(cx, TABLE);
         let mut version = Attr::none(cx, VERSION);
         let mut indexes = Vec::new();
+        let mut validate_with = Attr::none(cx, VALIDATE_WITH);
         for attr in &input.attrs {
             if attr.path() != DRIFT {
                 continue;
@@ -152,8 +201,24 @@ impl Container {
                     if let Some(index) = parse_index(cx, &meta)? {
                         indexes.push(index);
                     }
+                } else if meta.path == VALIDATE_WITH {
+                    if let Some(path) = parse_fn_path(cx, &meta, "validate_with = check_entity")? {
+                        validate_with.set(&meta.path, path);
+                    }
+                } else if meta.path == VALIDATE {
+                    let path = &meta.path;
+                    let rest = take_rest(&meta)?;
+                    cx.error_spanned_by(
+                        quote!(#path #rest),
+                        "`#[drift(validate(...))]` belongs on a field; on the struct write `#[drift(validate_with = path)]`",
+                    );
                 } else {
-                    unknown(cx, &meta, "struct", "`table = \"...\"`, `version = N`, `index(fields(...))`");
+                    unknown(
+                        cx,
+                        &meta,
+                        "struct",
+                        "`table = \"...\"`, `version = N`, `index(fields(...))`, `validate_with = path`",
+                    );
                     take_rest(&meta)?;
                 }
                 Ok(())
@@ -162,7 +227,12 @@ impl Container {
                 cx.syn_error(e);
             }
         }
-        Container { table: table.get().map(|(v, _)| v), version: version.get().map(|(v, _)| v), indexes }
+        Container {
+            table: table.get().map(|(v, _)| v),
+            version: version.get().map(|(v, _)| v),
+            indexes,
+            validate_with: validate_with.get().map(|(v, _)| v),
+        }
     }
 }
 
@@ -263,6 +333,7 @@ impl FieldAttrs {
         let mut auto_increment = Attr::none(cx, AUTO_INCREMENT);
         let mut unique = Attr::none(cx, UNIQUE);
         let mut index = Attr::none(cx, INDEX);
+        let mut validate = Vec::new();
         for attr in &field.attrs {
             if attr.path() != DRIFT {
                 continue;
@@ -289,6 +360,15 @@ impl FieldAttrs {
                     } else {
                         parse_flag(cx, &meta, &mut index)?;
                     }
+                } else if meta.path == VALIDATE {
+                    parse_validate(cx, &meta, &mut validate)?;
+                } else if meta.path == VALIDATE_WITH {
+                    let path = &meta.path;
+                    let rest = take_rest(&meta)?;
+                    cx.error_spanned_by(
+                        quote!(#path #rest),
+                        "`#[drift(validate_with = ...)]` belongs on the struct; on a field write `#[drift(validate(custom = path))]`",
+                    );
                 } else if meta.path == TABLE || meta.path == VERSION {
                     let path = &meta.path;
                     let rest = take_rest(&meta)?;
@@ -297,7 +377,7 @@ impl FieldAttrs {
                         format!("`#[drift({} = ...)]` belongs on the struct, not on a field", path.to_token_stream()),
                     );
                 } else {
-                    unknown(cx, &meta, "field", "`primary_key`, `auto_increment`, `unique`, `index`");
+                    unknown(cx, &meta, "field", "`primary_key`, `auto_increment`, `unique`, `index`, `validate(...)`");
                     take_rest(&meta)?;
                 }
                 Ok(())
@@ -311,6 +391,170 @@ impl FieldAttrs {
             auto_increment: flag(auto_increment),
             unique: flag(unique),
             index: flag(index),
+            validate,
+        }
+    }
+}
+
+const RULES: &str =
+    "`length(min = .., max = ..)`, `range(min = .., max = ..)`, `email`, `regex = \"...\"`, `custom = path`";
+
+/// `validate(...)` on a field: appends its rules to `rules`, reporting malformed ones.
+fn parse_validate(cx: &Ctxt, meta: &ParseNestedMeta<'_>, rules: &mut Vec<Rule>) -> syn::Result<()> {
+    let path = &meta.path;
+    if !meta.input.peek(syn::token::Paren) {
+        let rest = take_rest(meta)?;
+        cx.error_spanned_by(
+            quote!(#path #rest),
+            "expected `#[drift(validate(...))]` with rules, such as `#[drift(validate(length(max = 64), email))]`",
+        );
+        return Ok(());
+    }
+    if let TokenTree::Group(g) = meta.input.fork().parse::<TokenTree>()? {
+        if g.stream().is_empty() {
+            cx.error_spanned_by(quote!(#path #g), format!("expected at least one rule in `validate(...)`: {RULES}"));
+            take_rest(meta)?;
+            return Ok(());
+        }
+    }
+    meta.parse_nested_meta(|inner| {
+        let span = inner.path.span();
+        let rule = if inner.path == LENGTH {
+            parse_bounds(cx, &inner, LENGTH)?.and_then(|(min, max)| {
+                let min = min.map(|e| parse_usize(cx, e)).transpose().ok()?;
+                let max = max.map(|e| parse_usize(cx, e)).transpose().ok()?;
+                Some(Rule::Length { span, min, max })
+            })
+        } else if inner.path == RANGE {
+            parse_bounds(cx, &inner, RANGE)?.and_then(|(min, max)| {
+                let min = min.map(|e| parse_number(cx, e)).transpose().ok()?;
+                let max = max.map(|e| parse_number(cx, e)).transpose().ok()?;
+                Some(Rule::Range { span, min, max })
+            })
+        } else if inner.path == EMAIL {
+            let rest = take_rest(&inner)?;
+            if rest.is_empty() {
+                Some(Rule::Email { span })
+            } else {
+                let p = &inner.path;
+                cx.error_spanned_by(quote!(#p #rest), "`email` takes no value; write `#[drift(validate(email))]`");
+                None
+            }
+        } else if inner.path == REGEX {
+            parse_lit_str(cx, &inner, "validate(regex = \"^[a-z]+$\")")?.map(|pattern| Rule::Regex { span, pattern })
+        } else if inner.path == CUSTOM {
+            parse_fn_path(cx, &inner, "validate(custom = check_name)")?.map(|path| Rule::Custom { path })
+        } else {
+            let found = inner.path.to_token_stream().to_string().replace(' ', "");
+            cx.error_spanned_by(&inner.path, format!("unknown validation rule `{found}`; expected one of {RULES}"));
+            take_rest(&inner)?;
+            None
+        };
+        if let Some(rule) = rule {
+            let kw = rule.keyword();
+            if !matches!(rule, Rule::Custom { .. }) && rules.iter().any(|r| r.keyword() == kw) {
+                cx.error_spanned_by(&inner.path, format!("duplicate `{kw}` rule: give each rule once per field"));
+            } else {
+                rules.push(rule);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `length(min = .., max = ..)` or `range(...)`: the bound expressions, each at most
+/// once and at least one; `None` when malformed (the error is reported).
+#[allow(clippy::type_complexity)]
+fn parse_bounds(cx: &Ctxt, meta: &ParseNestedMeta<'_>, rule: Symbol) -> syn::Result<Option<(Option<Expr>, Option<Expr>)>> {
+    let path = &meta.path;
+    let form = format!("expected `{rule}(min = .., max = ..)` with one bound or both");
+    if !meta.input.peek(syn::token::Paren) {
+        let rest = take_rest(meta)?;
+        cx.error_spanned_by(quote!(#path #rest), form);
+        return Ok(None);
+    }
+    let args = meta.input.fork().parse::<TokenTree>()?;
+    let (mut min, mut max) = (None, None);
+    let mut valid = true;
+    meta.parse_nested_meta(|b| {
+        let slot = if b.path == MIN {
+            &mut min
+        } else if b.path == MAX {
+            &mut max
+        } else {
+            let found = b.path.to_token_stream().to_string().replace(' ', "");
+            cx.error_spanned_by(&b.path, format!("unknown bound `{found}` in `{rule}(...)`; expected `min = ..` or `max = ..`"));
+            take_rest(&b)?;
+            valid = false;
+            return Ok(());
+        };
+        let value: Expr = b.value()?.parse()?;
+        if slot.is_some() {
+            cx.error_spanned_by(&b.path, format!("duplicate `{}` in `{rule}(...)`", b.path.to_token_stream()));
+            valid = false;
+        } else {
+            *slot = Some(value);
+        }
+        Ok(())
+    })?;
+    if valid && min.is_none() && max.is_none() {
+        cx.error_spanned_by(quote!(#path #args), form);
+        return Ok(None);
+    }
+    Ok(valid.then_some((min, max)))
+}
+
+/// A `length` bound: a non-negative integer literal. `Err` after reporting.
+fn parse_usize(cx: &Ctxt, expr: Expr) -> Result<(usize, Expr), ()> {
+    if let Expr::Lit(syn::ExprLit { lit: Lit::Int(lit), .. }) = &expr {
+        if let Ok(n) = lit.base10_parse::<usize>() {
+            return Ok((n, expr));
+        }
+    }
+    cx.error_spanned_by(&expr, "expected a non-negative integer, as in `length(min = 1, max = 64)`");
+    Err(())
+}
+
+/// A `range` bound: an integer or float literal, maybe negated. `Err` after reporting.
+fn parse_number(cx: &Ctxt, expr: Expr) -> Result<Number, ()> {
+    let (negative, lit) = match &expr {
+        Expr::Lit(syn::ExprLit { lit, .. }) => (false, lit),
+        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr: inner, .. }) => match &**inner {
+            Expr::Lit(syn::ExprLit { lit, .. }) => (true, lit),
+            _ => {
+                cx.error_spanned_by(&expr, "expected a number literal, as in `range(min = -10, max = 150)`");
+                return Err(());
+            }
+        },
+        _ => {
+            cx.error_spanned_by(&expr, "expected a number literal, as in `range(min = -10, max = 150)`");
+            return Err(());
+        }
+    };
+    let value = match lit {
+        Lit::Int(i) => i.base10_parse::<i128>().ok().map(|v| NumValue::Int(if negative { -v } else { v })),
+        Lit::Float(f) => {
+            f.base10_parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| NumValue::Float(if negative { -v } else { v }))
+        }
+        _ => None,
+    };
+    match value {
+        Some(value) => Ok(Number { expr, value }),
+        None => {
+            cx.error_spanned_by(&expr, "expected a finite number literal within 128-bit integers, as in `range(min = -10, max = 150)`");
+            Err(())
+        }
+    }
+}
+
+/// The function path after `custom =` or `validate_with =`; an error naming `form`
+/// on anything else.
+fn parse_fn_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>, form: &str) -> syn::Result<Option<syn::Path>> {
+    match meta.value()?.parse::<Expr>()? {
+        Expr::Path(p) if p.qself.is_none() => Ok(Some(p.path)),
+        other => {
+            cx.error_spanned_by(other, format!("expected a function path, as in `#[drift({form})]`"));
+            Ok(None)
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use quote::ToTokens;
 
-use super::ast::Entity;
+use super::ast::{Entity, Field, Shape};
+use super::attr::{NumValue, Number, Rule};
 use super::ctxt::Ctxt;
 
 pub(crate) fn check(cx: &Ctxt, entity: &Entity<'_>) {
@@ -11,6 +12,9 @@ pub(crate) fn check(cx: &Ctxt, entity: &Entity<'_>) {
     check_primary_key(cx, entity);
     check_auto_increment(cx, entity);
     check_indexes(cx, entity);
+    check_validate_applies(cx, entity);
+    check_validate_bounds(cx, entity);
+    check_validate_regex(cx, entity);
 }
 
 fn check_generics(cx: &Ctxt, entity: &Entity<'_>) {
@@ -108,6 +112,130 @@ fn check_indexes(cx: &Ctxt, entity: &Entity<'_>) {
                     idx.name
                 ),
             ));
+        }
+    }
+}
+
+fn type_text(ty: &syn::Type) -> String {
+    ty.to_token_stream().to_string().replace(' ', "")
+}
+
+/// Each rule fits its field's type, where the type's spelling tells: `length` on
+/// strings and collections, `range` on numbers, `email` and `regex` on strings.
+fn check_validate_applies(cx: &Ctxt, entity: &Entity<'_>) {
+    for f in &entity.fields {
+        for rule in &f.attrs.validate {
+            let (span, fits, what, instead) = match rule {
+                Rule::Length { span, .. } => (
+                    *span,
+                    !matches!(f.shape, Shape::Int(_) | Shape::Float | Shape::Scalar(_)),
+                    "strings and collections",
+                    "; bound a number with `range(min = .., max = ..)`",
+                ),
+                Rule::Range { span, .. } => (
+                    *span,
+                    !matches!(f.shape, Shape::Text | Shape::Collection | Shape::Scalar(_)),
+                    "numbers",
+                    "; bound a string's or collection's size with `length(min = .., max = ..)`",
+                ),
+                Rule::Email { span } | Rule::Regex { span, .. } => {
+                    (*span, matches!(f.shape, Shape::Text | Shape::Unknown), "strings", "")
+                }
+                Rule::Custom { .. } => continue,
+            };
+            if !fits {
+                cx.syn_error(syn::Error::new(
+                    span,
+                    format!(
+                        "`{}` applies to {what}, but `{}` has type `{}`{instead}",
+                        rule.keyword(),
+                        f.ident,
+                        type_text(f.ty)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Bounds are in order and, on a field of a known number type, of that type.
+fn check_validate_bounds(cx: &Ctxt, entity: &Entity<'_>) {
+    for f in &entity.fields {
+        for rule in &f.attrs.validate {
+            match rule {
+                Rule::Length { min: Some((lo, _)), max: Some((hi, hi_expr)), .. } if lo > hi => {
+                    cx.error_spanned_by(
+                        hi_expr,
+                        format!("`length` has `min = {lo}` above `max = {hi}`: no value could pass"),
+                    );
+                }
+                Rule::Range { min, max, .. } => {
+                    for bound in min.iter().chain(max) {
+                        check_number_fits(cx, f, bound);
+                    }
+                    if let (Some(lo), Some(hi)) = (min, max) {
+                        if lo.value.as_f64() > hi.value.as_f64() {
+                            cx.error_spanned_by(
+                                &hi.expr,
+                                format!(
+                                    "`range` has `min = {}` above `max = {}`: no value could pass",
+                                    lo.expr.to_token_stream().to_string().replace(' ', ""),
+                                    hi.expr.to_token_stream().to_string().replace(' ', "")
+                                ),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn check_number_fits(cx: &Ctxt, f: &Field<'_>, bound: &Number) {
+    let Shape::Int(ty) = f.shape else { return };
+    let (lo, hi): (i128, i128) = match ty {
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" | "usize" => (0, u64::MAX.into()),
+        "u128" => (0, i128::MAX),
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" | "isize" => (i64::MIN.into(), i64::MAX.into()),
+        _ => (i128::MIN, i128::MAX),
+    };
+    let shown = bound.expr.to_token_stream().to_string().replace(' ', "");
+    match bound.value {
+        NumValue::Float(_) => cx.error_spanned_by(
+            &bound.expr,
+            format!("`range` on the integer field `{}` needs integer bounds, found `{shown}`", f.ident),
+        ),
+        NumValue::Int(v) if v < lo || v > hi => cx.error_spanned_by(
+            &bound.expr,
+            format!("`{shown}` is out of range for `{ty}`, the type of `{}`", f.ident),
+        ),
+        NumValue::Int(_) => {}
+    }
+}
+
+/// Each `regex` pattern compiles, with the syntax of the `regex` crate that runs it.
+fn check_validate_regex(cx: &Ctxt, entity: &Entity<'_>) {
+    for f in &entity.fields {
+        for rule in &f.attrs.validate {
+            let Rule::Regex { pattern, .. } = rule else { continue };
+            if let Err(e) = regex_syntax::Parser::new().parse(&pattern.value()) {
+                let (kind, offset) = match &e {
+                    regex_syntax::Error::Parse(e) => (e.kind().to_string(), e.span().start.offset),
+                    regex_syntax::Error::Translate(e) => (e.kind().to_string(), e.span().start.offset),
+                    other => (other.to_string(), 0),
+                };
+                cx.error_spanned_by(
+                    pattern,
+                    format!("`regex` pattern does not compile: {kind} (at byte {offset} of the pattern)"),
+                );
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::{self, Display};
 
 use syn::{Ident, Path};
 
-#[derive(Copy, Clone)]
+#[derive(Copy, Clone, PartialEq, Eq)]
 pub(crate) struct Symbol(&'static str);
 
 pub(crate) const DRIFT: Symbol = Symbol("drift");
@@ -16,6 +16,15 @@ pub(crate) const FIELDS: Symbol = Symbol("fields");
 pub(crate) const NAME: Symbol = Symbol("name");
 pub(crate) const PRIMARY_KEY: Symbol = Symbol("primary_key");
 pub(crate) const AUTO_INCREMENT: Symbol = Symbol("auto_increment");
+pub(crate) const VALIDATE: Symbol = Symbol("validate");
+pub(crate) const VALIDATE_WITH: Symbol = Symbol("validate_with");
+pub(crate) const LENGTH: Symbol = Symbol("length");
+pub(crate) const RANGE: Symbol = Symbol("range");
+pub(crate) const EMAIL: Symbol = Symbol("email");
+pub(crate) const REGEX: Symbol = Symbol("regex");
+pub(crate) const CUSTOM: Symbol = Symbol("custom");
+pub(crate) const MIN: Symbol = Symbol("min");
+pub(crate) const MAX: Symbol = Symbol("max");
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

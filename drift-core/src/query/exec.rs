@@ -1,0 +1,184 @@
+//! Running a chosen access path: entries, keys and rows, with the residual filter,
+//! and the probes that `explain_analyze` reads.
+
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::catalog::EntityInfo;
+use crate::entity::Entity;
+use crate::error::{Error, Result, hex};
+use crate::query::filter::Node;
+use crate::query::plan::{Chosen, Path, Range, Source, is_empty_range};
+use crate::read::{self, Reader, entity_name, render_key};
+use crate::stats::Counters;
+use crate::storage::Guard;
+
+/// Rows and time measured per step by `explain_analyze`.
+#[derive(Debug, Default)]
+pub(crate) struct Probe {
+    pub(crate) access_rows: Cell<u64>,
+    pub(crate) access_time: Cell<Duration>,
+    pub(crate) filter_rows: Cell<u64>,
+    pub(crate) filter_time: Cell<Duration>,
+}
+
+/// Times each `next` of an iterator into a probe cell, counting items.
+fn timed<'a, I: Iterator + 'a>(
+    it: I,
+    probe: Option<Rc<Probe>>,
+    pick: fn(&Probe) -> (&Cell<u64>, &Cell<Duration>),
+) -> Box<dyn Iterator<Item = I::Item> + 'a> {
+    match probe {
+        None => Box::new(it),
+        Some(p) => {
+            let mut it = it;
+            Box::new(std::iter::from_fn(move || {
+                let start = Instant::now();
+                let item = it.next();
+                let (rows, time) = pick(&p);
+                time.set(time.get() + start.elapsed());
+                if item.is_some() {
+                    rows.set(rows.get() + 1);
+                }
+                item
+            }))
+        }
+    }
+}
+
+/// An entry of an access path: the entry's own key bytes and the row's key.
+pub(crate) struct Entry<'tx> {
+    pub(crate) raw: Guard<'tx>,
+    pub(crate) value: Guard<'tx>,
+}
+
+/// A prepared execution of a query over `T`.
+pub(crate) struct Exec<'tx, T> {
+    pub(crate) reader: Reader<'tx>,
+    pub(crate) info: &'tx EntityInfo,
+    pub(crate) chosen: Chosen,
+    pub(crate) reverse: bool,
+    pub(crate) residual: Vec<Node<T>>,
+    pub(crate) probe: Option<Rc<Probe>>,
+}
+
+impl<'tx, T: Entity> Exec<'tx, T> {
+    fn tid(&self, path: &Path) -> usize {
+        match path.source {
+            Source::Table => self.info.table,
+            Source::Index(i, _) => self.info.indexes[i],
+        }
+    }
+
+    /// The raw entries of one path, over all its ranges, in path order.
+    pub(crate) fn entries(&self, path: &Path) -> Result<Box<dyn Iterator<Item = Result<Entry<'tx>>> + 'tx>> {
+        let store = self.reader.store;
+        let counters = self.reader.counters;
+        let tid = self.tid(path);
+        let mut ranges: Vec<Range> = path.ranges.iter().filter(|(lo, hi)| !is_empty_range(lo, hi)).cloned().collect();
+        if self.reverse {
+            ranges.reverse();
+        }
+        let reverse = self.reverse;
+        let is_table = matches!(path.source, Source::Table);
+        let it = ranges.into_iter().flat_map(move |(lo, hi)| {
+            Counters::bump(if is_table { &counters.table_scans } else { &counters.index_scans });
+            let opened = store.range(tid, lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice));
+            let it: Box<dyn Iterator<Item = Result<(Guard<'tx>, Guard<'tx>)>> + 'tx> = match opened {
+                Ok(r) if reverse => Box::new(r.rev()),
+                Ok(r) => Box::new(r),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
+            it.map(|r| r.map(|(raw, value)| Entry { raw, value }))
+        });
+        Ok(Box::new(it))
+    }
+
+    /// The primary key of the row an entry of `path` stands for.
+    pub(crate) fn key_of(path: &Path, e: &Entry<'_>) -> Result<Vec<u8>> {
+        match path.source {
+            Source::Table => Ok(e.raw.bytes().to_vec()),
+            Source::Index(_, true) => Ok(e.value.bytes().to_vec()),
+            Source::Index(i, false) => {
+                let mut rest = e.raw.bytes();
+                T::__skip_index(i, &mut rest).map_err(|err| Error::Decode {
+                    entity: entity_name::<T>(),
+                    key: hex(e.raw.bytes()),
+                    reason: format!("index entry: {err}"),
+                })?;
+                Ok(rest.to_vec())
+            }
+        }
+    }
+
+    /// Primary keys from the access path (a union is deduplicated and in key order),
+    /// before the residual filter.
+    pub(crate) fn keys(&self) -> Result<Box<dyn Iterator<Item = Result<Vec<u8>>> + 'tx>> {
+        if self.chosen.union {
+            let mut all = BTreeSet::new();
+            for path in &self.chosen.paths {
+                for e in self.entries(path)? {
+                    all.insert(Self::key_of(path, &e?)?);
+                }
+            }
+            let it: Box<dyn Iterator<Item = Vec<u8>>> =
+                if self.reverse { Box::new(all.into_iter().rev()) } else { Box::new(all.into_iter()) };
+            return Ok(timed(it.map(Ok), self.probe.clone(), |p| (&p.access_rows, &p.access_time)));
+        }
+        let path = self.chosen.paths[0].clone();
+        let entries = self.entries(&path)?;
+        let it = entries.map(move |e| e.and_then(|e| Self::key_of(&path, &e)));
+        Ok(timed(it, self.probe.clone(), |p| (&p.access_rows, &p.access_time)))
+    }
+
+    /// Rows from the access path, decoded (before the residual filter).
+    fn path_rows(&self) -> Result<Box<dyn Iterator<Item = Result<T>> + 'tx>> {
+        let counters = self.reader.counters;
+        if !self.chosen.union && matches!(self.chosen.paths[0].source, Source::Table) {
+            // A table path reads rows as it goes: no second lookup.
+            let entries = self.entries(&self.chosen.paths[0])?;
+            let it = entries.map(move |e| e.and_then(|e| read::decode::<T>(counters, e.raw.bytes(), e.value.bytes())));
+            return Ok(timed(it, self.probe.clone(), |p| (&p.access_rows, &p.access_time)));
+        }
+        let reader = self.reader;
+        let info = self.info;
+        let keys = self.keys()?;
+        Ok(Box::new(keys.map(move |k| {
+            k.and_then(|k| match reader.get_raw::<T>(info, &k)? {
+                Some(row) => Ok(row),
+                None => Err(Error::Decode {
+                    entity: entity_name::<T>(),
+                    key: render_key::<T>(&k),
+                    reason: "an index entry points at a missing row".into(),
+                }),
+            })
+        })))
+    }
+
+    /// Matching rows in path order.
+    pub(crate) fn rows(&self) -> Result<Box<dyn Iterator<Item = Result<T>> + 'tx>> {
+        let rows = self.path_rows()?;
+        if self.residual.is_empty() {
+            return Ok(rows);
+        }
+        let residual = self.residual.clone();
+        let probe = self.probe.clone();
+        let it = rows.filter(move |r| match r {
+            Ok(row) => {
+                let start = probe.as_ref().map(|_| Instant::now());
+                let keep = residual.iter().all(|n| n.eval(row));
+                if let (Some(p), Some(s)) = (&probe, start) {
+                    p.filter_time.set(p.filter_time.get() + s.elapsed());
+                    if keep {
+                        p.filter_rows.set(p.filter_rows.get() + 1);
+                    }
+                }
+                keep
+            }
+            Err(_) => true,
+        });
+        Ok(Box::new(it))
+    }
+}

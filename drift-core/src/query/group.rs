@@ -1,0 +1,484 @@
+//! `group_by`: streaming over an index whose leading fields are the grouping
+//! fields (constant memory), hash aggregation otherwise.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::ops::Bound;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::codec::{KeyCodec, KeyError};
+use crate::entity::{Entity, Field};
+use crate::error::{Error, Result};
+use crate::query::Query;
+use crate::query::aggregate::{AggOrder, AggSet, DynAcc, DynAgg, Having, Scalar};
+use crate::query::exec::{Exec, Probe};
+use crate::query::filter::Order;
+use crate::query::plan::{GroupStrategy, Path, Plan, Source, Step};
+use crate::read::entity_name;
+
+/// The fields a query is grouped by: one [`Field`] or a tuple of them.
+pub trait GroupKey<T>: Clone + Send + Sync + 'static {
+    /// The group key: the field's type, or the tuple of the fields' types.
+    type Key: KeyCodec + Clone + Debug + Send + Sync + 'static;
+    #[doc(hidden)]
+    fn fields(&self) -> Vec<usize>;
+    #[doc(hidden)]
+    fn extract(&self, row: &T) -> Self::Key;
+    /// Encodes component `j` of a key (for ordering groups by one grouping field).
+    #[doc(hidden)]
+    fn component(&self, key: &Self::Key, j: usize, out: &mut Vec<u8>) -> Result<(), KeyError>;
+}
+
+impl<T: 'static, V: KeyCodec + Clone + Debug + Send + Sync + 'static> GroupKey<T> for Field<T, V> {
+    type Key = V;
+    fn fields(&self) -> Vec<usize> {
+        vec![self.position]
+    }
+    fn extract(&self, row: &T) -> V {
+        self.get(row).clone()
+    }
+    fn component(&self, key: &V, _j: usize, out: &mut Vec<u8>) -> Result<(), KeyError> {
+        key.encode_key(out)
+    }
+}
+
+macro_rules! group_tuple {
+    ($($v:ident $i:tt),+) => {
+        impl<T: 'static, $($v: KeyCodec + Clone + Debug + Send + Sync + 'static),+> GroupKey<T> for ($(Field<T, $v>,)+) {
+            type Key = ($($v,)+);
+            fn fields(&self) -> Vec<usize> {
+                vec![$(self.$i.position),+]
+            }
+            fn extract(&self, row: &T) -> Self::Key {
+                ($(self.$i.get(row).clone(),)+)
+            }
+            fn component(&self, key: &Self::Key, j: usize, out: &mut Vec<u8>) -> Result<(), KeyError> {
+                match j {
+                    $($i => key.$i.encode_key(out),)+
+                    _ => Ok(()),
+                }
+            }
+        }
+    };
+}
+group_tuple!(A 0, B 1);
+group_tuple!(A 0, B 1, C 2);
+group_tuple!(A 0, B 1, C 2, D 3);
+
+/// A query grouped by `G`, waiting for its aggregates.
+#[must_use]
+pub struct GroupBy<'tx, T, G> {
+    query: Query<'tx, T>,
+    key: G,
+}
+
+impl<'tx, T: Entity, G: GroupKey<T>> GroupBy<'tx, T, G> {
+    pub(crate) fn new(query: Query<'tx, T>, key: G) -> Self {
+        GroupBy { query, key }
+    }
+
+    /// The aggregates computed per group: `(count(), sum(F), ...)`.
+    pub fn aggregate<A: AggSet<T>>(self, aggs: A) -> Grouped<'tx, T, G, A> {
+        Grouped {
+            query: self.query,
+            key: self.key,
+            aggs,
+            having: Vec::new(),
+            order: Vec::new(),
+            limit: None,
+            offset: 0,
+        }
+    }
+}
+
+/// How groups are ordered.
+enum GroupOrd<T> {
+    /// By component `j` of the group key.
+    Key(usize, bool, &'static str),
+    /// By an aggregate.
+    Agg(Arc<dyn DynAgg<T>>, bool),
+}
+
+impl<T> Clone for GroupOrd<T> {
+    fn clone(&self) -> Self {
+        match self {
+            GroupOrd::Key(j, d, n) => GroupOrd::Key(*j, *d, n),
+            GroupOrd::Agg(a, d) => GroupOrd::Agg(Arc::clone(a), *d),
+        }
+    }
+}
+
+/// An ordering of groups: a grouping field's `asc()`/`desc()` or an aggregate's.
+pub trait GroupOrder<T> {
+    #[doc(hidden)]
+    fn resolve(self, fields: &[usize]) -> Result<GroupOrdering<T>, &'static str>;
+}
+
+/// A resolved group ordering (opaque).
+pub struct GroupOrdering<T>(GroupOrd<T>);
+
+impl<T: Entity> GroupOrder<T> for Order<T> {
+    fn resolve(self, fields: &[usize]) -> Result<GroupOrdering<T>, &'static str> {
+        match fields.iter().position(|&f| f == self.field) {
+            Some(j) => Ok(GroupOrdering(GroupOrd::Key(j, self.desc, self.name))),
+            None => Err(self.name),
+        }
+    }
+}
+
+impl<T: 'static, A> GroupOrder<T> for AggOrder<A>
+where
+    AggOrder<A>: DynAgg<T> + 'static,
+{
+    fn resolve(self, _fields: &[usize]) -> Result<GroupOrdering<T>, &'static str> {
+        let desc = self.is_desc();
+        Ok(GroupOrdering(GroupOrd::Agg(Arc::new(self), desc)))
+    }
+}
+
+/// A grouped query with its aggregates: `having`, `order_by`, `limit`, `offset`,
+/// then `all`, `explain` or `explain_analyze`.
+#[must_use]
+pub struct Grouped<'tx, T, G, A> {
+    query: Query<'tx, T>,
+    key: G,
+    aggs: A,
+    having: Vec<Arc<dyn DynAgg<T>>>,
+    order: Vec<Result<GroupOrdering<T>, &'static str>>,
+    limit: Option<usize>,
+    offset: usize,
+}
+
+/// One group being accumulated.
+struct Group<T, K, Accs> {
+    key: K,
+    accs: Accs,
+    extra: Vec<Box<dyn DynAcc<T>>>,
+}
+
+/// A group being streamed: its encoded key, state, and rows counted from keys alone.
+type Current<T, K, Accs> = Option<(Vec<u8>, Group<T, K, Accs>, u64)>;
+
+/// A finished group and its sort key.
+type Done<K, O> = (Vec<Vec<u8>>, K, O);
+
+impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
+    /// Keeps the groups whose aggregate passes: `having(count().gt(2))`. Several
+    /// calls must all pass.
+    pub fn having<S>(mut self, predicate: Having<impl Scalar<T, Scalar = S> + Debug, S>) -> Self
+    where
+        S: PartialOrd + Clone + Debug + Send + Sync + 'static,
+    {
+        self.having.push(Arc::new(predicate));
+        self
+    }
+
+    /// Orders the groups by a grouping field (`Post::AUTHOR_ID.desc()`) or an
+    /// aggregate (`count().desc()`); later calls break ties. Default: group key
+    /// ascending.
+    pub fn order_by(mut self, order: impl GroupOrder<T>) -> Self {
+        let fields = self.key.fields();
+        self.order.push(order.resolve(&fields));
+        self
+    }
+
+    /// Returns at most `n` groups.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` groups.
+    pub fn offset(mut self, n: usize) -> Self {
+        self.offset = n;
+        self
+    }
+
+    fn orders(&self) -> Result<Vec<GroupOrd<T>>> {
+        self.order
+            .iter()
+            .map(|o| match o {
+                Ok(g) => Ok(g.0.clone()),
+                Err(field) => Err(Error::Query {
+                    entity: entity_name::<T>(),
+                    field,
+                    reason: "a grouped query can only be ordered by a grouping field or an aggregate".into(),
+                }),
+            })
+            .collect()
+    }
+
+    fn needs_rows(&self, residual: bool) -> Result<bool> {
+        let extra = self.having.iter().any(|h| h.needs_rows())
+            || self.orders()?.iter().any(|o| matches!(o, GroupOrd::Agg(a, _) if a.needs_rows()));
+        Ok(residual || self.aggs.needs_rows() || extra)
+    }
+
+    /// Plans: streams when the path (or an index it may switch to) is ordered by the
+    /// grouping fields. Returns the execution, whether it streams, and whether it
+    /// reads keys only.
+    fn prepare(&self, probe: Option<Rc<Probe>>) -> Result<(Exec<'tx, T>, bool, bool)> {
+        let fields = self.key.fields();
+        let q = Query { limit: None, offset: 0, order: Vec::new(), ..self.query.clone() };
+        let mut p = q.prepare_with(&fields, !self.aggs.needs_rows(), probe)?;
+        let exec = &mut p.exec;
+        let mut streaming = !exec.chosen.union && exec.chosen.paths[0].ordered_by(&fields);
+        if !streaming && !exec.chosen.union && exec.chosen.paths[0].consumed.is_empty() {
+            // A full scan: walk an index that leads with the grouping fields instead.
+            let info = exec.info;
+            let schema = info.schema;
+            let pos = |name: &str| schema.fields.iter().position(|f| f.name == name);
+            for (i, idx) in schema.indexes.iter().enumerate() {
+                let cols: Vec<usize> = idx.fields.iter().filter_map(|n| pos(n)).collect();
+                if cols.starts_with(&fields) {
+                    let mut path = Path::full_scan(cols);
+                    path.source = Source::Index(i, idx.unique);
+                    exec.chosen.paths[0] = path;
+                    streaming = true;
+                    break;
+                }
+            }
+        }
+        let path = &exec.chosen.paths[0];
+        let index_only = streaming
+            && !self.needs_rows(!exec.residual.is_empty())?
+            && path.columns.starts_with(&fields)
+            && path.eq_fields.is_empty()
+            && path.ranges.iter().all(|(lo, hi)| matches!((lo, hi), (Bound::Unbounded, Bound::Unbounded)));
+        Ok((p.exec, streaming, index_only))
+    }
+
+    /// The plan, without running it.
+    ///
+    /// # Errors
+    /// As [`Query::explain`].
+    pub fn explain(&self) -> Result<Plan> {
+        let (exec, streaming, index_only) = self.prepare(None)?;
+        Ok(self.describe(&exec, streaming, index_only))
+    }
+
+    fn describe(&self, exec: &Exec<'tx, T>, streaming: bool, index_only: bool) -> Plan {
+        let prepared = crate::query::Prepared { exec: clone_exec(exec), sort: false };
+        let mut plan = self.query.describe(&prepared, index_only);
+        plan.group = Some(if streaming {
+            GroupStrategy::Streaming { index: exec.chosen.paths[0].name(exec.info) }
+        } else {
+            GroupStrategy::Hash
+        });
+        let mut order: Vec<String> = Vec::new();
+        for o in self.order.iter().flatten() {
+            order.push(match &o.0 {
+                GroupOrd::Key(_, d, n) => format!("{n} {}", if *d { "DESC" } else { "ASC" }),
+                GroupOrd::Agg(a, _) => a.describe(),
+            });
+        }
+        plan.sort = !order.is_empty();
+        plan.order = order;
+        plan.limit = self.limit;
+        plan.offset = self.offset;
+        if !self.having.is_empty() {
+            let h: Vec<String> = self.having.iter().map(|h| h.describe()).collect();
+            let residual = plan.residual.take().map(|r| format!("{r}; ")).unwrap_or_default();
+            plan.residual = Some(format!("{residual}HAVING {}", h.join(" AND ")));
+        }
+        plan
+    }
+
+    /// Runs the query: `(group key, aggregates)` per group.
+    ///
+    /// # Errors
+    /// [`Error::Overflow`] on an integer sum that does not fit, [`Error::Query`] for
+    /// an ordering on a field that is not grouped, and as [`Query::all`].
+    pub fn all(&self) -> Result<Vec<(G::Key, A::Output)>> {
+        let (exec, streaming, index_only) = self.prepare(None)?;
+        self.run(&exec, streaming, index_only)
+    }
+
+    /// Runs the query and returns its plan with actual rows and time per step.
+    ///
+    /// # Errors
+    /// As [`all`](Self::all).
+    pub fn explain_analyze(&self) -> Result<Plan> {
+        let probe = Rc::new(Probe::default());
+        let start = Instant::now();
+        let (exec, streaming, index_only) = self.prepare(Some(Rc::clone(&probe)))?;
+        let mut plan = self.describe(&exec, streaming, index_only);
+        let t = Instant::now();
+        let groups = self.run(&exec, streaming, index_only)?;
+        let group_time = t.elapsed().saturating_sub(probe.access_time.get() + probe.filter_time.get());
+        plan.steps.push(Step { name: "access", rows: probe.access_rows.get(), time: probe.access_time.get() });
+        if !exec.residual.is_empty() {
+            plan.steps.push(Step { name: "filter", rows: probe.filter_rows.get(), time: probe.filter_time.get() });
+        }
+        plan.steps.push(Step { name: "group", rows: groups.len() as u64, time: group_time });
+        plan.total_time = Some(start.elapsed());
+        Ok(plan)
+    }
+
+    fn start_group(&self, key: G::Key, extra_aggs: &[Arc<dyn DynAgg<T>>]) -> Group<T, G::Key, A::Accs> {
+        Group { key, accs: self.aggs.init(), extra: extra_aggs.iter().map(|a| a.start()).collect() }
+    }
+
+    fn finish(&self, g: &Group<T, G::Key, A::Accs>, orders: &[GroupOrd<T>]) -> Result<Option<Done<G::Key, A::Output>>> {
+        let nh = self.having.len();
+        for acc in &g.extra[..nh] {
+            if !acc.test()? {
+                return Ok(None);
+            }
+        }
+        let mut sort = Vec::with_capacity(orders.len());
+        let mut next_agg = nh;
+        for o in orders {
+            match o {
+                GroupOrd::Key(j, _, name) => {
+                    let mut out = Vec::new();
+                    self.key.component(&g.key, *j, &mut out).map_err(|source| Error::Key {
+                        entity: entity_name::<T>(),
+                        field: name,
+                        key: format!("{:?}", g.key),
+                        source,
+                    })?;
+                    sort.push(out);
+                }
+                GroupOrd::Agg(..) => {
+                    sort.push(g.extra[next_agg].sort_key()?);
+                    next_agg += 1;
+                }
+            }
+        }
+        Ok(Some((sort, g.key.clone(), self.aggs.finish(&g.accs)?)))
+    }
+
+    fn run(&self, exec: &Exec<'tx, T>, streaming: bool, index_only: bool) -> Result<Vec<(G::Key, A::Output)>> {
+        let orders = self.orders()?;
+        let mut extra_aggs: Vec<Arc<dyn DynAgg<T>>> = self.having.clone();
+        for o in &orders {
+            if let GroupOrd::Agg(a, _) = o {
+                extra_aggs.push(Arc::clone(a));
+            }
+        }
+        let mut done: Vec<Done<G::Key, A::Output>> = Vec::new();
+        let name = entity_name::<T>();
+        if index_only {
+            // Count from index entries alone: the entry starts with the group key.
+            let path = exec.chosen.paths[0].clone();
+            let mut cur: Current<T, G::Key, A::Accs> = None;
+            for e in exec.entries(&path)? {
+                let e = e?;
+                let bytes = e.raw.bytes();
+                let mut rest = bytes;
+                let key = G::Key::decode_key(&mut rest).map_err(|err| Error::Decode {
+                    entity: name,
+                    key: crate::error::hex(bytes),
+                    reason: format!("index entry: {err}"),
+                })?;
+                let kb = &bytes[..bytes.len() - rest.len()];
+                match &mut cur {
+                    Some((ckb, _, n)) if ckb.as_slice() == kb => *n += 1,
+                    _ => {
+                        if let Some((_, mut g, n)) = cur.take() {
+                            self.add_rows(&mut g, n);
+                            done.extend(self.finish(&g, &orders)?);
+                        }
+                        cur = Some((kb.to_vec(), self.start_group(key, &extra_aggs), 1));
+                    }
+                }
+            }
+            if let Some((_, mut g, n)) = cur.take() {
+                self.add_rows(&mut g, n);
+                done.extend(self.finish(&g, &orders)?);
+            }
+        } else if streaming {
+            let mut cur: Current<T, G::Key, A::Accs> = None;
+            let mut kb = Vec::new();
+            for r in exec.rows()? {
+                let row = r?;
+                let key = self.key.extract(&row);
+                kb.clear();
+                key.encode_key(&mut kb).map_err(|source| key_err::<T, _>(&key, source))?;
+                let same = matches!(&cur, Some((ckb, _, _)) if *ckb == kb);
+                if !same {
+                    if let Some((_, g, _)) = cur.take() {
+                        done.extend(self.finish(&g, &orders)?);
+                    }
+                    cur = Some((kb.clone(), self.start_group(key, &extra_aggs), 0));
+                }
+                if let Some((_, g, _)) = &mut cur {
+                    self.update(g, &row)?;
+                }
+            }
+            if let Some((_, g, _)) = cur.take() {
+                done.extend(self.finish(&g, &orders)?);
+            }
+        } else {
+            let mut groups: HashMap<Vec<u8>, Group<T, G::Key, A::Accs>> = HashMap::new();
+            let mut kb = Vec::new();
+            for r in exec.rows()? {
+                let row = r?;
+                let key = self.key.extract(&row);
+                kb.clear();
+                key.encode_key(&mut kb).map_err(|source| key_err::<T, _>(&key, source))?;
+                let g = match groups.get_mut(&kb) {
+                    Some(g) => g,
+                    None => groups.entry(kb.clone()).or_insert_with(|| self.start_group(key, &extra_aggs)),
+                };
+                self.update(g, &row)?;
+            }
+            let mut keyed: Vec<_> = groups.into_iter().collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, g) in &keyed {
+                done.extend(self.finish(g, &orders)?);
+            }
+        }
+        if !orders.is_empty() {
+            // Stable: ties keep group-key order.
+            done.sort_by(|a, b| {
+                for (i, o) in orders.iter().enumerate() {
+                    let desc = match o {
+                        GroupOrd::Key(_, d, _) | GroupOrd::Agg(_, d) => *d,
+                    };
+                    let c = a.0[i].cmp(&b.0[i]);
+                    let c = if desc { c.reverse() } else { c };
+                    if c.is_ne() {
+                        return c;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let limit = self.limit.unwrap_or(usize::MAX);
+        Ok(done.into_iter().skip(self.offset).take(limit).map(|(_, k, o)| (k, o)).collect())
+    }
+
+    fn update(&self, g: &mut Group<T, G::Key, A::Accs>, row: &T) -> Result<()> {
+        self.aggs.update(&mut g.accs, row)?;
+        for acc in &mut g.extra {
+            acc.update(row)?;
+        }
+        Ok(())
+    }
+
+    fn add_rows(&self, g: &mut Group<T, G::Key, A::Accs>, n: u64) {
+        self.aggs.add_rows(&mut g.accs, n);
+        for acc in &mut g.extra {
+            acc.add_rows(n);
+        }
+    }
+}
+
+fn key_err<T: Entity, K: Debug>(key: &K, source: KeyError) -> Error {
+    Error::Key { entity: entity_name::<T>(), field: "group key", key: format!("{key:?}"), source }
+}
+
+fn clone_exec<'tx, T: Entity>(exec: &Exec<'tx, T>) -> Exec<'tx, T> {
+    Exec {
+        reader: exec.reader,
+        info: exec.info,
+        chosen: exec.chosen.clone(),
+        reverse: exec.reverse,
+        residual: exec.residual.clone(),
+        probe: None,
+    }
+}
