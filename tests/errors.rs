@@ -68,7 +68,11 @@ fn validation_names_entity_key_fields_and_values() {
     assert_names(
         &err,
         ErrorKind::Validation,
-        &["Parcel with key \"P-1\"", "`weight` must be between 1 and 30 (value: 31)", "`sender` must be an email address"],
+        &[
+            "Parcel with key \"P-1\"",
+            "`weight` must be between 1 and 30 (value: 31)",
+            "`sender` must be an email address",
+        ],
     );
     assert!(err.source().is_none(), "the violations are the whole story");
 }

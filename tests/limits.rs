@@ -46,7 +46,10 @@ fn primary_key_over_the_limit_is_rejected_and_nothing_is_written() {
     assert_eq!(err.kind(), ErrorKind::KeyTooLarge);
     let msg = err.to_string();
     assert!(msg.starts_with("the primary key of Doc with key \"kkkk"), "{msg}");
-    assert!(msg.contains(&format!("is {} bytes encoded, over the limit of {MAX_KEY_LEN} (field `name`)", MAX_KEY_LEN + 1)), "{msg}");
+    assert!(
+        msg.contains(&format!("is {} bytes encoded, over the limit of {MAX_KEY_LEN} (field `name`)", MAX_KEY_LEN + 1)),
+        "{msg}"
+    );
     assert!(msg.len() < 300, "the key is shortened in the message: {msg}");
     assert_eq!(doc_count(&db), 1);
     assert_eq!(db.read(|tx| tx.query::<Doc>().filter(Doc::TITLE.eq("t2")).count()).unwrap(), 0);

@@ -351,9 +351,10 @@ impl WriteTx {
     fn with_context<T: Entity, R>(&self, statement: &str, r: Result<R>) -> Result<R> {
         r.map_err(|e| match e {
             Error::Storage(e) => {
-                let what = match self.kbuf.is_empty() {
-                    true => format!("{statement} of {}", entity_name::<T>()),
-                    false => format!("{statement} of {} with key {}", entity_name::<T>(), render_key::<T>(&self.kbuf)),
+                let what = if self.kbuf.is_empty() {
+                    format!("{statement} of {}", entity_name::<T>())
+                } else {
+                    format!("{statement} of {} with key {}", entity_name::<T>(), render_key::<T>(&self.kbuf))
                 };
                 Error::Storage(e.during(&what))
             }
@@ -708,7 +709,12 @@ fn encode_row<T: Entity>(entity: &T, kbuf: &[u8], rbuf: &mut Vec<u8>) -> Result<
     }
     r.map_err(|reason| Error::Encode { entity: entity_name::<T>(), key: render_key::<T>(kbuf), reason })?;
     if len > MAX_ROW_LEN {
-        return Err(Error::RowTooLarge { entity: entity_name::<T>(), key: render_key::<T>(kbuf), len, max: MAX_ROW_LEN });
+        return Err(Error::RowTooLarge {
+            entity: entity_name::<T>(),
+            key: render_key::<T>(kbuf),
+            len,
+            max: MAX_ROW_LEN,
+        });
     }
     Ok(())
 }

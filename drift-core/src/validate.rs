@@ -124,7 +124,12 @@ impl ValidationErrors {
     /// `message` says what the field must be, as a phrase that follows its name
     /// ("must not be before `start`").
     pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.violations.push(Violation { field: Some(field), rule: self.current, message: message.into(), value: None });
+        self.violations.push(Violation {
+            field: Some(field),
+            rule: self.current,
+            message: message.into(),
+            value: None,
+        });
     }
 
     /// Records that the entity as a whole breaks a rule of the `validate_with`
@@ -180,7 +185,7 @@ pub mod rules {
     use std::fmt::{Debug, Display};
     use std::sync::OnceLock;
 
-    use super::{ValidationRule, ValidationErrors};
+    use super::{ValidationErrors, ValidationRule};
     use crate::error::shorten;
 
     /// What `length` counts: characters of a string, items of a collection.
@@ -433,7 +438,12 @@ pub mod rules {
     pub fn email<V: Text + ?Sized>(errors: &mut ValidationErrors, field: &'static str, value: &V) {
         let Some(s) = value.text() else { return };
         if !is_email(s) {
-            errors.push(field, ValidationRule::Email, "must be an email address".into(), Some(shorten(format!("{s:?}"))));
+            errors.push(
+                field,
+                ValidationRule::Email,
+                "must be an email address".into(),
+                Some(shorten(format!("{s:?}"))),
+            );
         }
     }
 
@@ -485,10 +495,17 @@ pub mod rules {
         let shown = || Some(shorten(format!("{s:?}")));
         match re.get() {
             Ok(r) if r.is_match(s) => {}
-            Ok(_) => errors.push(field, ValidationRule::Regex, format!("must match the pattern `{}`", re.pattern), shown()),
+            Ok(_) => {
+                errors.push(field, ValidationRule::Regex, format!("must match the pattern `{}`", re.pattern), shown())
+            }
             // The derive parsed the pattern; only a size limit of the compiler can fail here.
             Err(e) => {
-                errors.push(field, ValidationRule::Regex, format!("cannot be checked: the pattern `{}` fails: {e}", re.pattern), shown());
+                errors.push(
+                    field,
+                    ValidationRule::Regex,
+                    format!("cannot be checked: the pattern `{}` fails: {e}", re.pattern),
+                    shown(),
+                );
             }
         }
     }
@@ -508,8 +525,8 @@ pub mod rules {
 
 #[cfg(test)]
 mod tests {
-    use super::rules::is_email;
     use super::ValidationErrors;
+    use super::rules::is_email;
 
     #[test]
     fn email_accepts_ordinary_addresses_and_rejects_malformed_ones() {
@@ -517,19 +534,8 @@ mod tests {
             assert!(is_email(ok), "{ok}");
         }
         for bad in [
-            "",
-            "plain",
-            "@x.io",
-            "a@",
-            "a@@x.io",
-            "a b@x.io",
-            "a@x..io",
-            "a@-x.io",
-            "a@x-.io",
-            "a@.x",
-            "ä@x.io",
-            "a@x_y.io",
-            "a@x.io.",
+            "", "plain", "@x.io", "a@", "a@@x.io", "a b@x.io", "a@x..io", "a@-x.io", "a@x-.io", "a@.x", "ä@x.io",
+            "a@x_y.io", "a@x.io.",
         ] {
             assert!(!is_email(bad), "{bad}");
         }

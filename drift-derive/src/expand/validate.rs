@@ -64,13 +64,11 @@ fn rule_call(f: &Field<'_>, rule: &Rule) -> TokenStream {
     let name = field_name(f);
     match rule {
         Rule::Length { span, min, max } => {
-            let bound = |b: &Option<(usize, syn::Expr)>| match b {
-                Some((n, expr)) => {
-                    let mut lit = Literal::usize_unsuffixed(*n);
-                    lit.set_span(expr.span());
-                    quote!(::core::option::Option::Some(#lit))
-                }
-                None => quote!(::core::option::Option::None),
+            let bound = |b: &Option<(usize, syn::Expr)>| {
+                let Some((n, expr)) = b else { return quote!(::core::option::Option::None) };
+                let mut lit = Literal::usize_unsuffixed(*n);
+                lit.set_span(expr.span());
+                quote!(::core::option::Option::Some(#lit))
             };
             let (min, max) = (bound(min), bound(max));
             quote_spanned! {*span=>
@@ -79,12 +77,10 @@ fn rule_call(f: &Field<'_>, rule: &Rule) -> TokenStream {
         }
         Rule::Range { span, min, max } => {
             let float = f.shape == Shape::Float;
-            let bound = |b: &Option<Number>| match b {
-                Some(n) => {
-                    let n = number(n, float);
-                    quote!(::core::option::Option::Some(#n))
-                }
-                None => quote!(::core::option::Option::None),
+            let bound = |b: &Option<Number>| {
+                let Some(n) = b else { return quote!(::core::option::Option::None) };
+                let n = number(n, float);
+                quote!(::core::option::Option::Some(#n))
             };
             let (min, max) = (bound(min), bound(max));
             quote_spanned! {*span=>

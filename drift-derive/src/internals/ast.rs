@@ -57,7 +57,8 @@ pub(crate) struct Index {
 impl Shape {
     /// The shape of `ty` after unwrapping `Option`, references, `Box` and `Cow`.
     pub(crate) fn of(ty: &Type) -> Shape {
-        const INTS: [&str; 12] = ["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize"];
+        const INTS: [&str; 12] =
+            ["u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize"];
         match ty {
             Type::Reference(r) => Shape::of(&r.elem),
             Type::Paren(p) => Shape::of(&p.elem),

@@ -465,7 +465,11 @@ fn parse_validate(cx: &Ctxt, meta: &ParseNestedMeta<'_>, rules: &mut Vec<Rule>) 
 /// `length(min = .., max = ..)` or `range(...)`: the bound expressions, each at most
 /// once and at least one; `None` when malformed (the error is reported).
 #[allow(clippy::type_complexity)]
-fn parse_bounds(cx: &Ctxt, meta: &ParseNestedMeta<'_>, rule: Symbol) -> syn::Result<Option<(Option<Expr>, Option<Expr>)>> {
+fn parse_bounds(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    rule: Symbol,
+) -> syn::Result<Option<(Option<Expr>, Option<Expr>)>> {
     let path = &meta.path;
     let form = format!("expected `{rule}(min = .., max = ..)` with one bound or both");
     if !meta.input.peek(syn::token::Paren) {
@@ -483,7 +487,10 @@ fn parse_bounds(cx: &Ctxt, meta: &ParseNestedMeta<'_>, rule: Symbol) -> syn::Res
             &mut max
         } else {
             let found = b.path.to_token_stream().to_string().replace(' ', "");
-            cx.error_spanned_by(&b.path, format!("unknown bound `{found}` in `{rule}(...)`; expected `min = ..` or `max = ..`"));
+            cx.error_spanned_by(
+                &b.path,
+                format!("unknown bound `{found}` in `{rule}(...)`; expected `min = ..` or `max = ..`"),
+            );
             take_rest(&b)?;
             valid = false;
             return Ok(());
@@ -517,34 +524,34 @@ fn parse_usize(cx: &Ctxt, expr: Expr) -> Result<(usize, Expr), ()> {
 
 /// A `range` bound: an integer or float literal, maybe negated. `Err` after reporting.
 fn parse_number(cx: &Ctxt, expr: Expr) -> Result<Number, ()> {
-    let (negative, lit) = match &expr {
-        Expr::Lit(syn::ExprLit { lit, .. }) => (false, lit),
-        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr: inner, .. }) => match &**inner {
-            Expr::Lit(syn::ExprLit { lit, .. }) => (true, lit),
-            _ => {
-                cx.error_spanned_by(&expr, "expected a number literal, as in `range(min = -10, max = 150)`");
-                return Err(());
-            }
-        },
-        _ => {
-            cx.error_spanned_by(&expr, "expected a number literal, as in `range(min = -10, max = 150)`");
-            return Err(());
-        }
-    };
-    let value = match lit {
-        Lit::Int(i) => i.base10_parse::<i128>().ok().map(|v| NumValue::Int(if negative { -v } else { v })),
-        Lit::Float(f) => {
-            f.base10_parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| NumValue::Float(if negative { -v } else { v }))
+    let literal = match &expr {
+        Expr::Lit(syn::ExprLit { lit, .. }) => Some((false, lit)),
+        Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr: inner, .. }) => {
+            if let Expr::Lit(syn::ExprLit { lit, .. }) = &**inner { Some((true, lit)) } else { None }
         }
         _ => None,
     };
-    match value {
-        Some(value) => Ok(Number { expr, value }),
-        None => {
-            cx.error_spanned_by(&expr, "expected a finite number literal within 128-bit integers, as in `range(min = -10, max = 150)`");
-            Err(())
-        }
+    let Some((negative, lit)) = literal else {
+        cx.error_spanned_by(&expr, "expected a number literal, as in `range(min = -10, max = 150)`");
+        return Err(());
+    };
+    let value = match lit {
+        Lit::Int(i) => i.base10_parse::<i128>().ok().map(|v| NumValue::Int(if negative { -v } else { v })),
+        Lit::Float(f) => f
+            .base10_parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| NumValue::Float(if negative { -v } else { v })),
+        _ => None,
+    };
+    if let Some(value) = value {
+        return Ok(Number { expr, value });
     }
+    cx.error_spanned_by(
+        &expr,
+        "expected a finite number literal within 128-bit integers, as in `range(min = -10, max = 150)`",
+    );
+    Err(())
 }
 
 /// The function path after `custom =` or `validate_with =`; an error naming `form`

@@ -212,10 +212,9 @@ fn check_number_fits(cx: &Ctxt, f: &Field<'_>, bound: &Number) {
             &bound.expr,
             format!("`range` on the integer field `{}` needs integer bounds, found `{shown}`", f.ident),
         ),
-        NumValue::Int(v) if v < lo || v > hi => cx.error_spanned_by(
-            &bound.expr,
-            format!("`{shown}` is out of range for `{ty}`, the type of `{}`", f.ident),
-        ),
+        NumValue::Int(v) if v < lo || v > hi => {
+            cx.error_spanned_by(&bound.expr, format!("`{shown}` is out of range for `{ty}`, the type of `{}`", f.ident))
+        }
         NumValue::Int(_) => {}
     }
 }
