@@ -3,6 +3,7 @@
 //! Run with `cargo run --release --example blog`.
 
 use drift::prelude::*;
+use drift::{avg, count, sum};
 
 #[derive(Entity, Debug, Clone, PartialEq, Default)]
 #[drift(table = "users", version = 1)]
@@ -83,6 +84,18 @@ fn main() -> Result<()> {
         let by_ann = tx.query::<Post>().filter(Post::AUTHOR_ID.eq(ids[0]) & Post::LIKES.gt(20));
         println!("\nAnn's posts with more than 20 likes: {}", by_ann.count()?);
         println!("plan:\n{}", by_ann.explain()?);
+
+        let per_author = tx
+            .query::<Post>()
+            .group_by(Post::AUTHOR_ID)
+            .aggregate((count(), sum(Post::LIKES), avg(Post::LIKES)))
+            .having(count().gt(2))
+            .order_by(sum(Post::LIKES).desc());
+        println!("\nposts per author (count, total likes, average likes):");
+        for (author, (n, total, mean)) in per_author.all()? {
+            println!("  user {author}: {n} posts, {total} likes, {:.1} on average", mean.unwrap_or(0.0));
+        }
+        println!("plan:\n{}", per_author.explain_analyze()?);
 
         let drafts = tx.query::<Post>().filter(Post::PUBLISHED.is_none()).count()?;
         println!("\ndrafts: {drafts}");

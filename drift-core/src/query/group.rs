@@ -280,8 +280,7 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
         plan.offset = self.offset;
         if !self.having.is_empty() {
             let h: Vec<String> = self.having.iter().map(|h| h.describe()).collect();
-            let residual = plan.residual.take().map(|r| format!("{r}; ")).unwrap_or_default();
-            plan.residual = Some(format!("{residual}HAVING {}", h.join(" AND ")));
+            plan.having = Some(h.join(" AND "));
         }
         plan
     }

@@ -250,6 +250,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
             offset: self.offset,
             limit: self.limit,
             group: None,
+            having: None,
             advice,
             steps: Vec::new(),
             total_time: None,

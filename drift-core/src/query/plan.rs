@@ -99,6 +99,8 @@ pub struct Plan {
     pub limit: Option<usize>,
     /// The grouping strategy of a `group_by` query.
     pub group: Option<GroupStrategy>,
+    /// The `having` predicates of a `group_by` query.
+    pub having: Option<String>,
     /// Advice, such as an index that would serve the filter.
     pub advice: Vec<String>,
     /// Actual rows and time per step, filled by `explain_analyze`.
@@ -129,16 +131,19 @@ impl fmt::Display for Plan {
             let limit = self.limit.map_or_else(|| "none".to_string(), |l| l.to_string());
             lines.push(format!("Limit {limit} offset {}{}", self.offset, self.actual("limit")));
         }
+        if self.sort {
+            let k = self.top_k.map(|k| format!(" top-k {k}")).unwrap_or_default();
+            lines.push(format!("Sort {}{k}{}", self.order.join(", "), self.actual("sort")));
+        }
+        if let Some(h) = &self.having {
+            lines.push(format!("Having {h}"));
+        }
         if let Some(g) = &self.group {
             let how = match g {
                 GroupStrategy::Streaming { index } => format!("streaming over `{index}`"),
                 GroupStrategy::Hash => "hash".to_string(),
             };
             lines.push(format!("Group {how}{}", self.actual("group")));
-        }
-        if self.sort {
-            let k = self.top_k.map(|k| format!(" top-k {k}")).unwrap_or_default();
-            lines.push(format!("Sort {}{k}{}", self.order.join(", "), self.actual("sort")));
         }
         if let Some(r) = &self.residual {
             lines.push(format!("Filter {r}{}", self.actual("filter")));
