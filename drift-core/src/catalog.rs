@@ -1,10 +1,14 @@
-//! Which tables the registered entities use, by table id.
+//! Which tables the registered entities use, by table id, and how their relations
+//! connect them.
 
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::schema::EntityDescriptor;
+use crate::error::{Error, Result};
+use crate::query::plan::Source;
+use crate::relation::VTable;
+use crate::schema::{EntityDescriptor, OnDelete, RelationKind};
 use crate::storage::TableId;
 
 /// The meta table: format marker, stored schemas, sequences.
@@ -14,6 +18,60 @@ pub(crate) const FORMAT_KEY: &[u8] = b"format";
 pub(crate) const FORMAT_VALUE: &[u8] = b"drift-kv/1";
 pub(crate) const SCHEMA_PREFIX: &str = "schema/";
 pub(crate) const SEQ_PREFIX: &str = "seq/";
+
+/// An entity as given to `Db::builder().entity::<T>()`.
+pub(crate) struct Registered {
+    pub(crate) type_id: TypeId,
+    pub(crate) schema: &'static EntityDescriptor,
+    pub(crate) vtable: VTable,
+}
+
+/// How a relation of an entity reaches the related rows.
+#[derive(Debug, Clone)]
+pub(crate) enum RelInfo {
+    /// This row holds the parent's key: a primary-key lookup in `parent`.
+    BelongsTo { parent: usize },
+    /// Children of entity `child` hold this row's key: a prefix scan of `source`.
+    HasMany { child: usize, source: Source, optional: bool },
+    /// Rows of `join` hold this row's key (found by a prefix scan of `source`) and
+    /// the other entity's key in relation `other_rel` of the join.
+    ManyToMany { join: usize, source: Source, other_rel: usize },
+}
+
+/// A `belongs_to` of another entity that points at this one: what deleting a row
+/// of this entity does to it.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbound {
+    pub(crate) child: usize,
+    pub(crate) rel: usize,
+    pub(crate) source: Source,
+    pub(crate) on_delete: OnDelete,
+    pub(crate) field: String,
+    /// The child's key field is an `Option`: its entries carry the `Some` tag.
+    pub(crate) optional: bool,
+}
+
+/// Whether the (single) field `fields[0]` of `schema` is an `Option`: then its key
+/// encoding is the `Some` tag followed by the parent's key.
+pub(crate) fn optional_key(schema: &EntityDescriptor, fields: &[crate::schema::Text]) -> bool {
+    let [name] = fields else { return false };
+    schema.field(name).is_some_and(|f| {
+        let head = f.ty.split('<').next().unwrap_or("");
+        head.rsplit("::").next() == Some("Option")
+    })
+}
+
+/// The encoded prefix of the children of the parent with key `parent_key`.
+pub(crate) fn child_prefix(parent_key: &[u8], optional: bool) -> std::borrow::Cow<'_, [u8]> {
+    if optional {
+        let mut v = Vec::with_capacity(parent_key.len() + 1);
+        v.push(1);
+        v.extend_from_slice(parent_key);
+        std::borrow::Cow::Owned(v)
+    } else {
+        std::borrow::Cow::Borrowed(parent_key)
+    }
+}
 
 /// One registered entity and its tables.
 #[derive(Debug)]
@@ -25,6 +83,11 @@ pub(crate) struct EntityInfo {
     pub(crate) indexes: Vec<TableId>,
     /// Position in `Catalog::entities`.
     pub(crate) ordinal: usize,
+    /// One per `schema.relations[i]`.
+    pub(crate) relations: Vec<RelInfo>,
+    /// `belongs_to` relations of other entities that point here.
+    pub(crate) inbound: Vec<Inbound>,
+    pub(crate) vtable: VTable,
 }
 
 /// The registered entities.
@@ -35,12 +98,22 @@ pub(crate) struct Catalog {
     by_type: HashMap<TypeId, usize>,
 }
 
+/// The access path in `schema`'s tables for rows whose leading fields are `fields`:
+/// a primary-key prefix, or an index that leads with them.
+pub(crate) fn prefix_source(schema: &EntityDescriptor, fields: &[crate::schema::Text]) -> Option<Source> {
+    if schema.primary_key.starts_with(fields) {
+        return Some(Source::Table);
+    }
+    schema.indexes.iter().position(|i| i.fields.starts_with(fields)).map(|i| Source::Index(i, schema.indexes[i].unique))
+}
+
 impl Catalog {
-    pub(crate) fn new(registered: &[(TypeId, &'static EntityDescriptor)]) -> Catalog {
+    pub(crate) fn new(registered: &[Registered]) -> Result<Catalog> {
         let mut names = vec![META_TABLE.to_string()];
         let mut entities = Vec::new();
         let mut by_type = HashMap::new();
-        for (ordinal, (tid, schema)) in registered.iter().enumerate() {
+        for (ordinal, r) in registered.iter().enumerate() {
+            let schema = r.schema;
             let table = names.len();
             names.push(schema.table.to_string());
             let mut indexes = Vec::new();
@@ -48,10 +121,111 @@ impl Catalog {
                 indexes.push(names.len());
                 names.push(format!("{}#{}", schema.table, idx.name));
             }
-            by_type.insert(*tid, ordinal);
-            entities.push(EntityInfo { schema, table, indexes, ordinal });
+            by_type.insert(r.type_id, ordinal);
+            entities.push(EntityInfo {
+                schema,
+                table,
+                indexes,
+                ordinal,
+                relations: Vec::new(),
+                inbound: Vec::new(),
+                vtable: r.vtable,
+            });
         }
-        Catalog { names: names.into(), entities, by_type }
+        let mut catalog = Catalog { names: names.into(), entities, by_type };
+        catalog.link()?;
+        Ok(catalog)
+    }
+
+    fn missing(&self, from: usize, relation: &str, what: &str) -> Error {
+        Error::SchemaMismatch {
+            entity: self.entities[from].schema.name.to_string(),
+            changes: vec![format!("relation `{relation}`: {what}")],
+        }
+    }
+
+    fn ordinal_of(&self, from: usize, relation: &str, ty: Option<TypeId>, target: &str) -> Result<usize> {
+        ty.and_then(|t| self.by_type.get(&t).copied()).ok_or_else(|| {
+            self.missing(
+                from,
+                relation,
+                &format!("{target} is not registered: add `.entity::<{target}>()` to `Db::builder()`"),
+            )
+        })
+    }
+
+    /// Resolves every relation to the entities and access paths it uses.
+    fn link(&mut self) -> Result<()> {
+        let mut all_inbound: Vec<(usize, Inbound)> = Vec::new();
+        for e in 0..self.entities.len() {
+            let schema = self.entities[e].schema;
+            let vt = self.entities[e].vtable;
+            let mut rels = Vec::new();
+            for (ri, rel) in schema.relations.iter().enumerate() {
+                let target = self.ordinal_of(e, &rel.name, (vt.target)(ri), &rel.target)?;
+                let info = match rel.kind {
+                    RelationKind::BelongsTo => {
+                        let source = prefix_source(schema, &rel.key)
+                            .ok_or_else(|| self.missing(e, &rel.name, "its key is served by no index"))?;
+                        all_inbound.push((
+                            target,
+                            Inbound {
+                                child: e,
+                                rel: ri,
+                                source,
+                                on_delete: rel.on_delete,
+                                field: rel.key.join(", "),
+                                optional: optional_key(schema, &rel.key),
+                            },
+                        ));
+                        RelInfo::BelongsTo { parent: target }
+                    }
+                    RelationKind::HasMany | RelationKind::HasOne => {
+                        let child_schema = self.entities[target].schema;
+                        let source = prefix_source(child_schema, &rel.key).ok_or_else(|| {
+                            self.missing(
+                                e,
+                                &rel.name,
+                                &format!("{} has no index on `{}`", rel.target, rel.key.join(", ")),
+                            )
+                        })?;
+                        RelInfo::HasMany { child: target, source, optional: optional_key(child_schema, &rel.key) }
+                    }
+                    RelationKind::ManyToMany => {
+                        let through = rel.through.as_deref().unwrap_or("the join entity");
+                        let join = self.ordinal_of(e, &rel.name, (vt.through)(ri), through)?;
+                        let jschema = self.entities[join].schema;
+                        let jvt = self.entities[join].vtable;
+                        let belongs: Vec<(usize, usize)> = jschema
+                            .relations
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| r.kind == RelationKind::BelongsTo)
+                            .filter_map(|(i, _)| (jvt.target)(i).and_then(|t| self.by_type.get(&t)).map(|&o| (i, o)))
+                            .collect();
+                        let mine = belongs.iter().find(|(_, o)| *o == e).copied();
+                        let other =
+                            belongs.iter().find(|(i, o)| *o == target && Some(*i) != mine.map(|m| m.0)).copied();
+                        let (Some((self_rel, _)), Some((other_rel, _))) = (mine, other) else {
+                            return Err(self.missing(
+                                e,
+                                &rel.name,
+                                &format!("{through} needs a `belongs_to` to each side"),
+                            ));
+                        };
+                        let source = prefix_source(jschema, &jschema.relations[self_rel].key)
+                            .ok_or_else(|| self.missing(e, &rel.name, &format!("{through} has no index on its key")))?;
+                        RelInfo::ManyToMany { join, source, other_rel }
+                    }
+                };
+                rels.push(info);
+            }
+            self.entities[e].relations = rels;
+        }
+        for (parent, inbound) in all_inbound {
+            self.entities[parent].inbound.push(inbound);
+        }
+        Ok(())
     }
 
     pub(crate) fn get(&self, tid: TypeId) -> Option<&EntityInfo> {

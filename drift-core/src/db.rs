@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::cache::EntityCache;
-use crate::catalog::{self, Catalog};
+use crate::catalog::{self, Catalog, Registered};
+use crate::relation::VTable;
 use crate::entity::Entity;
 use crate::error::{Error, Result, StorageError};
 use crate::schema::EntityDescriptor;
@@ -28,6 +29,7 @@ pub(crate) struct DbInner {
     pub(crate) rollbacks: AtomicU64,
     pub(crate) cache: Option<EntityCache>,
     pub(crate) planner: crate::query::stats::PlannerStats,
+    pub(crate) strict_loading: bool,
 }
 
 // A panic cannot leave a `Db` half-updated: transactions roll back when dropped, and
@@ -43,10 +45,10 @@ impl std::fmt::Debug for Db {
 }
 
 /// Configures and opens a [`Db`].
-#[derive(Debug)]
 #[must_use]
 pub struct DbBuilder {
-    entities: Vec<(TypeId, &'static EntityDescriptor)>,
+    entities: Vec<Registered>,
+    strict_loading: bool,
     durability: Durability,
     cache_capacity: usize,
 }
@@ -54,9 +56,21 @@ pub struct DbBuilder {
 /// Decoded entities kept by default.
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
+impl std::fmt::Debug for DbBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<_> = self.entities.iter().map(|r| &r.schema.name).collect();
+        f.debug_struct("DbBuilder").field("entities", &names).finish_non_exhaustive()
+    }
+}
+
 impl Default for DbBuilder {
     fn default() -> Self {
-        DbBuilder { entities: Vec::new(), durability: Durability::default(), cache_capacity: DEFAULT_CACHE_CAPACITY }
+        DbBuilder {
+            entities: Vec::new(),
+            durability: Durability::default(),
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
+            strict_loading: false,
+        }
     }
 }
 
@@ -65,8 +79,8 @@ impl DbBuilder {
     /// checked against the compiled one.
     pub fn entity<T: Entity>(mut self) -> Self {
         let id = TypeId::of::<T>();
-        if !self.entities.iter().any(|(t, _)| *t == id) {
-            self.entities.push((id, T::SCHEMA));
+        if !self.entities.iter().any(|r| r.type_id == id) {
+            self.entities.push(Registered { type_id: id, schema: T::SCHEMA, vtable: VTable::of::<T>() });
         }
         self
     }
@@ -75,6 +89,14 @@ impl DbBuilder {
     /// [`Durability::Immediate`]).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Turns every lazy relation load into [`Error::StrictLoading`], so that an
+    /// N+1 pattern fails in tests instead of running slowly: load relations with
+    /// `query.with(..)` instead.
+    pub fn strict_loading(mut self, strict: bool) -> Self {
+        self.strict_loading = strict;
         self
     }
 
@@ -108,8 +130,8 @@ impl DbBuilder {
     }
 
     fn finish(self, backend: Backend, display: &str) -> Result<Db> {
-        for (i, (_, a)) in self.entities.iter().enumerate() {
-            if let Some((_, b)) = self.entities[..i].iter().find(|(_, b)| b.table == a.table) {
+        for (i, a) in self.entities.iter().map(|r| r.schema).enumerate() {
+            if let Some(b) = self.entities[..i].iter().map(|r| r.schema).find(|b| b.table == a.table) {
                 return Err(Error::SchemaMismatch {
                     entity: a.name.to_string(),
                     changes: vec![format!("table `{}` is also used by {}", a.table, b.name)],
@@ -123,7 +145,7 @@ impl DbBuilder {
                 reason: "the file holds tables but no Drift metadata".into(),
             });
         }
-        let catalog = Catalog::new(&self.entities);
+        let catalog = Catalog::new(&self.entities)?;
         let db = Db {
             inner: Arc::new(DbInner {
                 backend: RwLock::new(backend),
@@ -133,6 +155,7 @@ impl DbBuilder {
                 rollbacks: AtomicU64::new(0),
                 cache: EntityCache::new(self.cache_capacity),
                 planner: crate::query::stats::PlannerStats::default(),
+                strict_loading: self.strict_loading,
             }),
         };
         db.initialize(display)?;

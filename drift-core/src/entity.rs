@@ -19,6 +19,11 @@ use crate::validate::ValidationErrors;
 /// - `decode_row(key, encode_row(e))` rebuilds `e` (relation fields unloaded);
 /// - `encode_index(i, ..)` writes the fields of `SCHEMA.indexes[i]` in order, each
 ///   with its [`KeyCodec`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Drift entity",
+    label = "add `#[derive(Entity)]` to `{Self}`",
+    note = "relations (`belongs_to`, `has_many`, `has_one`, `many_to_many`) and queries need entity types"
+)]
 pub trait Entity: Sized + Clone + Send + Sync + 'static {
     /// The primary key: one field's type, or the tuple of a composite key's fields.
     type Key: KeyCodec + Clone + Debug + Send + Sync + 'static;
@@ -54,6 +59,35 @@ pub trait Entity: Sized + Clone + Send + Sync + 'static {
     /// index entry is those values followed by the primary key).
     #[doc(hidden)]
     fn __skip_index(index: usize, input: &mut &[u8]) -> Result<(), KeyError>;
+
+    /// Encodes the foreign key of relation `relation` (a `belongs_to`) into `out`;
+    /// `Ok(false)` when the key is `None` or the relation is not a `belongs_to`.
+    #[doc(hidden)]
+    fn __belongs_to_key(&self, relation: usize, out: &mut Vec<u8>) -> Result<bool, KeyError> {
+        let _ = (relation, out);
+        Ok(false)
+    }
+
+    /// Sets the (optional) foreign key of relation `relation` to `None`.
+    #[doc(hidden)]
+    fn __set_null(&mut self, relation: usize) {
+        let _ = relation;
+    }
+
+    /// The entity type relation `relation` points at (the join entity's for a
+    /// `many_to_many`: see `__relation_through`).
+    #[doc(hidden)]
+    fn __relation_target(relation: usize) -> Option<std::any::TypeId> {
+        let _ = relation;
+        None
+    }
+
+    /// The join entity type of a `many_to_many` relation.
+    #[doc(hidden)]
+    fn __relation_through(relation: usize) -> Option<std::any::TypeId> {
+        let _ = relation;
+        None
+    }
 
     /// Skips the key encoding of the field at `position` at the front of `input`.
     /// Defined for the fields of the primary key and of indexes; others fail.

@@ -127,6 +127,45 @@ pub enum Error {
         /// Entity name.
         entity: &'static str,
     },
+    /// A child names a parent that does not exist.
+    #[error("{entity} with key {key}: field `{field}` refers to {parent} with key {parent_key}, which does not exist")]
+    ForeignKey {
+        /// The child entity.
+        entity: &'static str,
+        /// The foreign-key field (fields joined by `, ` for a composite key).
+        field: String,
+        /// The child's key.
+        key: String,
+        /// The parent entity.
+        parent: &'static str,
+        /// The missing parent key.
+        parent_key: String,
+    },
+    /// A delete was refused: rows with `on_delete = restrict` still refer to the row.
+    #[error("{entity} with key {key} cannot be deleted: {count} {child} row(s) refer to it through `{field}` (on_delete = restrict)")]
+    Restrict {
+        /// The entity being deleted.
+        entity: &'static str,
+        /// Its key.
+        key: String,
+        /// The child entity that refers to it.
+        child: &'static str,
+        /// The child's foreign-key field.
+        field: String,
+        /// How many children refer to it.
+        count: u64,
+    },
+    /// A lazy load was attempted on a database opened with `strict_loading(true)`.
+    #[error(
+        "lazy load of relation `{relation}` of {entity} refused: strict loading is on; load it eagerly with `.with({entity}::{})`",
+        relation.to_uppercase()
+    )]
+    StrictLoading {
+        /// The entity whose relation was accessed.
+        entity: &'static str,
+        /// The relation field.
+        relation: &'static str,
+    },
     /// An integer sum does not fit its result type.
     #[error("sum of field `{field}` of {entity} overflows its result type")]
     Overflow {
@@ -203,6 +242,12 @@ pub enum ErrorKind {
     Encode,
     /// [`Error::UnknownEntity`]
     UnknownEntity,
+    /// [`Error::ForeignKey`]
+    ForeignKey,
+    /// [`Error::Restrict`]
+    Restrict,
+    /// [`Error::StrictLoading`]
+    StrictLoading,
     /// [`Error::Overflow`]
     Overflow,
     /// [`Error::Query`]
@@ -234,6 +279,9 @@ impl Error {
             Error::Decode { .. } => ErrorKind::Decode,
             Error::Encode { .. } => ErrorKind::Encode,
             Error::UnknownEntity { .. } => ErrorKind::UnknownEntity,
+            Error::ForeignKey { .. } => ErrorKind::ForeignKey,
+            Error::Restrict { .. } => ErrorKind::Restrict,
+            Error::StrictLoading { .. } => ErrorKind::StrictLoading,
             Error::Overflow { .. } => ErrorKind::Overflow,
             Error::Query { .. } => ErrorKind::Query,
             Error::NoUniqueIndex { .. } => ErrorKind::NoUniqueIndex,

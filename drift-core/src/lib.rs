@@ -11,6 +11,7 @@ mod error;
 mod operand;
 mod query;
 mod read;
+mod relation;
 mod schema;
 mod stats;
 mod storage;
@@ -29,7 +30,10 @@ pub use query::filter::{Filter, Order};
 pub use query::group::{GroupBy, GroupKey, GroupOrder, GroupOrdering, Grouped};
 pub use query::plan::{Access, GroupStrategy, Plan, Step};
 pub use query::{Query, QueryIter};
-pub use schema::{EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor, Text};
+pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany, Relation, Transaction};
+pub use schema::{
+    EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor, OnDelete, RelationDescriptor, RelationKind, Text,
+};
 pub use stats::{DbStats, TxStats};
 pub use storage::Durability;
 pub use transaction::{MAX_KEY_LEN, MAX_ROW_LEN, ReadTx, WriteTx};
@@ -41,7 +45,95 @@ pub mod __private {
     pub use crate::codec::KeyCodec;
     pub use crate::codec::KeyError;
     pub use crate::entity::{Entity, Field};
-    pub use crate::schema::{EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor};
+    pub use crate::read::Reader;
+    pub use crate::relation::{
+        BelongsTo, Eager, HasMany, HasOne, ManyToMany, ProxyOf, Relation, Transaction, dangling, lazy_belongs_to,
+        lazy_has_many, lazy_has_one, lazy_many_to_many,
+    };
+    pub use crate::schema::{
+        EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor, OnDelete, RelationDescriptor, RelationKind,
+    };
+    pub use crate::error::{Error, Result};
+    pub use crate::query::Query;
+    pub use std::any::TypeId;
+
+    /// A query over `T` read through `reader` (for generated `*_query` accessors).
+    pub fn query_of<T: Entity>(reader: Reader<'_>) -> Query<'_, T> {
+        Query::new(reader)
+    }
+
+    /// Implemented by the derive for each unique index (and the primary key).
+    #[diagnostic::on_unimplemented(
+        message = "the foreign key of a `has_one` must be unique in `{Self}`",
+        label = "mark this field of `{Self}` `#[drift(unique)]`"
+    )]
+    pub trait UniqueOn<const FIELDS: u64> {}
+
+    /// `T` is an entity.
+    pub fn assert_entity<T: Entity>() {}
+
+    /// A `belongs_to` key of type `F` can hold the parent's key `K`.
+    pub fn assert_fk<F: ForeignKeyOf<K>, K>() {}
+
+    /// Entity `C` has an index on the fields hashed `H`, of a type that can hold `K`.
+    pub fn assert_indexed_fk<C, K, const H: u64>()
+    where
+        C: IndexOn<H>,
+        <C as IndexOn<H>>::Value: ForeignKeyOf<K>,
+    {
+    }
+
+    /// Entity `C` has a unique index on the fields hashed `H`.
+    pub fn assert_unique_fk<C: UniqueOn<H>, const H: u64>() {}
+
+    /// `J` joins `A` and `B`: it has a `belongs_to` to each.
+    pub fn assert_join<J: BelongsToRel<A> + BelongsToRel<B>, A, B>() {}
+
+    /// A field type that can hold a foreign key to an entity whose key is `K`: `K`
+    /// itself, or `Option<K>` for an optional relation.
+    #[diagnostic::on_unimplemented(
+        message = "a foreign key to an entity with key `{K}` must be `{K}` or `Option<{K}>`, not `{Self}`",
+        label = "this field's type does not match the parent's primary key"
+    )]
+    pub trait ForeignKeyOf<K> {}
+    impl<K> ForeignKeyOf<K> for K {}
+    impl<K> ForeignKeyOf<K> for Option<K> {}
+
+    /// Implemented by the derive for each field (or field list) that leads an index
+    /// or the primary key, keyed by a hash of the field names, so that a `has_many`
+    /// can require its foreign key to be indexed.
+    #[diagnostic::on_unimplemented(
+        message = "the foreign key of this relation is not indexed in `{Self}`",
+        label = "add `#[drift(index)]` to this field of `{Self}` (or a `belongs_to` on it, which indexes it)",
+        note = "children are found through an index on their foreign key, never by scanning the table"
+    )]
+    pub trait IndexOn<const FIELDS: u64> {
+        /// The indexed field's type (a tuple for several fields).
+        type Value;
+    }
+
+    /// Implemented by the derive for each `belongs_to(Parent, ..)` of an entity, so
+    /// that a `many_to_many(.., through = Join)` can require both sides.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` has no `belongs_to({P}, ..)` relation",
+        label = "the join entity of a `many_to_many` needs a `#[drift(belongs_to(..))]` to each side",
+        note = "add `#[drift(belongs_to({P}, key = ..., on_delete = cascade))]` to a `BelongsTo<{P}>` field of `{Self}`"
+    )]
+    pub trait BelongsToRel<P> {}
+
+    /// FNV-1a of the field names joined by `,`: the key of [`IndexOn`].
+    #[must_use]
+    pub const fn fields_hash(names: &str) -> u64 {
+        let bytes = names.as_bytes();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut i = 0;
+        while i < bytes.len() {
+            h ^= bytes[i] as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        h
+    }
     pub use crate::validate::ValidationErrors;
     pub use crate::validate::rules as validate;
     pub use ::postcard;

@@ -11,9 +11,10 @@ use crate::operand::IntoOperand;
 use crate::stats::Counters;
 use crate::storage::ReadAccess;
 
-/// What a read needs from its transaction.
+/// What a read needs from its transaction (opaque outside the crate).
+#[doc(hidden)]
 #[derive(Clone, Copy)]
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     pub(crate) store: &'a dyn ReadAccess,
     pub(crate) catalog: &'a Catalog,
     pub(crate) counters: &'a Counters,
@@ -23,6 +24,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) dirty: &'a [bool],
     /// Planner statistics of the database.
     pub(crate) planner: &'a crate::query::stats::PlannerStats,
+    /// Lazy loads are refused (`Db::builder().strict_loading(true)`).
+    pub(crate) strict: bool,
 }
 
 pub(crate) fn entity_name<T: Entity>() -> &'static str {

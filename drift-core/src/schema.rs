@@ -25,6 +25,54 @@ pub struct EntityDescriptor {
     pub auto_increment: bool,
     /// Secondary indexes.
     pub indexes: Cow<'static, [IndexDescriptor]>,
+    /// Relations, in field order.
+    #[serde(default)]
+    pub relations: Cow<'static, [RelationDescriptor]>,
+}
+
+/// What kind of relation a field declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RelationKind {
+    /// `#[drift(belongs_to(Parent, key = fk))]`: this row holds the parent's key.
+    BelongsTo,
+    /// `#[drift(has_many(Child, foreign_key = fk))]`: children hold this row's key.
+    HasMany,
+    /// `#[drift(has_one(Child, foreign_key = fk))]`: at most one child holds the key.
+    HasOne,
+    /// `#[drift(many_to_many(Other, through = Join))]`: rows of `Join` pair the two.
+    ManyToMany,
+}
+
+/// What deleting a parent does to the rows that belong to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum OnDelete {
+    /// The delete fails with `Error::Restrict` while children exist (default).
+    #[default]
+    Restrict,
+    /// The children are deleted too, recursively.
+    Cascade,
+    /// The children's (optional) foreign key is set to `None`.
+    SetNull,
+}
+
+/// Describes one relation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelationDescriptor {
+    /// The relation field's name.
+    pub name: Text,
+    /// The kind of relation.
+    pub kind: RelationKind,
+    /// The related entity's name.
+    pub target: Text,
+    /// The key fields: this entity's foreign key for `belongs_to`, the child's for
+    /// `has_many` / `has_one`, empty for `many_to_many`.
+    pub key: Cow<'static, [Text]>,
+    /// The join entity of a `many_to_many`.
+    pub through: Option<Text>,
+    /// What deleting the parent does (for `belongs_to`).
+    pub on_delete: OnDelete,
 }
 
 /// Describes one field.
@@ -123,6 +171,18 @@ impl EntityDescriptor {
         for c in compiled.indexes.iter() {
             if !self.indexes.iter().any(|i| i.name == c.name) {
                 out.push(format!("index `{}` was added", c.name));
+            }
+        }
+        for r in self.relations.iter() {
+            match compiled.relations.iter().find(|c| c.name == r.name) {
+                None => out.push(format!("relation `{}` was removed", r.name)),
+                Some(c) if c != r => out.push(format!("relation `{}` changed", r.name)),
+                Some(_) => {}
+            }
+        }
+        for c in compiled.relations.iter() {
+            if !self.relations.iter().any(|r| r.name == c.name) {
+                out.push(format!("relation `{}` was added", c.name));
             }
         }
         out

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::catalog::{self, EntityInfo};
+use crate::catalog::{self, EntityInfo, RelInfo};
+use crate::relation::{Transaction, fk_error, keys_with_prefix};
+use crate::schema::OnDelete;
 use crate::codec::KeyCodec;
 use crate::db::{Db, DbInner};
 use crate::entity::{Entity, Field};
@@ -84,7 +86,8 @@ impl ReadTx {
 
     pub(crate) fn reader(&self) -> Reader<'_> {
         let cache = self.db.inner.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, true));
-        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters, cache, dirty: &[], planner: &self.db.inner.planner }
+        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters, cache, dirty: &[], planner: &self.db.inner.planner,
+            strict: self.db.inner.strict_loading }
     }
 
     read_methods!();
@@ -114,6 +117,8 @@ pub struct WriteTx {
     dirty: Vec<bool>,
     /// Rows updated or deleted, to drop from the cache at commit.
     changed: Vec<(u32, Vec<u8>)>,
+    /// Rows whose delete is cascading (entity ordinal, key): not visited again.
+    deleting: Vec<(usize, Vec<u8>)>,
     kbuf: Vec<u8>,
     rbuf: Vec<u8>,
     ibuf: Vec<u8>,
@@ -158,6 +163,7 @@ impl WriteTx {
             cache_epoch,
             dirty: vec![false; n],
             changed: Vec::new(),
+            deleting: Vec::new(),
             kbuf: Vec::with_capacity(64),
             rbuf: Vec::with_capacity(256),
             ibuf: Vec::with_capacity(128),
@@ -174,6 +180,7 @@ impl WriteTx {
             cache,
             dirty: &self.dirty,
             planner: &self.db.inner.planner,
+            strict: self.db.inner.strict_loading,
         }
     }
 
@@ -409,6 +416,7 @@ impl WriteTx {
         self.encode_indexes(info, entity, kbuf, ibuf, iends)?;
         check_index_lens::<T>(info, kbuf, iends)?;
         self.check_unique(info, entity, kbuf, ibuf, iends, None)?;
+        self.check_foreign_keys(info, entity, kbuf, None)?;
         self.store.put(info.table, kbuf, rbuf)?;
         let mut start = 0;
         for (i, &end) in iends.iter().enumerate() {
@@ -537,6 +545,7 @@ impl WriteTx {
         self.encode_indexes(info, entity, kbuf, ibuf, iends)?;
         check_index_lens::<T>(info, kbuf, iends)?;
         self.check_unique(info, entity, kbuf, ibuf, iends, Some((&obuf, &oends)))?;
+        self.check_foreign_keys(info, entity, kbuf, old.as_ref())?;
         self.store.put(info.table, kbuf, rbuf)?;
         self.note_changed(info, kbuf);
         let mut writes = 1;
@@ -563,6 +572,9 @@ impl WriteTx {
             None => return Ok(None),
             Some(row) => read::decode(&self.counters, kbuf, row.bytes())?,
         };
+        if !info.inbound.is_empty() {
+            self.apply_on_delete::<T>(info, kbuf)?;
+        }
         let (mut obuf, mut oends) = (Vec::new(), Vec::new());
         self.encode_indexes(info, &old, kbuf, &mut obuf, &mut oends)?;
         let mut start = 0;
@@ -574,6 +586,103 @@ impl WriteTx {
         self.note_changed(info, kbuf);
         self.counters.writes.set(self.counters.writes.get() + 1 + oends.len() as u64);
         Ok(Some(old))
+    }
+
+    /// Fails with `ForeignKey` when a `belongs_to` key of `entity` names no parent.
+    /// Keys unchanged since `old` are not checked again.
+    fn check_foreign_keys<T: Entity>(&self, info: &EntityInfo, entity: &T, kbuf: &[u8], old: Option<&T>) -> Result<()> {
+        for (ri, rel) in info.relations.iter().enumerate() {
+            let RelInfo::BelongsTo { parent } = rel else { continue };
+            let mut fk = Vec::with_capacity(16);
+            if !entity.__belongs_to_key(ri, &mut fk).map_err(|s| fk_error::<T>(ri, kbuf, s))? {
+                continue;
+            }
+            if let Some(old) = old {
+                let mut ofk = Vec::with_capacity(16);
+                if old.__belongs_to_key(ri, &mut ofk).unwrap_or(false) && ofk == fk {
+                    continue;
+                }
+            }
+            let pinfo = &self.db.inner.catalog.entities[*parent];
+            if pinfo.ordinal == info.ordinal && fk == kbuf {
+                continue; // a row that is its own parent
+            }
+            Counters::bump(&self.counters.gets);
+            if self.store.get(pinfo.table, &fk)?.is_none() {
+                let schema: &'static crate::schema::EntityDescriptor = pinfo.schema;
+                let rschema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
+                return Err(Error::ForeignKey {
+                    entity: entity_name::<T>(),
+                    field: rschema.relations[ri].key.join(", "),
+                    key: render_key::<T>(kbuf),
+                    parent: &schema.name,
+                    parent_key: (pinfo.vtable.render_key)(&fk),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies each inbound relation's `on_delete` to the rows that refer to the row
+    /// with key `kbuf`: all `restrict` checks first, then cascades and `set_null`s.
+    fn apply_on_delete<T: Entity>(&mut self, info: &EntityInfo, kbuf: &[u8]) -> Result<()> {
+        let inner = self.inner();
+        let mut work = Vec::new();
+        for inb in &info.inbound {
+            let child = &inner.catalog.entities[inb.child];
+            let prefix = crate::catalog::child_prefix(kbuf, inb.optional);
+            let mut keys = keys_with_prefix(&self.reader(), child, inb.source, &prefix)?;
+            keys.retain(|k| !(inb.child == info.ordinal && k.as_slice() == kbuf));
+            keys.retain(|k| !self.deleting.iter().any(|(o, d)| *o == inb.child && d == k));
+            if keys.is_empty() {
+                continue;
+            }
+            if inb.on_delete == OnDelete::Restrict {
+                let schema: &'static crate::schema::EntityDescriptor = child.schema;
+                return Err(Error::Restrict {
+                    entity: entity_name::<T>(),
+                    key: render_key::<T>(kbuf),
+                    child: &schema.name,
+                    field: inb.field.clone(),
+                    count: keys.len() as u64,
+                });
+            }
+            work.push((inb.clone(), keys));
+        }
+        self.deleting.push((info.ordinal, kbuf.to_vec()));
+        let r = (|| {
+            for (inb, keys) in work {
+                let child = &inner.catalog.entities[inb.child];
+                for ck in keys {
+                    match inb.on_delete {
+                        OnDelete::SetNull => (child.vtable.set_null)(self, &ck, inb.rel)?,
+                        _ => (child.vtable.delete)(self, &ck)?,
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.deleting.pop();
+        r
+    }
+
+    pub(crate) fn delete_erased<T: Entity>(tx: &mut WriteTx, key: &[u8]) -> Result<()> {
+        let inner = tx.inner();
+        let info = read::info::<T>(&inner.catalog)?;
+        tx.delete_in::<T>(info, key).map(drop)
+    }
+
+    pub(crate) fn set_null_erased<T: Entity>(tx: &mut WriteTx, key: &[u8], rel: usize) -> Result<()> {
+        let inner = tx.inner();
+        let info = read::info::<T>(&inner.catalog)?;
+        Counters::bump(&tx.counters.gets);
+        let row = match tx.store.get(info.table, key)? {
+            Some(row) => row.bytes().to_vec(),
+            None => return Ok(()),
+        };
+        let mut row: T = read::decode(&tx.counters, key, &row)?;
+        row.__set_null(rel);
+        tx.update_in(info, &row, false).map(drop)
     }
 
     /// Records that a stored row changed, so that cached copies are dropped at commit
@@ -717,4 +826,16 @@ fn encode_row<T: Entity>(entity: &T, kbuf: &[u8], rbuf: &mut Vec<u8>) -> Result<
         });
     }
     Ok(())
+}
+
+impl Transaction for ReadTx {
+    fn __reader(&self) -> Reader<'_> {
+        self.reader()
+    }
+}
+
+impl Transaction for WriteTx {
+    fn __reader(&self) -> Reader<'_> {
+        self.reader()
+    }
 }

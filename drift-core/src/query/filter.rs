@@ -255,6 +255,15 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
         self.pred(Op::InList, operand, shown, move |v| values.iter().any(|x| v.key_cmp(x).is_eq()))
     }
 
+    /// The field equals a parent's key (`Some(key)` for an optional foreign key).
+    #[doc(hidden)]
+    pub fn __eq_parent_key<K>(self, key: K) -> Filter<T>
+    where
+        V: FromParentKey<K>,
+    {
+        self.eq(V::from_parent_key(key))
+    }
+
     /// Ascending order on this field.
     #[must_use]
     pub fn asc(self) -> Order<T>
@@ -320,5 +329,23 @@ impl<T> Clone for Order<T> {
 impl<T> fmt::Debug for Order<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.name, if self.desc { "DESC" } else { "ASC" })
+    }
+}
+
+/// A foreign-key field type built from the parent's key: `K` itself or `Some(K)`.
+#[doc(hidden)]
+pub trait FromParentKey<K> {
+    fn from_parent_key(key: K) -> Self;
+}
+
+impl<K> FromParentKey<K> for K {
+    fn from_parent_key(key: K) -> K {
+        key
+    }
+}
+
+impl<K> FromParentKey<K> for Option<K> {
+    fn from_parent_key(key: K) -> Option<K> {
+        Some(key)
     }
 }

@@ -11,12 +11,14 @@ pub(crate) mod stats;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::codec::KeyCodec;
 use crate::entity::{Entity, Field};
 use crate::error::{Error, Result};
 use crate::read::{self, Reader, entity_name};
+use crate::relation::{Eager, Relation};
 use aggregate::{Agg, AggSet, Summable};
 use exec::{Exec, Probe};
 use filter::{Filter, Node, Order};
@@ -33,6 +35,7 @@ pub struct Query<'tx, T> {
     pub(crate) order: Vec<Order<T>>,
     pub(crate) limit: Option<usize>,
     pub(crate) offset: usize,
+    pub(crate) with: Vec<Arc<dyn Eager<T>>>,
 }
 
 impl<T> Clone for Query<'_, T> {
@@ -43,6 +46,7 @@ impl<T> Clone for Query<'_, T> {
             order: self.order.clone(),
             limit: self.limit,
             offset: self.offset,
+            with: self.with.clone(),
         }
     }
 }
@@ -119,7 +123,15 @@ impl<T> Ord for Ranked<'_, T> {
 
 impl<'tx, T: Entity> Query<'tx, T> {
     pub(crate) fn new(reader: Reader<'tx>) -> Self {
-        Query { reader, filter: None, order: Vec::new(), limit: None, offset: 0 }
+        Query { reader, filter: None, order: Vec::new(), limit: None, offset: 0, with: Vec::new() }
+    }
+
+    /// Loads a relation of every result in one batched pass (`.with(Post::AUTHOR)`,
+    /// nested: `.with(User::POSTS.then(Post::TAGS))`), instead of one lazy load per
+    /// row. The results are then collected before they are returned.
+    pub fn with<R: Entity>(mut self, relation: Relation<T, R>) -> Self {
+        self.with.push(Arc::new(relation));
+        self
     }
 
     /// Keeps the rows that match `filter` (and any filter given before).
@@ -345,7 +357,15 @@ impl<'tx, T: Entity> Query<'tx, T> {
     pub fn iter(&self) -> Result<QueryIter<'tx, T>> {
         let p = self.prepare(false, None)?;
         let mut t = std::time::Duration::ZERO;
-        Ok(QueryIter { inner: self.run(p, &mut t)? })
+        let rows = self.run(p, &mut t)?;
+        if self.with.is_empty() {
+            return Ok(QueryIter { inner: rows });
+        }
+        let mut all = rows.collect::<Result<Vec<T>>>()?;
+        for loader in &self.with {
+            loader.load(self.reader, &mut all)?;
+        }
+        Ok(QueryIter { inner: Box::new(all.into_iter().map(Ok)) })
     }
 
     /// All results.

@@ -9,7 +9,7 @@ use crate::internals::ast::Entity;
 /// `impl User { pub const AGE: Field<User, u32> = ...; }`
 pub(crate) fn handles(entity: &Entity<'_>) -> TokenStream {
     let ident = entity.ident;
-    let consts = entity.fields.iter().enumerate().map(|(pos, f)| {
+    let consts = entity.fields.iter().enumerate().filter(|(_, f)| !f.is_relation()).map(|(pos, f)| {
         let fident = f.ident;
         let ty = f.ty;
         let vis = &f.original.vis;

@@ -2,6 +2,7 @@
 
 mod fields;
 mod key;
+mod relation;
 mod row;
 mod schema;
 mod validate;
@@ -41,11 +42,16 @@ fn expand(entity: &Entity<'_>) -> TokenStream {
     let schema = schema::descriptor(entity);
     let failing_key_field = key::failing_key_field(entity);
     let validate = validate::validate_fn(entity);
+    let relation_inherent = relation::inherent(entity);
+    let relation_checks = relation::checks(entity);
+    let relation_fns = relation::entity_fns(entity);
     quote! {
         #handles
+        #relation_inherent
 
         const _: () = {
             #assertions
+            #relation_checks
             #row
 
             impl ::drift::__private::Entity for #ident {
@@ -72,6 +78,8 @@ fn expand(entity: &Entity<'_>) -> TokenStream {
                 #failing_key_field
 
                 #validate
+
+                #relation_fns
             }
         };
     }

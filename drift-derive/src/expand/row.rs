@@ -10,7 +10,7 @@ fn data_fields<'e, 'a>(entity: &'e Entity<'a>) -> Vec<&'e Field<'a>> {
     entity
         .fields
         .iter()
-        .filter(|f| f.attrs.primary_key.is_none())
+        .filter(|f| f.attrs.primary_key.is_none() && !f.is_relation())
         .collect()
 }
 
@@ -77,6 +77,8 @@ pub(crate) fn decode_row(entity: &Entity<'_>) -> TokenStream {
         let i = f.ident;
         if f.attrs.primary_key.is_some() {
             quote!(#i)
+        } else if f.is_relation() {
+            quote!(#i: ::core::default::Default::default())
         } else {
             quote!(#i: __drift_r.#i)
         }

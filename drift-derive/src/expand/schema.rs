@@ -4,6 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 
 use crate::internals::ast::Entity;
+use crate::internals::relation::{OnDeleteAttr, RelKind};
 
 fn type_name(ty: &syn::Type) -> String {
     ty.to_token_stream()
@@ -28,6 +29,8 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
         let ty = type_name(f.ty);
         let kind = if f.attrs.primary_key.is_some() {
             quote!(Key)
+        } else if f.is_relation() {
+            quote!(Relation)
         } else {
             quote!(Data)
         };
@@ -56,6 +59,41 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
             }
         }
     });
+    let relations = entity.relations.iter().map(|r| {
+        let f = &entity.fields[r.field];
+        let Some(attr) = &f.attrs.relation else { return TokenStream::new() };
+        let rname = unraw(f.ident);
+        let target = attr.target.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let kind = match attr.kind {
+            RelKind::BelongsTo => quote!(BelongsTo),
+            RelKind::HasMany => quote!(HasMany),
+            RelKind::HasOne => quote!(HasOne),
+            RelKind::ManyToMany => quote!(ManyToMany),
+        };
+        let key = attr.key.iter().map(unraw);
+        let through = match attr.through.as_ref().and_then(|p| p.segments.last()) {
+            Some(s) => {
+                let t = s.ident.to_string();
+                quote!(::core::option::Option::Some(::drift::__private::Cow::Borrowed(#t)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let on_delete = match attr.on_delete {
+            OnDeleteAttr::Restrict => quote!(Restrict),
+            OnDeleteAttr::Cascade => quote!(Cascade),
+            OnDeleteAttr::SetNull => quote!(SetNull),
+        };
+        quote! {
+            ::drift::__private::RelationDescriptor {
+                name: ::drift::__private::Cow::Borrowed(#rname),
+                kind: ::drift::__private::RelationKind::#kind,
+                target: ::drift::__private::Cow::Borrowed(#target),
+                key: ::drift::__private::Cow::Borrowed(&[#(::drift::__private::Cow::Borrowed(#key)),*]),
+                through: #through,
+                on_delete: ::drift::__private::OnDelete::#on_delete,
+            }
+        }
+    });
     quote! {
         ::drift::__private::EntityDescriptor {
             name: ::drift::__private::Cow::Borrowed(#name),
@@ -65,6 +103,7 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
             primary_key: ::drift::__private::Cow::Borrowed(&[#(::drift::__private::Cow::Borrowed(#keys)),*]),
             auto_increment: #auto,
             indexes: ::drift::__private::Cow::Borrowed(&[#(#indexes),*]),
+            relations: ::drift::__private::Cow::Borrowed(&[#(#relations),*]),
         }
     }
 }

@@ -4,6 +4,7 @@ use proc_macro2::Span;
 use syn::{Ident, Type};
 
 use super::attr::{Container, FieldAttrs};
+use super::relation::RelKind;
 use super::ctxt::Ctxt;
 
 pub(crate) struct Entity<'a> {
@@ -16,6 +17,15 @@ pub(crate) struct Entity<'a> {
     pub(crate) indexes: Vec<Index>,
     /// `#[drift(validate_with = path)]`.
     pub(crate) validate_with: Option<syn::Path>,
+    /// Relation fields (with their attribute), in field order.
+    pub(crate) relations: Vec<Relation>,
+}
+
+/// A relation field: its position, its attribute, and the positions of its key
+/// fields in this entity (for `belongs_to`).
+pub(crate) struct Relation {
+    pub(crate) field: usize,
+    pub(crate) key_fields: Vec<usize>,
 }
 
 pub(crate) struct Field<'a> {
@@ -25,6 +35,20 @@ pub(crate) struct Field<'a> {
     pub(crate) attrs: FieldAttrs,
     /// What the type is, as far as its spelling tells.
     pub(crate) shape: Shape,
+    /// `BelongsTo<R>` and kin: the proxy kind and `R`.
+    pub(crate) proxy: Option<(RelKind, &'a Type)>,
+}
+
+/// The relation proxy a type names (`BelongsTo<User>`, `drift::HasMany<Post>`).
+fn proxy_of(ty: &Type) -> Option<(RelKind, &Type)> {
+    let Type::Path(p) = ty else { return None };
+    let seg = p.path.segments.last()?;
+    let kind = RelKind::from_proxy(&seg.ident.to_string())?;
+    let syn::PathArguments::AngleBracketed(args) = &seg.arguments else { return None };
+    match args.args.first()? {
+        syn::GenericArgument::Type(t) => Some((kind, t)),
+        _ => None,
+    }
 }
 
 /// What a field's type is, read from how it is written: enough to reject a
@@ -117,7 +141,8 @@ impl<'a> Entity<'a> {
             .filter_map(|f| {
                 let ident = f.ident.as_ref()?;
                 let shape = Shape::of(&f.ty);
-                Some(Field { ident, ty: &f.ty, original: f, attrs: FieldAttrs::from_ast(cx, f), shape })
+                let proxy = proxy_of(&f.ty);
+                Some(Field { ident, ty: &f.ty, original: f, attrs: FieldAttrs::from_ast(cx, f), shape, proxy })
             })
             .collect();
         let mut indexes = Vec::new();
@@ -155,6 +180,34 @@ impl<'a> Entity<'a> {
                 span: idx.name.as_ref().map_or(idx.span, syn::LitStr::span),
             });
         }
+        let mut relations = Vec::new();
+        for (pos, f) in fields.iter().enumerate() {
+            let Some(rel) = &f.attrs.relation else { continue };
+            let mut key_fields = Vec::new();
+            if rel.kind == RelKind::BelongsTo {
+                for k in &rel.key {
+                    match fields.iter().position(|g| g.ident == k) {
+                        Some(p) => key_fields.push(p),
+                        None => cx.error_spanned_by(
+                            k,
+                            format!("unknown field `{k}` in `key = ...`: the struct has no field of that name"),
+                        ),
+                    }
+                }
+                // Children are found through an index on their key: a primary-key
+                // prefix, an index that leads with it, or one made here.
+                let key_names: Vec<usize> = key_fields.clone();
+                let pk: Vec<usize> =
+                    (0..fields.len()).filter(|&i| fields[i].attrs.primary_key.is_some()).collect();
+                let served = key_names.len() == rel.key.len()
+                    && (pk.starts_with(&key_names) || indexes.iter().any(|i| i.fields.starts_with(&key_names)));
+                if !served && key_names.len() == rel.key.len() {
+                    let name = rel.key.iter().map(ToString::to_string).collect::<Vec<_>>().join("_");
+                    indexes.push(Index { name, fields: key_names, unique: false, span: rel.span });
+                }
+            }
+            relations.push(Relation { field: pos, key_fields });
+        }
         let (table, table_span) = match &container.table {
             Some(lit) => (lit.value(), lit.span()),
             None => (snake_case(&input.ident.to_string()), input.ident.span()),
@@ -168,6 +221,7 @@ impl<'a> Entity<'a> {
             fields,
             indexes,
             validate_with: container.validate_with,
+            relations,
         })
     }
 
@@ -178,6 +232,13 @@ impl<'a> Entity<'a> {
 
     pub(crate) fn auto_increment(&self) -> bool {
         self.fields.iter().any(|f| f.attrs.auto_increment.is_some())
+    }
+}
+
+impl Field<'_> {
+    /// A relation field: declared by its attribute or its proxy type. Never stored.
+    pub(crate) fn is_relation(&self) -> bool {
+        self.attrs.relation.is_some() || self.proxy.is_some()
     }
 }
 

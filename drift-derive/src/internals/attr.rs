@@ -72,6 +72,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) unique: Option<Span>,
     pub(crate) index: Option<Span>,
     pub(crate) validate: Vec<Rule>,
+    pub(crate) relation: Option<super::relation::RelationAttr>,
 }
 
 /// A number literal in a `range` bound, maybe negated.
@@ -334,6 +335,7 @@ impl FieldAttrs {
         let mut unique = Attr::none(cx, UNIQUE);
         let mut index = Attr::none(cx, INDEX);
         let mut validate = Vec::new();
+        let mut relation: Option<super::relation::RelationAttr> = None;
         for attr in &field.attrs {
             if attr.path() != DRIFT {
                 continue;
@@ -360,6 +362,13 @@ impl FieldAttrs {
                     } else {
                         parse_flag(cx, &meta, &mut index)?;
                     }
+                } else if let Some(kind) = super::relation::RelKind::from_meta(&meta) {
+                    let parsed = super::relation::parse(cx, &meta, kind)?;
+                    if relation.is_some() {
+                        cx.error_spanned_by(&meta.path, "a field holds one relation: remove the second relation attribute");
+                    } else {
+                        relation = parsed;
+                    }
                 } else if meta.path == VALIDATE {
                     parse_validate(cx, &meta, &mut validate)?;
                 } else if meta.path == VALIDATE_WITH {
@@ -377,7 +386,12 @@ impl FieldAttrs {
                         format!("`#[drift({} = ...)]` belongs on the struct, not on a field", path.to_token_stream()),
                     );
                 } else {
-                    unknown(cx, &meta, "field", "`primary_key`, `auto_increment`, `unique`, `index`, `validate(...)`");
+                    unknown(
+                        cx,
+                        &meta,
+                        "field",
+                        "`primary_key`, `auto_increment`, `unique`, `index`, `validate(...)`, `belongs_to(...)`, `has_many(...)`, `has_one(...)`, `many_to_many(...)`",
+                    );
                     take_rest(&meta)?;
                 }
                 Ok(())
@@ -392,6 +406,7 @@ impl FieldAttrs {
             unique: flag(unique),
             index: flag(index),
             validate,
+            relation,
         }
     }
 }

@@ -7,6 +7,7 @@ use super::attr::{NumValue, Number, Rule};
 use super::ctxt::Ctxt;
 
 pub(crate) fn check(cx: &Ctxt, entity: &Entity<'_>) {
+    check_relations(cx, entity);
     check_generics(cx, entity);
     check_table_name(cx, entity);
     check_primary_key(cx, entity);
@@ -235,6 +236,90 @@ fn check_validate_regex(cx: &Ctxt, entity: &Entity<'_>) {
                     format!("`regex` pattern does not compile: {kind} (at byte {offset} of the pattern)"),
                 );
             }
+        }
+    }
+}
+
+/// The last path segment's name of a type (`Option` for `Option<u64>`).
+fn type_name(ty: &syn::Type) -> Option<String> {
+    match ty {
+        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+}
+
+fn check_relations(cx: &Ctxt, entity: &Entity<'_>) {
+    use super::relation::{OnDeleteAttr, RelKind};
+    for f in &entity.fields {
+        match (&f.attrs.relation, f.proxy) {
+            (None, Some((kind, target))) => {
+                let target = quote::ToTokens::to_token_stream(target).to_string().replace(' ', "");
+                let hint = match kind {
+                    RelKind::BelongsTo => format!("`#[drift(belongs_to({target}, key = {}_id))]`", f.ident),
+                    RelKind::HasMany => format!("`#[drift(has_many({target}, foreign_key = ...))]`"),
+                    RelKind::HasOne => format!("`#[drift(has_one({target}, foreign_key = ...))]`"),
+                    RelKind::ManyToMany => format!("`#[drift(many_to_many({target}, through = ...))]`"),
+                };
+                cx.error_spanned_by(f.ty, format!("relation field `{}` needs its attribute: {hint}", f.ident));
+            }
+            (Some(rel), proxy) => {
+                if proxy.map(|(k, _)| k) != Some(rel.kind) {
+                    let target = quote::ToTokens::to_token_stream(&rel.target).to_string().replace(' ', "");
+                    cx.error_spanned_by(
+                        f.ty,
+                        format!(
+                            "`#[drift({}(..))]` needs a field of type `{}<{target}>`",
+                            rel.kind.attr(),
+                            rel.kind.proxy()
+                        ),
+                    );
+                }
+                let extra = f.attrs.primary_key.or(f.attrs.index).or(f.attrs.unique).or(f.attrs.auto_increment);
+                if let Some(span) = extra {
+                    cx.syn_error(syn::Error::new(
+                        span,
+                        "a relation field is not stored: it cannot be a key or indexed",
+                    ));
+                }
+                if rel.kind == RelKind::BelongsTo {
+                    let keys: Vec<&crate::internals::ast::Field<'_>> =
+                        rel.key.iter().filter_map(|k| entity.fields.iter().find(|g| g.ident == k)).collect();
+                    for k in &keys {
+                        if k.is_relation() {
+                            cx.error_spanned_by(
+                                k.ident,
+                                "the key of a `belongs_to` must be a stored field, not a relation",
+                            );
+                        }
+                    }
+                    let optional: Vec<bool> =
+                        keys.iter().map(|k| type_name(k.ty).as_deref() == Some("Option")).collect();
+                    if rel.on_delete == OnDeleteAttr::SetNull && optional.iter().any(|o| !o) {
+                        let span = rel.on_delete_span.unwrap_or(rel.span);
+                        let k = keys.iter().zip(&optional).find(|(_, o)| !**o).map(|(k, _)| k);
+                        let (name, ty) = k.map_or_else(
+                            || (String::new(), String::new()),
+                            |k| {
+                                (
+                                    k.ident.to_string(),
+                                    quote::ToTokens::to_token_stream(k.ty).to_string().replace(' ', ""),
+                                )
+                            },
+                        );
+                        cx.syn_error(syn::Error::new(
+                            span,
+                            format!("`on_delete = set_null` needs an `Option` key: `{name}` is `{ty}`; make it `Option<{ty}>` or use `restrict` or `cascade`"),
+                        ));
+                    }
+                    if keys.len() > 1 && optional.iter().any(|o| *o) {
+                        cx.syn_error(syn::Error::new(
+                            rel.span,
+                            "a composite `belongs_to` key cannot have `Option` fields",
+                        ));
+                    }
+                }
+            }
+            (None, None) => {}
         }
     }
 }
