@@ -1,9 +1,10 @@
-//! The main demo: a small blog in one Drift file.
+//! The main demo: a blog in one Drift file — users, posts, tags (many-to-many) and
+//! comments; queries and plans; lazy and eager loading with their storage work side
+//! by side; a cascade delete and a restrict error.
 //!
 //! Run with `cargo run --release --example blog`.
 
 use drift::prelude::*;
-use drift::{avg, count, sum};
 
 #[derive(Entity, Debug, Clone, PartialEq, Default)]
 #[drift(table = "users", version = 1)]
@@ -15,6 +16,8 @@ pub struct User {
     #[drift(index)]
     pub age: u32,
     pub name: String,
+    #[drift(has_many(Post, foreign_key = author_id))]
+    pub posts: HasMany<Post>,
 }
 
 #[derive(Entity, Debug, Clone, PartialEq, Default)]
@@ -22,12 +25,47 @@ pub struct User {
 pub struct Post {
     #[drift(primary_key, auto_increment)]
     pub id: u64,
-    #[drift(index)]
     pub author_id: u64,
     pub title: String,
     #[drift(index)]
     pub likes: u32,
     pub published: Option<i64>,
+    #[drift(belongs_to(User, key = author_id, on_delete = cascade))]
+    pub author: BelongsTo<User>,
+    #[drift(many_to_many(Tag, through = PostTag))]
+    pub tags: ManyToMany<Tag>,
+    #[drift(has_many(Comment, foreign_key = post_id))]
+    pub comments: HasMany<Comment>,
+}
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+pub struct Tag {
+    #[drift(primary_key, auto_increment)]
+    pub id: u64,
+    #[drift(unique)]
+    pub name: String,
+}
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+pub struct PostTag {
+    #[drift(primary_key)]
+    pub post_id: u64,
+    #[drift(primary_key)]
+    pub tag_id: u64,
+    #[drift(belongs_to(Post, key = post_id, on_delete = cascade))]
+    pub post: BelongsTo<Post>,
+    #[drift(belongs_to(Tag, key = tag_id, on_delete = restrict))]
+    pub tag: BelongsTo<Tag>,
+}
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+pub struct Comment {
+    #[drift(primary_key, auto_increment)]
+    pub id: u64,
+    pub post_id: u64,
+    pub body: String,
+    #[drift(belongs_to(Post, key = post_id, on_delete = cascade))]
+    pub post: BelongsTo<Post>,
 }
 
 fn main() -> Result<()> {
@@ -36,88 +74,169 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::NotADatabase { path: dir.display().to_string(), reason: e.to_string() })?;
     let path = dir.join("blog.drift");
-    let db = Db::builder().entity::<User>().entity::<Post>().open(&path)?;
+    let db = Db::builder()
+        .entity::<User>()
+        .entity::<Post>()
+        .entity::<Tag>()
+        .entity::<PostTag>()
+        .entity::<Comment>()
+        .cache_capacity(0) // so that the storage counters below show every read
+        .open(&path)?;
     println!("opened {}", path.display());
 
-    let people = [
-        ("ann@example.com", 31, "Ann"),
-        ("bob@example.com", 17, "Bob"),
-        ("cy@example.com", 45, "Cy"),
-        ("di@example.com", 28, "Di"),
-    ];
-    let ids = db.write(|tx| {
-        let mut ids = Vec::new();
+    let ids = seed(&db)?;
+    queries(&db, &ids)?;
+    loading(&db)?;
+    deletes(&db, &ids)?;
+    println!("\ndb stats: {:?}", db.stats());
+    Ok(())
+}
+
+fn seed(db: &Db) -> Result<Vec<u64>> {
+    let people = [("ann@example.com", 31, "Ann"), ("bob@example.com", 17, "Bob"), ("cy@example.com", 45, "Cy")];
+    let (users, posts, tags, comments) = db.write(|tx| {
+        let mut users = Vec::new();
         for (email, age, name) in people {
-            ids.push(tx.insert(&User { email: email.into(), age, name: name.into(), ..Default::default() })?);
+            users.push(tx.insert(&User { email: email.into(), age, name: name.into(), ..Default::default() })?);
         }
-        for (n, &author) in ids.iter().cycle().take(24).enumerate() {
-            let n = u32::try_from(n).unwrap_or(u32::MAX);
-            tx.insert(&Post {
+        for i in 0..97u32 {
+            users.push(tx.insert(&User {
+                email: format!("reader{i}@example.com"),
+                age: 18 + i % 50,
+                name: format!("Reader {i}"),
+                ..Default::default()
+            })?);
+        }
+        let mut tags = Vec::new();
+        for name in ["rust", "databases", "embedded", "orm"] {
+            tags.push(tx.insert(&Tag { name: name.into(), ..Default::default() })?);
+        }
+        let mut posts = 0;
+        let mut comments = 0;
+        for n in 0..1000u32 {
+            let author = users[(n as usize * 37) % users.len()];
+            let id = tx.insert(&Post {
                 author_id: author,
-                title: format!("Post #{n} by user {author}"),
+                title: format!("Post #{n}"),
                 likes: (n * 37) % 100,
                 published: (n % 3 != 0).then_some(1_700_000_000 + i64::from(n) * 86_400),
                 ..Default::default()
             })?;
+            posts += 1;
+            for (k, &tag) in tags.iter().enumerate() {
+                if (n as usize + k) % 3 == 0 {
+                    tx.insert(&PostTag { post_id: id, tag_id: tag, ..Default::default() })?;
+                }
+            }
+            for c in 0..n % 3 {
+                tx.insert(&Comment { post_id: id, body: format!("comment {c} on #{n}"), ..Default::default() })?;
+                comments += 1;
+            }
         }
-        Ok(ids)
+        Ok((users, posts, tags, comments))
     })?;
-    println!("inserted {} users and 24 posts in one transaction", ids.len());
+    println!("inserted {} users, {posts} posts, {} tags and {comments} comments in one transaction", users.len(), tags.len());
+    Ok(vec![users[0], users[1], tags[0]])
+}
 
+fn queries(db: &Db, ids: &[u64]) -> Result<()> {
     db.read(|tx| {
         let ann = tx.get_by::<User, _>(User::EMAIL, "ann@example.com")?;
-        println!("\nget_by email: {ann:?}");
+        println!("\nget_by email: {:?}", ann.map(|u| (u.id, u.name)));
 
-        let adults = tx.query::<User>().filter(User::AGE.gte(18)).order_by(User::AGE.desc()).all()?;
-        println!("\nadults, oldest first:");
-        for u in &adults {
+        let q = tx.query::<User>().filter(User::AGE.gte(40)).order_by(User::AGE.desc()).limit(3);
+        println!("\noldest three users aged 40+:");
+        for u in q.all()? {
             println!("  {:>3}  {}", u.age, u.name);
         }
+        println!("plan:\n{}", q.explain()?);
 
-        let q = tx.query::<Post>().filter(Post::LIKES.between(50, 99)).order_by(Post::LIKES.desc()).limit(5);
-        println!("\ntop 5 posts with 50..=99 likes:");
-        for p in q.all()? {
-            println!("  {:>3} likes  {}", p.likes, p.title);
-        }
-        println!("\nplan:\n{}", q.explain()?);
-
-        let by_ann = tx.query::<Post>().filter(Post::AUTHOR_ID.eq(ids[0]) & Post::LIKES.gt(20));
-        println!("\nAnn's posts with more than 20 likes: {}", by_ann.count()?);
-        println!("plan:\n{}", by_ann.explain()?);
+        let q = tx.query::<Post>().filter(Post::AUTHOR_ID.eq(ids[0]) & Post::LIKES.gt(50));
+        println!("\nAnn's posts with more than 50 likes: {}", q.count()?);
+        println!("plan:\n{}", q.explain()?);
 
         let per_author = tx
             .query::<Post>()
             .group_by(Post::AUTHOR_ID)
             .aggregate((count(), sum(Post::LIKES), avg(Post::LIKES)))
-            .having(count().gt(2))
-            .order_by(sum(Post::LIKES).desc());
-        println!("\nposts per author (count, total likes, average likes):");
+            .having(count().gt(10))
+            .order_by(sum(Post::LIKES).desc())
+            .limit(3);
+        println!("\ntop authors by total likes (posts, likes, average):");
         for (author, (n, total, mean)) in per_author.all()? {
             println!("  user {author}: {n} posts, {total} likes, {:.1} on average", mean.unwrap_or(0.0));
         }
         println!("plan:\n{}", per_author.explain_analyze()?);
 
-        let drafts = tx.query::<Post>().filter(Post::PUBLISHED.is_none()).count()?;
-        println!("\ndrafts: {drafts}");
-        let scan = tx.query::<Post>().filter(Post::TITLE.starts_with("Post #1"));
-        println!("titles starting with \"Post #1\": {}", scan.count()?);
+        let scan = tx.query::<Post>().filter(Post::TITLE.starts_with("Post #99"));
+        println!("\ntitles starting with \"Post #99\": {}", scan.count()?);
         println!("plan:\n{}", scan.explain()?);
-        println!("\nread transaction stats: {:?}", tx.stats());
         Ok(())
-    })?;
+    })
+}
 
+fn loading(db: &Db) -> Result<()> {
+    // The same load twice: every post with its author, lazily (one read per post)
+    // and eagerly (one batched pass over the distinct authors).
+    let lazy = db.read(|tx| {
+        let posts = tx.query::<Post>().all()?;
+        let mut total_age = 0u64;
+        for p in &posts {
+            total_age += u64::from(p.author(tx)?.age);
+        }
+        Ok((posts.len(), total_age, tx.stats()))
+    })?;
+    let eager = db.read(|tx| {
+        let posts = tx.query::<Post>().with(Post::AUTHOR).all()?;
+        let mut total_age = 0u64;
+        for p in &posts {
+            total_age += u64::from(p.author(tx)?.age);
+        }
+        Ok((posts.len(), total_age, tx.stats()))
+    })?;
+    assert_eq!((lazy.0, lazy.1), (eager.0, eager.1));
+    println!("\n{} posts with their authors (N+1 vs eager):", lazy.0);
+    println!("  lazy : gets={:>5} rows_decoded={:>5} lazy_loads={:>5}", lazy.2.gets, lazy.2.rows_decoded, lazy.2.lazy_loads);
+    println!("  eager: gets={:>5} rows_decoded={:>5} lazy_loads={:>5}", eager.2.gets, eager.2.rows_decoded, eager.2.lazy_loads);
+
+    db.read(|tx| {
+        let users = tx
+            .query::<User>()
+            .filter(User::AGE.gte(66))
+            .with(User::POSTS.then(Post::TAGS).then(Post::COMMENTS))
+            .all()?;
+        for u in &users {
+            let posts = u.posts.loaded().unwrap_or_default();
+            let tags: usize = posts.iter().map(|p| p.tags.loaded().map_or(0, <[Tag]>::len)).sum();
+            let comments: usize = posts.iter().map(|p| p.comments.loaded().map_or(0, <[Comment]>::len)).sum();
+            println!("  {} (age {}): {} posts, {tags} tag links, {comments} comments", u.name, u.age, posts.len());
+        }
+        println!("  nested eager load of users -> posts -> (tags, comments): {:?}", tx.stats());
+        Ok(())
+    })
+}
+
+fn deletes(db: &Db, ids: &[u64]) -> Result<()> {
+    // Restrict: a tag still used by posts cannot go.
+    match db.write(|tx| tx.delete::<Tag>(&ids[2]).map(drop)) {
+        Err(e) => println!("\nrestricted: {e}"),
+        Ok(()) => println!("\nunexpectedly deleted the tag"),
+    }
     // A failed statement changes nothing; the transaction goes on.
     db.write(|tx| {
         let dup = User { email: "ann@example.com".into(), age: 99, name: "Impostor".into(), ..Default::default() };
-        match tx.insert(&dup) {
-            Err(e) => println!("\nrejected: {e}"),
-            Ok(id) => println!("\nunexpectedly inserted {id}"),
+        if let Err(e) = tx.insert(&dup) {
+            println!("rejected: {e}");
         }
-        let removed = tx.delete::<User>(&ids[1])?;
-        println!("deleted {:?}", removed.map(|u| u.name));
         Ok(())
     })?;
-    println!("users now: {}", db.read(|tx| tx.query::<User>().count())?);
-    println!("db stats: {:?}", db.stats());
+    // Cascade: deleting Bob deletes his posts, their comments and their tag links.
+    let before = db.read(|tx| Ok((tx.query::<Post>().count()?, tx.query::<Comment>().count()?, tx.query::<PostTag>().count()?)))?;
+    db.write(|tx| tx.delete::<User>(&ids[1]).map(drop))?;
+    let after = db.read(|tx| Ok((tx.query::<Post>().count()?, tx.query::<Comment>().count()?, tx.query::<PostTag>().count()?)))?;
+    println!(
+        "deleted Bob: posts {} -> {}, comments {} -> {}, post-tag links {} -> {}",
+        before.0, after.0, before.1, after.1, before.2, after.2
+    );
     Ok(())
 }
