@@ -67,7 +67,10 @@ struct JsonRow<'a> {
     n: u64,
     unit: &'static str,
     ops_per_sec: f64,
+    /// Median over the runs.
     total_ms: f64,
+    min_ms: f64,
+    max_ms: f64,
     /// Users in the bulk insert (`--n`).
     users: usize,
     repeat: usize,
@@ -293,7 +296,10 @@ fn real_main() -> BoxResult<bool> {
     let mut results: Vec<ArmResults> = cli.arms.iter().map(|_| ArmResults::default()).collect();
     let mut failures = Vec::new();
     for rep in 0..repeat {
-        for (i, name) in cli.arms.iter().enumerate() {
+        // Each run starts with the next arm, so that no arm always runs first or last.
+        let k = cli.arms.len();
+        for i in (0..k).map(|j| (j + rep) % k) {
+            let name = &cli.arms[i];
             eprintln!("[run {}/{repeat}] {name}", rep + 1);
             if let Err(e) = run_arm(name, &data, &expected, &base, &mut results[i], &mut failures) {
                 failures.push(format!("{name}: stopped by an error: {e}"));
@@ -316,6 +322,8 @@ fn real_main() -> BoxResult<bool> {
                     unit: w.unit(),
                     ops_per_sec: ops as f64 / t,
                     total_ms: t * 1e3,
+                    min_ms: times.iter().min().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+                    max_ms: times.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1e3),
                     users: sizes.n,
                     repeat,
                 });
@@ -387,6 +395,30 @@ fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results:
     }
     if idx("native_db").is_some() {
         println!("\n† native_db has no durability setting: its non-durable commits still fsync (Immediate).");
+    }
+    if repeat > 1 {
+        println!("\n### Spread: fastest and slowest run, total ms per workload\n");
+        let mut header = String::from("| workload |");
+        let mut rule = String::from("|---|");
+        for a in &cli.arms {
+            header.push_str(&format!(" {a} |"));
+            rule.push_str("---:|");
+        }
+        println!("{header}\n{rule}");
+        for w in Workload::ALL {
+            let mut line = format!("| {} |", w.id());
+            for r in results {
+                match r.times.get(&w) {
+                    Some(t) => {
+                        let lo = t.iter().min().map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                        let hi = t.iter().max().map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                        line.push_str(&format!(" {lo:.1}–{hi:.1} |"));
+                    }
+                    None => line.push_str(" – |"),
+                }
+            }
+            println!("{line}");
+        }
     }
     println!("\n### File size (last run)\n");
     println!("| arm | after bulk insert | after compaction |\n|---|---:|---:|");

@@ -1,9 +1,9 @@
 //! Drift through its public API only (`use drift::prelude::*`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use drift::prelude::*;
+use drift::{count, sum};
 
 use super::{Arm, size_of};
 use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload, len_of};
@@ -159,14 +159,9 @@ impl Arm for DriftArm {
     }
 
     fn count_by_city(&mut self) -> BoxResult<Vec<(String, u64)>> {
-        // Drift has no group_by yet: scan and count here. This moves to
-        // `query().group_by(User::CITY).aggregate(count())` when the query engine lands.
         Ok(self.db.read(|tx| {
-            let mut counts: HashMap<String, u64> = HashMap::new();
-            for u in tx.query::<User>().iter()? {
-                *counts.entry(u?.city).or_default() += 1;
-            }
-            Ok(counts.into_iter().collect())
+            let groups = tx.query::<User>().group_by(User::CITY).aggregate((count(),)).all()?;
+            Ok(groups.into_iter().map(|(city, (n,))| (city, n)).collect())
         })?)
     }
 
@@ -213,14 +208,9 @@ impl Arm for DriftArm {
     }
 
     fn sum_orders_by_user(&mut self) -> BoxResult<Vec<(u64, u64)>> {
-        // No group_by/sum in Drift yet: scan and sum here (see count_by_city).
         Ok(self.db.read(|tx| {
-            let mut sums: HashMap<u64, u64> = HashMap::new();
-            for o in tx.query::<Order>().iter()? {
-                let o = o?;
-                *sums.entry(o.user_id).or_default() += o.amount;
-            }
-            Ok(sums.into_iter().collect())
+            let groups = tx.query::<Order>().group_by(Order::USER_ID).aggregate((sum(Order::AMOUNT),)).all()?;
+            Ok(groups.into_iter().map(|(user, (total,))| (user, total)).collect())
         })?)
     }
 
