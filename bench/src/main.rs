@@ -40,6 +40,9 @@ struct Cli {
     /// Writes a JSON array of {"workload","arm","n","ops_per_sec","total_ms",...}.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Prints the query plans of the read workloads (arms that have them) at the end of each run.
+    #[arg(long)]
+    explain: bool,
     /// Where the temporary databases go (default: the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -199,6 +202,7 @@ fn run_arm(
     base: &std::path::Path,
     results: &mut ArmResults,
     failures: &mut Vec<String>,
+    explain: bool,
 ) -> BoxResult<()> {
     let dir = tempfile::Builder::new().prefix("drift-bench-").tempdir_in(base)?;
     let mut arm = arms::open(name, dir.path())?;
@@ -237,6 +241,9 @@ fn run_arm(
             }
             _ => {}
         }
+    }
+    if explain && let Some(plans) = arm.explain()? {
+        eprintln!("query plans of {name}:\n{plans}");
     }
     drop(arm);
     dir.close()?;
@@ -301,7 +308,7 @@ fn real_main() -> BoxResult<bool> {
         for i in (0..k).map(|j| (j + rep) % k) {
             let name = &cli.arms[i];
             eprintln!("[run {}/{repeat}] {name}", rep + 1);
-            if let Err(e) = run_arm(name, &data, &expected, &base, &mut results[i], &mut failures) {
+            if let Err(e) = run_arm(name, &data, &expected, &base, &mut results[i], &mut failures, cli.explain) {
                 failures.push(format!("{name}: stopped by an error: {e}"));
             }
         }

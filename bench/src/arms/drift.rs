@@ -6,7 +6,9 @@ use drift::prelude::*;
 use drift::{count, sum};
 
 use super::{Arm, size_of};
-use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload, len_of};
+use crate::workloads::{
+    AGE_WIDTH, BoxResult, Dataset, NAME_PREFIX, OrderData, RANGE_LIMIT, Tally, UserData, Workload, len_of,
+};
 
 #[derive(Entity, Debug, Clone, PartialEq, Default)]
 #[drift(table = "users")]
@@ -224,6 +226,30 @@ impl Arm for DriftArm {
 
     fn file_bytes(&self) -> BoxResult<u64> {
         size_of(&self.path)
+    }
+
+    fn explain(&mut self) -> BoxResult<Option<String>> {
+        Ok(Some(self.db.read(|tx| {
+            let range = tx
+                .query::<User>()
+                .filter(User::AGE.between(40, 40 + AGE_WIDTH))
+                .order_by(User::AGE.asc())
+                .limit(RANGE_LIMIT);
+            let plans = [
+                ("index_range_age_limit", range.explain()?),
+                ("full_scan_sum_age", tx.query::<User>().explain()?),
+                ("group_count_city", tx.query::<User>().group_by(User::CITY).aggregate((count(),)).explain()?),
+                (
+                    "filtered_scan_name_prefix",
+                    tx.query::<User>().filter(User::NAME.starts_with(NAME_PREFIX)).explain()?,
+                ),
+                (
+                    "group_sum_orders_by_user",
+                    tx.query::<Order>().group_by(Order::USER_ID).aggregate((sum(Order::AMOUNT),)).explain()?,
+                ),
+            ];
+            Ok(plans.iter().map(|(w, p)| format!("{w}:\n{p}\n")).collect())
+        })?))
     }
 
     fn compact(&mut self) -> BoxResult<bool> {

@@ -67,6 +67,11 @@ pub trait Arm {
     /// Bytes on disk (all files of the database).
     fn file_bytes(&self) -> BoxResult<u64>;
 
+    /// The query plans of the read workloads, where the engine can show them (`--explain`).
+    fn explain(&mut self) -> BoxResult<Option<String>> {
+        Ok(None)
+    }
+
     /// Reclaims free space, if the engine can; returns false when it cannot.
     fn compact(&mut self) -> BoxResult<bool>;
 }
