@@ -4,13 +4,22 @@
 //! put, remove and range scans, inside read or write transactions. Every write made
 //! through [`WriteStore`] is recorded in an undo log so that a failed statement or
 //! savepoint can be taken back without aborting the whole transaction.
+//!
+//! redb asserts on some damaged files (a corrupt allocator state, found by the
+//! `open_file` fuzz target) instead of returning an error. Every call into it runs
+//! under [`engine`], which turns such a panic into [`Error::Storage`] and marks the
+//! database damaged: from then on every transaction of it fails at once, since
+//! redb's in-memory state can no longer be trusted. Its values are dropped under
+//! [`Quiet`], as their drops then panic too (on a lock poisoned by the first panic).
 
 mod undo;
 
 use std::cell::OnceCell;
 use std::ops::Bound;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
@@ -39,9 +48,66 @@ fn storage<E: std::error::Error + Send + Sync + 'static>(context: &'static str) 
     move |e| Error::Storage(StorageError::wrap(context, e))
 }
 
+/// Set once the storage engine panicked: the database is then refused.
+type Damaged = Arc<AtomicBool>;
+
+/// Runs a call into redb; a panic becomes an error and marks the database damaged.
+fn engine<R>(damaged: &AtomicBool, what: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    if damaged.load(Ordering::Acquire) {
+        return Err(Error::Storage(StorageError::new(
+            "the database file is damaged (the storage engine failed earlier); reopen it to read what is left",
+        )));
+    }
+    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            damaged.store(true, Ordering::Release);
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Storage(StorageError::new(format!(
+                "the storage engine failed while {what}, the file is damaged: {detail}"
+            ))))
+        }
+    }
+}
+
+/// Owns a redb value and drops it under `catch_unwind`: after redb panicked once,
+/// its drops panic on a poisoned lock.
+struct Quiet<T>(Option<T>);
+
+impl<T> Quiet<T> {
+    fn new(value: T) -> Self {
+        Quiet(Some(value))
+    }
+
+    fn get(&self) -> Result<&T> {
+        self.0.as_ref().ok_or_else(|| Error::Storage(StorageError::new("the transaction has ended")))
+    }
+
+    fn get_mut(&mut self) -> Result<&mut T> {
+        self.0.as_mut().ok_or_else(|| Error::Storage(StorageError::new("the transaction has ended")))
+    }
+
+    fn take(&mut self) -> Result<T> {
+        self.0.take().ok_or_else(|| Error::Storage(StorageError::new("the transaction has ended")))
+    }
+}
+
+impl<T> Drop for Quiet<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+        }
+    }
+}
+
 /// The open database file (or memory region).
 pub(crate) struct Backend {
-    db: redb::Database,
+    db: Quiet<redb::Database>,
+    damaged: Damaged,
 }
 
 impl Backend {
@@ -50,7 +116,7 @@ impl Backend {
         let display = path.display().to_string();
         let opened = std::panic::catch_unwind(|| redb::Database::builder().create(path));
         match opened {
-            Ok(Ok(db)) => Ok(Backend { db }),
+            Ok(Ok(db)) => Ok(Backend { db: Quiet::new(db), damaged: Damaged::default() }),
             Ok(Err(e)) => match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => {
                     Err(Error::Storage(StorageError::new(format!("{display} is already open in this process"))))
@@ -71,34 +137,42 @@ impl Backend {
         let db = redb::Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(storage("cannot create an in-memory database"))?;
-        Ok(Backend { db })
+        Ok(Backend { db: Quiet::new(db), damaged: Damaged::default() })
     }
 
     pub(crate) fn begin_write(&self, names: Arc<[String]>) -> Result<WriteStore> {
-        let txn = self.db.begin_write().map_err(storage("cannot begin a write transaction"))?;
+        let txn = engine(&self.damaged, "beginning a write transaction", || {
+            self.db.get()?.begin_write().map_err(storage("cannot begin a write transaction"))
+        })?;
         let n = names.len();
         Ok(WriteStore {
-            cell: WriteCell::new(txn, |_| (0..n).map(|_| OnceCell::new()).collect()),
+            cell: Quiet::new(WriteCell::new(txn, |_| (0..n).map(|_| OnceCell::new()).collect())),
             names,
             undo: UndoLog::default(),
+            damaged: Arc::clone(&self.damaged),
         })
     }
 
     pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
-        let txn = self.db.begin_read().map_err(storage("cannot begin a read transaction"))?;
+        let txn = engine(&self.damaged, "beginning a read transaction", || {
+            self.db.get()?.begin_read().map_err(storage("cannot begin a read transaction"))
+        })?;
         let tables = (0..names.len()).map(|_| OnceCell::new()).collect();
-        Ok(ReadStore { txn, tables, names })
+        Ok(ReadStore { tables, txn: Quiet::new(txn), names, damaged: Arc::clone(&self.damaged) })
     }
 
     /// Names of all tables in the file.
     pub(crate) fn table_names(&self) -> Result<Vec<String>> {
-        let txn = self.db.begin_read().map_err(storage("cannot begin a read transaction"))?;
-        let names = txn.list_tables().map_err(storage("cannot list tables"))?;
-        Ok(names.map(|h| redb::TableHandle::name(&h).to_string()).collect())
+        engine(&self.damaged, "listing tables", || {
+            let txn = self.db.get()?.begin_read().map_err(storage("cannot begin a read transaction"))?;
+            let names = txn.list_tables().map_err(storage("cannot list tables"))?;
+            Ok(names.map(|h| redb::TableHandle::name(&h).to_string()).collect())
+        })
     }
 
     pub(crate) fn compact(&mut self) -> Result<bool> {
-        self.db.compact().map_err(storage("cannot compact the database"))
+        let Backend { db, damaged } = self;
+        engine(damaged, "compacting", || db.get_mut()?.compact().map_err(storage("cannot compact the database")))
     }
 }
 
@@ -114,9 +188,10 @@ self_cell::self_cell!(
 
 /// A write transaction over byte tables, with an undo log.
 pub(crate) struct WriteStore {
-    cell: WriteCell,
+    cell: Quiet<WriteCell>,
     names: Arc<[String]>,
     undo: UndoLog,
+    damaged: Damaged,
 }
 
 /// A point in the undo log to roll back to.
@@ -131,16 +206,19 @@ impl WriteStore {
     ) -> Result<R> {
         let names = &self.names;
         let undo = &mut self.undo;
-        self.cell.with_dependent_mut(|txn, tables| {
-            let cell = tables.get_mut(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
-            if cell.get().is_none() {
-                let t = txn.open_table(Def::new(&names[tid])).map_err(storage("cannot open table"))?;
-                let _ = cell.set(t);
-            }
-            match cell.get_mut() {
-                Some(t) => f(t, undo),
-                None => Err(Error::Storage(StorageError::new("table did not open"))),
-            }
+        let cell = &mut self.cell;
+        engine(&self.damaged, "writing", || {
+            cell.get_mut()?.with_dependent_mut(|txn, tables| {
+                let cell = tables.get_mut(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+                if cell.get().is_none() {
+                    let t = txn.open_table(Def::new(&names[tid])).map_err(storage("cannot open table"))?;
+                    let _ = cell.set(t);
+                }
+                match cell.get_mut() {
+                    Some(t) => f(t, undo),
+                    None => Err(Error::Storage(StorageError::new("table did not open"))),
+                }
+            })
         })
     }
 
@@ -150,16 +228,18 @@ impl WriteStore {
         f: impl FnOnce(&'s redb::Table<'_, Raw, Raw>) -> Result<R>,
     ) -> Result<R> {
         let names = &self.names;
-        self.cell.with_dependent(|txn, tables| {
-            let cell = tables.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
-            if cell.get().is_none() {
-                let t = txn.open_table(Def::new(&names[tid])).map_err(storage("cannot open table"))?;
-                let _ = cell.set(t);
-            }
-            match cell.get() {
-                Some(t) => f(t),
-                None => Err(Error::Storage(StorageError::new("table did not open"))),
-            }
+        engine(&self.damaged, "reading", || {
+            self.cell.get()?.with_dependent(|txn, tables| {
+                let cell = tables.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+                if cell.get().is_none() {
+                    let t = txn.open_table(Def::new(&names[tid])).map_err(storage("cannot open table"))?;
+                    let _ = cell.set(t);
+                }
+                match cell.get() {
+                    Some(t) => f(t),
+                    None => Err(Error::Storage(StorageError::new("table did not open"))),
+                }
+            })
         })
     }
 
@@ -217,31 +297,42 @@ impl WriteStore {
     }
 
     pub(crate) fn commit(self, durability: Durability) -> Result<()> {
-        let mut txn = self.cell.into_owner();
-        let d = match durability {
-            Durability::Immediate => redb::Durability::Immediate,
-            Durability::None => redb::Durability::None,
-        };
-        txn.set_durability(d).map_err(storage("cannot set durability"))?;
-        txn.commit().map_err(storage("commit failed"))
+        let WriteStore { mut cell, damaged, .. } = self;
+        engine(&damaged, "committing", || {
+            let mut txn = Quiet::new(cell.take()?.into_owner());
+            let d = match durability {
+                Durability::Immediate => redb::Durability::Immediate,
+                Durability::None => redb::Durability::None,
+            };
+            txn.get_mut()?.set_durability(d).map_err(storage("cannot set durability"))?;
+            txn.take()?.commit().map_err(storage("commit failed"))
+        })
     }
 }
 
 /// A read transaction over byte tables.
 pub(crate) struct ReadStore {
-    txn: redb::ReadTransaction,
+    txn: Quiet<redb::ReadTransaction>,
     tables: Vec<OnceCell<redb::ReadOnlyTable<Raw, Raw>>>,
     names: Arc<[String]>,
+    damaged: Damaged,
 }
 
 impl ReadStore {
-    fn table(&self, tid: TableId) -> Result<&redb::ReadOnlyTable<Raw, Raw>> {
-        let cell = self.tables.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
-        if cell.get().is_none() {
-            let t = self.txn.open_table(Def::new(&self.names[tid])).map_err(storage("cannot open table"))?;
-            let _ = cell.set(t);
-        }
-        cell.get().ok_or_else(|| Error::Storage(StorageError::new("table did not open")))
+    /// Runs `f` on table `tid`, opened on first use, under [`engine`].
+    fn with_table<'s, R>(
+        &'s self,
+        tid: TableId,
+        f: impl FnOnce(&'s redb::ReadOnlyTable<Raw, Raw>) -> Result<R>,
+    ) -> Result<R> {
+        engine(&self.damaged, "reading", || {
+            let cell = self.tables.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+            if cell.get().is_none() {
+                let t = self.txn.get()?.open_table(Def::new(&self.names[tid])).map_err(storage("cannot open table"))?;
+                let _ = cell.set(t);
+            }
+            f(cell.get().ok_or_else(|| Error::Storage(StorageError::new("table did not open")))?)
+        })
     }
 }
 
@@ -255,18 +346,24 @@ impl Guard<'_> {
 }
 
 /// A range over a table, in key order (reversible).
-pub(crate) struct RawRange<'a>(redb::Range<'a, Raw, Raw>);
+pub(crate) struct RawRange<'a>(redb::Range<'a, Raw, Raw>, &'a AtomicBool);
 
 impl<'a> Iterator for RawRange<'a> {
     type Item = Result<(Guard<'a>, Guard<'a>)>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|r| r.map(|(k, v)| (Guard(k), Guard(v))).map_err(storage("read failed")))
+        let RawRange(range, damaged) = self;
+        engine(damaged, "reading", || Ok(range.next()))
+            .transpose()
+            .map(|r| r.and_then(|r| r.map(|(k, v)| (Guard(k), Guard(v))).map_err(storage("read failed"))))
     }
 }
 
 impl DoubleEndedIterator for RawRange<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|r| r.map(|(k, v)| (Guard(k), Guard(v))).map_err(storage("read failed")))
+        let RawRange(range, damaged) = self;
+        engine(damaged, "reading", || Ok(range.next_back()))
+            .transpose()
+            .map(|r| r.and_then(|r| r.map(|(k, v)| (Guard(k), Guard(v))).map_err(storage("read failed"))))
     }
 }
 
@@ -280,16 +377,18 @@ pub(crate) trait ReadAccess {
 
 impl ReadAccess for ReadStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
-        Ok(self.table(tid)?.get(key).map_err(storage("read failed"))?.map(Guard))
+        self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(Guard)))
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
-        Ok(RawRange(self.table(tid)?.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?))
+        self.with_table(tid, |t| {
+            Ok(RawRange(t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?, &self.damaged))
+        })
     }
     fn len(&self, tid: TableId) -> Result<u64> {
-        self.table(tid)?.len().map_err(storage("read failed"))
+        self.with_table(tid, |t| t.len().map_err(storage("read failed")))
     }
     fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
-        Ok(self.table(tid)?.last().map_err(storage("read failed"))?.map(|(k, v)| (Guard(k), Guard(v))))
+        self.with_table(tid, |t| Ok(t.last().map_err(storage("read failed"))?.map(|(k, v)| (Guard(k), Guard(v)))))
     }
 }
 
@@ -298,7 +397,9 @@ impl ReadAccess for WriteStore {
         self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(Guard)))
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
-        self.with_table(tid, |t| Ok(RawRange(t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?)))
+        self.with_table(tid, |t| {
+            Ok(RawRange(t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?, &self.damaged))
+        })
     }
     fn len(&self, tid: TableId) -> Result<u64> {
         self.with_table(tid, |t| t.len().map_err(storage("read failed")))

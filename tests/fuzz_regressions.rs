@@ -1,0 +1,67 @@
+//! Inputs the fuzz targets in `fuzz/` found failing, kept as regression tests. The
+//! entities repeat `fuzz/src/lib.rs`, whose schema the stored files carry.
+
+use drift::ErrorKind;
+use drift::prelude::*;
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+#[drift(index(fields(city, score)))]
+pub struct Sample {
+    #[drift(primary_key)]
+    pub sensor: String,
+    #[drift(primary_key)]
+    pub at: f64,
+    #[drift(index)]
+    pub level: i32,
+    #[drift(unique)]
+    pub tag: Option<Vec<u8>>,
+    pub city: String,
+    pub score: i16,
+    pub flags: Vec<bool>,
+    pub note: Option<String>,
+    pub letter: char,
+    pub pairs: Vec<(u8, String)>,
+    pub ratio: f32,
+    pub big: u128,
+}
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+pub struct Note {
+    #[drift(primary_key, auto_increment)]
+    pub id: u64,
+    #[drift(index)]
+    pub title: String,
+    pub body: Vec<u8>,
+}
+
+fn open_copy(bytes: &[u8]) -> (tempfile::TempDir, drift::Result<Db>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.drift");
+    std::fs::write(&path, bytes).unwrap();
+    let db = Db::builder().entity::<Sample>().entity::<Note>().open(&path);
+    (dir, db)
+}
+
+/// `open_file` crash 3191cbdd: the file opens and reads, but its allocator state is
+/// corrupt and redb asserts (`bit < self.len`) on the first page allocation. The
+/// write fails with a storage error, and the database refuses further work.
+#[test]
+fn damaged_allocator_fails_the_write_with_an_error_not_a_panic() {
+    let (_dir, db) = open_copy(include_bytes!("data/fuzz-open_file-damaged-allocator.bin"));
+    let db = db.expect("the damaged file passes redb's checks on open");
+    assert_eq!(db.read(|tx| tx.query::<Note>().count()).unwrap(), 0);
+    let err = db
+        .write(|tx| {
+            let id = tx.insert(&Note { title: "a".into(), body: vec![1, 2, 3], ..Default::default() })?;
+            tx.update(&Note { id, title: "b".into(), body: Vec::new() })?;
+            tx.insert(&Sample { sensor: "s".into(), at: 1.5, level: 3, ..Default::default() })?;
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.to_string().contains("damaged"), "{err}");
+    let again = db.write(|tx| tx.insert(&Note::default())).unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Storage, "{again}");
+    let read = db.read(|tx| tx.query::<Note>().count()).unwrap_err();
+    assert!(read.to_string().contains("damaged"), "{read}");
+}
