@@ -65,3 +65,18 @@ fn damaged_allocator_fails_the_write_with_an_error_not_a_panic() {
     let read = db.read(|tx| tx.query::<Note>().count()).unwrap_err();
     assert!(read.to_string().contains("damaged"), "{read}");
 }
+
+/// `open_file` crash 74e8d730: a leaf page holds a value offset past the page end, and
+/// redb panics on reading the value (`range start index 4294901804 out of range`), here
+/// in the unique-index check of an insert. The read fails with a storage error.
+#[test]
+fn value_offset_past_the_page_fails_the_read_with_an_error_not_a_panic() {
+    let (_dir, db) = open_copy(include_bytes!("data/fuzz-open_file-bad-value-offset.bin"));
+    let db = db.expect("the damaged file passes redb's checks on open");
+    assert_eq!(db.read(|tx| tx.query::<Sample>().count()).unwrap(), 3);
+    let err = db
+        .write(|tx| tx.insert(&Sample { sensor: "s".into(), at: 1.5, level: 3, ..Default::default() }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+    assert!(err.to_string().contains("damaged"), "{err}");
+}

@@ -339,6 +339,14 @@ impl ReadStore {
 /// A value read from a table, borrowed from the transaction.
 pub(crate) struct Guard<'a>(redb::AccessGuard<'a, Raw>);
 
+/// Wraps a guard after reading its value once: on a damaged page that read panics,
+/// and it must do so inside [`engine`]. The value of a guard never changes, so later
+/// reads through [`Guard::bytes`] cannot panic.
+fn checked(guard: redb::AccessGuard<'_, Raw>) -> Guard<'_> {
+    let _ = guard.value();
+    Guard(guard)
+}
+
 impl Guard<'_> {
     pub(crate) fn bytes(&self) -> &[u8] {
         self.0.value()
@@ -352,18 +360,24 @@ impl<'a> Iterator for RawRange<'a> {
     type Item = Result<(Guard<'a>, Guard<'a>)>;
     fn next(&mut self) -> Option<Self::Item> {
         let RawRange(range, damaged) = self;
-        engine(damaged, "reading", || Ok(range.next()))
-            .transpose()
-            .map(|r| r.and_then(|r| r.map(|(k, v)| (Guard(k), Guard(v))).map_err(storage("read failed"))))
+        engine(damaged, "reading", || {
+            range.next().transpose().map(|e| e.map(|(k, v)| (checked(k), checked(v)))).map_err(storage("read failed"))
+        })
+        .transpose()
     }
 }
 
 impl DoubleEndedIterator for RawRange<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let RawRange(range, damaged) = self;
-        engine(damaged, "reading", || Ok(range.next_back()))
-            .transpose()
-            .map(|r| r.and_then(|r| r.map(|(k, v)| (Guard(k), Guard(v))).map_err(storage("read failed"))))
+        engine(damaged, "reading", || {
+            range
+                .next_back()
+                .transpose()
+                .map(|e| e.map(|(k, v)| (checked(k), checked(v))))
+                .map_err(storage("read failed"))
+        })
+        .transpose()
     }
 }
 
@@ -377,7 +391,7 @@ pub(crate) trait ReadAccess {
 
 impl ReadAccess for ReadStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
-        self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(Guard)))
+        self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(checked)))
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
         self.with_table(tid, |t| {
@@ -388,13 +402,13 @@ impl ReadAccess for ReadStore {
         self.with_table(tid, |t| t.len().map_err(storage("read failed")))
     }
     fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
-        self.with_table(tid, |t| Ok(t.last().map_err(storage("read failed"))?.map(|(k, v)| (Guard(k), Guard(v)))))
+        self.with_table(tid, |t| Ok(t.last().map_err(storage("read failed"))?.map(|(k, v)| (checked(k), checked(v)))))
     }
 }
 
 impl ReadAccess for WriteStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
-        self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(Guard)))
+        self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(checked)))
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
         self.with_table(tid, |t| {
@@ -405,6 +419,6 @@ impl ReadAccess for WriteStore {
         self.with_table(tid, |t| t.len().map_err(storage("read failed")))
     }
     fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
-        self.with_table(tid, |t| Ok(t.last().map_err(storage("read failed"))?.map(|(k, v)| (Guard(k), Guard(v)))))
+        self.with_table(tid, |t| Ok(t.last().map_err(storage("read failed"))?.map(|(k, v)| (checked(k), checked(v)))))
     }
 }
