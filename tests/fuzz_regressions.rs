@@ -80,3 +80,13 @@ fn value_offset_past_the_page_fails_the_read_with_an_error_not_a_panic() {
     assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
     assert!(err.to_string().contains("damaged"), "{err}");
 }
+
+/// `open_file` crash b242ed0d: redb asserts while shrinking the file in the commit that
+/// opening makes, then panics again dropping each table (on a poisoned lock); a second
+/// panic while the first unwound aborted the process. Opening fails with an error.
+#[test]
+fn failing_commit_on_open_is_an_error_and_every_drop_is_contained() {
+    let (_dir, db) = open_copy(include_bytes!("data/fuzz-open_file-bad-region-size.bin"));
+    let err = db.map(drop).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Storage | ErrorKind::NotADatabase), "{err}");
+}

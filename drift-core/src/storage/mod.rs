@@ -99,7 +99,21 @@ impl<T> Quiet<T> {
 impl<T> Drop for Quiet<T> {
     fn drop(&mut self) {
         if let Some(value) = self.0.take() {
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+            quiet_drop(value);
+        }
+    }
+}
+
+fn quiet_drop<T>(value: T) {
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// Drops each opened table on its own: were one drop to panic while a `Vec` of them
+/// is dropped, the next one's panic would abort the process.
+fn close_tables<T>(tables: &mut [OnceCell<T>]) {
+    for cell in tables {
+        if let Some(table) = cell.take() {
+            quiet_drop(table);
         }
     }
 }
@@ -296,10 +310,12 @@ impl WriteStore {
         self.undo.clear();
     }
 
-    pub(crate) fn commit(self, durability: Durability) -> Result<()> {
-        let WriteStore { mut cell, damaged, .. } = self;
-        engine(&damaged, "committing", || {
-            let mut txn = Quiet::new(cell.take()?.into_owner());
+    pub(crate) fn commit(mut self, durability: Durability) -> Result<()> {
+        let WriteStore { cell, damaged, .. } = &mut self;
+        engine(damaged, "committing", || {
+            let mut cell = cell.take()?;
+            cell.with_dependent_mut(|_, tables| close_tables(tables));
+            let mut txn = Quiet::new(cell.into_owner());
             let d = match durability {
                 Durability::Immediate => redb::Durability::Immediate,
                 Durability::None => redb::Durability::None,
@@ -310,12 +326,26 @@ impl WriteStore {
     }
 }
 
+impl Drop for WriteStore {
+    fn drop(&mut self) {
+        if let Ok(cell) = self.cell.get_mut() {
+            cell.with_dependent_mut(|_, tables| close_tables(tables));
+        }
+    }
+}
+
 /// A read transaction over byte tables.
 pub(crate) struct ReadStore {
     txn: Quiet<redb::ReadTransaction>,
     tables: Vec<OnceCell<redb::ReadOnlyTable<Raw, Raw>>>,
     names: Arc<[String]>,
     damaged: Damaged,
+}
+
+impl Drop for ReadStore {
+    fn drop(&mut self) {
+        close_tables(&mut self.tables);
+    }
 }
 
 impl ReadStore {
