@@ -26,6 +26,9 @@ pub trait GroupKey<T>: Clone + Send + Sync + 'static {
     fn fields(&self) -> Vec<usize>;
     #[doc(hidden)]
     fn extract(&self, row: &T) -> Self::Key;
+    /// Encodes the row's group key without cloning it.
+    #[doc(hidden)]
+    fn encode_from(&self, row: &T, out: &mut Vec<u8>) -> Result<(), KeyError>;
     /// Encodes component `j` of a key (for ordering groups by one grouping field).
     #[doc(hidden)]
     fn component(&self, key: &Self::Key, j: usize, out: &mut Vec<u8>) -> Result<(), KeyError>;
@@ -38,6 +41,9 @@ impl<T: 'static, V: KeyCodec + Clone + Debug + Send + Sync + 'static> GroupKey<T
     }
     fn extract(&self, row: &T) -> V {
         self.get(row).clone()
+    }
+    fn encode_from(&self, row: &T, out: &mut Vec<u8>) -> Result<(), KeyError> {
+        self.get(row).encode_key(out)
     }
     fn component(&self, key: &V, _j: usize, out: &mut Vec<u8>) -> Result<(), KeyError> {
         key.encode_key(out)
@@ -53,6 +59,10 @@ macro_rules! group_tuple {
             }
             fn extract(&self, row: &T) -> Self::Key {
                 ($(self.$i.get(row).clone(),)+)
+            }
+            fn encode_from(&self, row: &T, out: &mut Vec<u8>) -> Result<(), KeyError> {
+                $(self.$i.get(row).encode_key(out)?;)+
+                Ok(())
             }
             fn component(&self, key: &Self::Key, j: usize, out: &mut Vec<u8>) -> Result<(), KeyError> {
                 match j {
@@ -222,11 +232,15 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     fn prepare(&self, probe: Option<Rc<Probe>>) -> Result<(Exec<'tx, T>, bool, bool)> {
         let fields = self.key.fields();
         let q = Query { limit: None, offset: 0, order: Vec::new(), ..self.query.clone() };
-        let mut p = q.prepare_with(&fields, !self.aggs.needs_rows(), probe)?;
+        let mut p = q.prepare_with(&[], !self.aggs.needs_rows(), probe)?;
         let exec = &mut p.exec;
         let mut streaming = !exec.chosen.union && exec.chosen.paths[0].ordered_by(&fields);
-        if !streaming && !exec.chosen.union && exec.chosen.paths[0].consumed.is_empty() {
-            // A full scan: walk an index that leads with the grouping fields instead.
+        let rows_needed = self.needs_rows(!exec.residual.is_empty())?;
+        if !streaming && !rows_needed && !exec.chosen.union && exec.chosen.paths[0].consumed.is_empty() {
+            // Counting every row: walk the entries of an index that leads with the
+            // grouping fields instead of the table, decoding no row. (When rows are
+            // needed, a sequential table scan with hashing beats an index walk that
+            // looks each row up.)
             let info = exec.info;
             let schema = info.schema;
             let pos = |name: &str| schema.fields.iter().position(|f| f.name == name);
@@ -367,6 +381,14 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
             for e in exec.entries(&path)? {
                 let e = e?;
                 let bytes = e.raw.bytes();
+                // Encodings are prefix-free: an entry that starts with the current
+                // group's key bytes belongs to it, without decoding.
+                if let Some((ckb, _, n)) = &mut cur {
+                    if bytes.starts_with(ckb) {
+                        *n += 1;
+                        continue;
+                    }
+                }
                 let mut rest = bytes;
                 let key = G::Key::decode_key(&mut rest).map_err(|err| Error::Decode {
                     entity: name,
@@ -394,15 +416,16 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
             let mut kb = Vec::new();
             for r in exec.rows()? {
                 let row = r?;
-                let key = self.key.extract(&row);
                 kb.clear();
-                key.encode_key(&mut kb).map_err(|source| key_err::<T, _>(&key, source))?;
+                self.key
+                    .encode_from(&row, &mut kb)
+                    .map_err(|source| key_err::<T, _>(&self.key.extract(&row), source))?;
                 let same = matches!(&cur, Some((ckb, _, _)) if *ckb == kb);
                 if !same {
                     if let Some((_, g, _)) = cur.take() {
                         done.extend(self.finish(&g, &orders)?);
                     }
-                    cur = Some((kb.clone(), self.start_group(key, &extra_aggs), 0));
+                    cur = Some((kb.clone(), self.start_group(self.key.extract(&row), &extra_aggs), 0));
                 }
                 if let Some((_, g, _)) = &mut cur {
                     self.update(g, &row)?;
@@ -416,12 +439,15 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
             let mut kb = Vec::new();
             for r in exec.rows()? {
                 let row = r?;
-                let key = self.key.extract(&row);
                 kb.clear();
-                key.encode_key(&mut kb).map_err(|source| key_err::<T, _>(&key, source))?;
+                self.key
+                    .encode_from(&row, &mut kb)
+                    .map_err(|source| key_err::<T, _>(&self.key.extract(&row), source))?;
                 let g = match groups.get_mut(&kb) {
                     Some(g) => g,
-                    None => groups.entry(kb.clone()).or_insert_with(|| self.start_group(key, &extra_aggs)),
+                    None => groups
+                        .entry(kb.clone())
+                        .or_insert_with(|| self.start_group(self.key.extract(&row), &extra_aggs)),
                 };
                 self.update(g, &row)?;
             }

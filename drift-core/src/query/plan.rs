@@ -522,8 +522,13 @@ pub(crate) fn choose<T: crate::entity::Entity>(
     };
     for (cols, tail, source) in &sources {
         let Some(path) = bounds_for(cols, tail, conj, *source) else { continue };
-        let est = estimate::<T>(reader, info, &path, rows)?;
         let ordered = req.order.is_empty() || path.ordered_by(req.order);
+        // A path that yields the order and enforces the whole filter stops after the
+        // rows a limit needs: that bound is the estimate, no dive needed.
+        let est = match req.needed {
+            Some(n) if ordered && !residual_left(&path) && !path.point => n.min(rows),
+            _ => estimate::<T>(reader, info, &path, rows)?,
+        };
         let keys_only = req.keys_only && !residual_left(&path);
         let read = match (ordered, req.needed) {
             (true, Some(n)) if !residual_left(&path) => est.min(n),
