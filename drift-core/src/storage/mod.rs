@@ -108,24 +108,6 @@ fn quiet_drop<T>(value: T) {
     let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
 }
 
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let Ok(db) = self.db.take() else { return };
-        if !self.damaged.load(Ordering::Acquire) {
-            quiet_drop(db);
-            return;
-        }
-        // redb records its allocator state in a last commit on close, unless the thread
-        // is unwinding. A damaged file must not be written, and that commit can panic
-        // twice on it, which aborts: so close it while unwinding (`resume_unwind` runs
-        // no panic hook, and the unwind ends here).
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(move || {
-            let _closing = db;
-            std::panic::resume_unwind(Box::new(()));
-        }));
-    }
-}
-
 /// Drops each opened table on its own: were one drop to panic while a `Vec` of them
 /// is dropped, the next one's panic would abort the process.
 fn close_tables<T>(tables: &mut [OnceCell<T>]) {
