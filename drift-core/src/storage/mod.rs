@@ -10,7 +10,10 @@
 //! under [`engine`], which turns such a panic into [`Error::Storage`] and marks the
 //! database damaged: from then on every transaction of it fails at once, since
 //! redb's in-memory state can no longer be trusted. Its values are dropped under
-//! [`Quiet`], as their drops then panic too (on a lock poisoned by the first panic).
+//! [`Quiet`], as their drops then panic too (on a lock poisoned by the first panic);
+//! those of a damaged database are leaked instead, as redb's close can panic twice
+//! on a damaged file, which aborts the process (the file then stays locked until the
+//! process exits).
 
 mod undo;
 
@@ -55,7 +58,7 @@ type Damaged = Arc<AtomicBool>;
 fn engine<R>(damaged: &AtomicBool, what: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
     if damaged.load(Ordering::Acquire) {
         return Err(Error::Storage(StorageError::new(
-            "the database file is damaged (the storage engine failed earlier); reopen it to read what is left",
+            "the database file is damaged: the storage engine failed on it earlier, and this handle refuses further work",
         )));
     }
     match std::panic::catch_unwind(AssertUnwindSafe(f)) {
@@ -106,6 +109,14 @@ impl<T> Drop for Quiet<T> {
 
 fn quiet_drop<T>(value: T) {
     let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if self.damaged.load(Ordering::Acquire) {
+            std::mem::forget(self.db.take());
+        }
+    }
 }
 
 /// Drops each opened table on its own: were one drop to panic while a `Vec` of them
@@ -328,7 +339,9 @@ impl WriteStore {
 
 impl Drop for WriteStore {
     fn drop(&mut self) {
-        if let Ok(cell) = self.cell.get_mut() {
+        if self.damaged.load(Ordering::Acquire) {
+            std::mem::forget(self.cell.take());
+        } else if let Ok(cell) = self.cell.get_mut() {
             cell.with_dependent_mut(|_, tables| close_tables(tables));
         }
     }
@@ -344,7 +357,12 @@ pub(crate) struct ReadStore {
 
 impl Drop for ReadStore {
     fn drop(&mut self) {
-        close_tables(&mut self.tables);
+        if self.damaged.load(Ordering::Acquire) {
+            std::mem::forget(std::mem::take(&mut self.tables));
+            std::mem::forget(self.txn.take());
+        } else {
+            close_tables(&mut self.tables);
+        }
     }
 }
 
