@@ -129,6 +129,16 @@ impl EntityCache {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Admission: for the first 1,024 misses, and while at least one look-up in
+    /// eight hits, every miss is cached;
+    /// below that (a working set larger than the cache, or no reuse) only one miss in
+    /// eight is, so that misses do not pay for copies that are evicted unused.
+    fn admit(&self) -> bool {
+        let hits = self.hits.load(Ordering::Relaxed);
+        let misses = self.misses.load(Ordering::Relaxed);
+        misses < 1024 || hits.saturating_mul(8) >= misses || misses % 8 == 0
+    }
+
     pub(crate) fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }
@@ -154,7 +164,7 @@ impl CacheView<'_> {
 
     /// Offers a row read at this snapshot to the cache.
     pub(crate) fn offer<T: Clone + Send + Sync + 'static>(&self, entity: u32, key: &[u8], row: &T) {
-        if !self.fill {
+        if !self.fill || !self.cache.admit() {
             return;
         }
         let _gate = self.cache.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
