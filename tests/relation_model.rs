@@ -1281,7 +1281,6 @@ pub struct Checkout {
 }
 
 #[test]
-#[ignore = "bug: whether a delete hits a restrict that a sibling cascade would remove depends on entity registration order"]
 fn a_delete_does_not_depend_on_the_order_entities_were_registered() {
     let outcome = |db: Db| {
         db.write(|tx| {

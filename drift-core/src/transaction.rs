@@ -4,8 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::catalog::{self, EntityInfo, RelInfo};
-use crate::relation::{Transaction, fk_error, keys_with_prefix};
-use crate::schema::OnDelete;
 use crate::codec::KeyCodec;
 use crate::db::{Db, DbInner};
 use crate::entity::{Entity, Field};
@@ -13,6 +11,8 @@ use crate::error::{Error, Result, shorten};
 use crate::operand::IntoOperand;
 use crate::query::Query;
 use crate::read::{self, Reader, entity_name, render_key};
+use crate::relation::{Transaction, fk_error, keys_with_prefix};
+use crate::schema::OnDelete;
 use crate::stats::{Counters, TxStats};
 use crate::storage::{Durability, ReadAccess, ReadStore, WriteStore};
 
@@ -86,8 +86,15 @@ impl ReadTx {
 
     pub(crate) fn reader(&self) -> Reader<'_> {
         let cache = self.db.inner.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, true));
-        Reader { store: &self.store, catalog: &self.db.inner.catalog, counters: &self.counters, cache, dirty: &[], planner: &self.db.inner.planner,
-            strict: self.db.inner.strict_loading }
+        Reader {
+            store: &self.store,
+            catalog: &self.db.inner.catalog,
+            counters: &self.counters,
+            cache,
+            dirty: &[],
+            planner: &self.db.inner.planner,
+            strict: self.db.inner.strict_loading,
+        }
     }
 
     read_methods!();
@@ -119,6 +126,8 @@ pub struct WriteTx {
     changed: Vec<(u32, Vec<u8>)>,
     /// Rows whose delete is cascading (entity ordinal, key): not visited again.
     deleting: Vec<(usize, Vec<u8>)>,
+    /// `restrict` relations to check when the current delete statement ends.
+    restricts: Vec<RestrictCheck>,
     kbuf: Vec<u8>,
     rbuf: Vec<u8>,
     ibuf: Vec<u8>,
@@ -129,6 +138,18 @@ impl std::fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteTx").field("stats", &self.counters.snapshot()).finish_non_exhaustive()
     }
+}
+
+/// A deleted row that a `restrict` relation protected: its children must be gone by
+/// the end of the delete statement.
+struct RestrictCheck {
+    entity: &'static str,
+    key: String,
+    child: usize,
+    child_name: &'static str,
+    source: crate::query::plan::Source,
+    prefix: Vec<u8>,
+    field: String,
 }
 
 /// Counts a rollback when a write transaction ends without commit.
@@ -164,6 +185,7 @@ impl WriteTx {
             dirty: vec![false; n],
             changed: Vec::new(),
             deleting: Vec::new(),
+            restricts: Vec::new(),
             kbuf: Vec::with_capacity(64),
             rbuf: Vec::with_capacity(256),
             ibuf: Vec::with_capacity(128),
@@ -346,7 +368,11 @@ impl WriteTx {
         let r = self.statement(|tx| {
             let mut kbuf = std::mem::take(&mut tx.kbuf);
             kbuf.clear();
-            let r = read::encode_key::<T>(key, &mut kbuf).and_then(|()| tx.delete_in::<T>(info, &kbuf));
+            tx.restricts.clear();
+            let r = read::encode_key::<T>(key, &mut kbuf)
+                .and_then(|()| tx.delete_in::<T>(info, &kbuf))
+                .and_then(|row| tx.check_restricts().map(|()| row));
+            tx.restricts.clear();
             tx.kbuf = kbuf;
             r
         });
@@ -638,14 +664,20 @@ impl WriteTx {
                 continue;
             }
             if inb.on_delete == OnDelete::Restrict {
+                // Checked once the whole delete, cascades included, has run: a row
+                // that a cascade of the same delete removes does not restrict it, and
+                // the outcome does not depend on the order relations are visited.
                 let schema: &'static crate::schema::EntityDescriptor = child.schema;
-                return Err(Error::Restrict {
+                self.restricts.push(RestrictCheck {
                     entity: entity_name::<T>(),
                     key: render_key::<T>(kbuf),
-                    child: &schema.name,
+                    child: inb.child,
+                    child_name: &schema.name,
+                    source: inb.source,
+                    prefix: prefix.to_vec(),
                     field: inb.field.clone(),
-                    count: keys.len() as u64,
                 });
+                continue;
             }
             work.push((inb.clone(), keys));
         }
@@ -664,6 +696,27 @@ impl WriteTx {
         })();
         self.deleting.pop();
         r
+    }
+
+    /// Fails with `Restrict` when a row that a `restrict` relation protects still has
+    /// children now that the delete and its cascades have run.
+    fn check_restricts(&mut self) -> Result<()> {
+        let inner = self.inner();
+        let checks = std::mem::take(&mut self.restricts);
+        for c in &checks {
+            let child = &inner.catalog.entities[c.child];
+            let left = keys_with_prefix(&self.reader(), child, c.source, &c.prefix)?;
+            if !left.is_empty() {
+                return Err(Error::Restrict {
+                    entity: c.entity,
+                    key: c.key.clone(),
+                    child: c.child_name,
+                    field: c.field.clone(),
+                    count: left.len() as u64,
+                });
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn delete_erased<T: Entity>(tx: &mut WriteTx, key: &[u8]) -> Result<()> {
