@@ -183,3 +183,47 @@ fn failed_auto_increment_insert_does_not_use_up_a_key() {
     })
     .unwrap();
 }
+
+mod nullable {
+    use drift::prelude::*;
+
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Badge {
+        #[drift(primary_key)]
+        pub id: u64,
+        #[drift(unique)]
+        pub code: Option<u32>,
+    }
+
+    #[test]
+    fn none_values_do_not_collide_in_a_unique_index_and_queries_still_find_them() {
+        let db = Db::builder().entity::<Badge>().in_memory().unwrap();
+        db.write(|tx| {
+            tx.insert(&Badge { id: 1, code: None })?;
+            tx.insert(&Badge { id: 2, code: None })?;
+            tx.insert(&Badge { id: 3, code: Some(7) })?;
+            let dup = tx.insert(&Badge { id: 4, code: Some(7) }).unwrap_err();
+            assert_eq!(dup.kind(), drift::ErrorKind::UniqueViolation);
+            // Update a None to a value and back: the index follows.
+            tx.update(&Badge { id: 1, code: Some(9) })?;
+            tx.update(&Badge { id: 1, code: None })?;
+            Ok(())
+        })
+        .unwrap();
+        db.read(|tx| {
+            let none: Vec<u64> = tx.query::<Badge>().filter(Badge::CODE.is_none()).keys()?;
+            assert_eq!(none, vec![1, 2]);
+            let below: Vec<u64> = tx.query::<Badge>().filter(Badge::CODE.lt(Some(8))).keys()?;
+            assert_eq!(below, vec![1, 2, 3], "None sorts below Some");
+            assert_eq!(tx.get_by::<Badge, _>(Badge::CODE, Some(7))?.map(|b| b.id), Some(3));
+            assert_eq!(tx.get_by::<Badge, _>(Badge::CODE, Some(9))?, None);
+            let plan = tx.query::<Badge>().filter(Badge::CODE.eq(Some(7))).explain()?;
+            assert_eq!(plan.access, drift::Access::UniqueLookup { index: "code".into() });
+            assert_eq!(tx.query::<Badge>().filter(Badge::CODE.is_some()).count()?, 1);
+            Ok(())
+        })
+        .unwrap();
+        db.write(|tx| tx.delete::<Badge>(&2).map(drop)).unwrap();
+        assert_eq!(db.read(|tx| tx.query::<Badge>().count()).unwrap(), 2);
+    }
+}

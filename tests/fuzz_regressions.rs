@@ -75,7 +75,9 @@ fn value_offset_past_the_page_fails_the_read_with_an_error_not_a_panic() {
     let db = db.expect("the damaged file passes redb's checks on open");
     assert_eq!(db.read(|tx| tx.query::<Sample>().count()).unwrap(), 3);
     let err = db
-        .write(|tx| tx.insert(&Sample { sensor: "s".into(), at: 1.5, level: 3, ..Default::default() }))
+        .write(|tx| {
+            tx.insert(&Sample { sensor: "s".into(), at: 1.5, level: 3, tag: Some(Vec::new()), ..Default::default() })
+        })
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
     assert!(err.to_string().contains("damaged"), "{err}");

@@ -1324,7 +1324,6 @@ pub struct Badge {
 }
 
 #[test]
-#[ignore = "bug: set_null on a unique Option foreign key fails with UniqueViolation once a second child is orphaned"]
 fn set_null_on_a_unique_optional_key_orphans_every_child() {
     let db = Db::builder().entity::<Desk>().entity::<Badge>().in_memory().unwrap();
     db.write(|tx| {

@@ -87,6 +87,10 @@ pub(crate) struct EntityInfo {
     pub(crate) relations: Vec<RelInfo>,
     /// `belongs_to` relations of other entities that point here.
     pub(crate) inbound: Vec<Inbound>,
+    /// Per index: for a unique index with `Option` fields, its fields (position,
+    /// is an `Option`). A row whose value there is `None` has no entry: as in SQL,
+    /// `None`s do not collide.
+    pub(crate) nullable: Vec<Option<Vec<(usize, bool)>>>,
     pub(crate) vtable: VTable,
 }
 
@@ -122,6 +126,19 @@ impl Catalog {
                 names.push(format!("{}#{}", schema.table, idx.name));
             }
             by_type.insert(r.type_id, ordinal);
+            let is_option = |name: &str| optional_key(schema, &[crate::schema::Text::Owned(name.to_string())]);
+            let nullable = schema
+                .indexes
+                .iter()
+                .map(|idx| {
+                    let fields: Vec<(usize, bool)> = idx
+                        .fields
+                        .iter()
+                        .filter_map(|f| schema.fields.iter().position(|d| d.name == *f).map(|p| (p, is_option(f))))
+                        .collect();
+                    (idx.unique && fields.iter().any(|(_, o)| *o)).then_some(fields)
+                })
+                .collect();
             entities.push(EntityInfo {
                 schema,
                 table,
@@ -129,6 +146,7 @@ impl Catalog {
                 ordinal,
                 relations: Vec::new(),
                 inbound: Vec::new(),
+                nullable,
                 vtable: r.vtable,
             });
         }

@@ -447,7 +447,9 @@ impl WriteTx {
         let mut start = 0;
         for (i, &end) in iends.iter().enumerate() {
             let value: &[u8] = if info.schema.indexes[i].unique { kbuf } else { &[] };
-            self.store.put(info.indexes[i], &ibuf[start..end], value)?;
+            if end > start {
+                self.store.put(info.indexes[i], &ibuf[start..end], value)?;
+            }
             start = end;
         }
         self.counters.writes.set(self.counters.writes.get() + 1 + iends.len() as u64);
@@ -484,6 +486,12 @@ impl WriteTx {
             if !idx.unique {
                 ibuf.extend_from_slice(kbuf);
             }
+            if let Some(fields) = &info.nullable[i] {
+                let start = iends.last().copied().unwrap_or(0);
+                if has_none::<T>(&ibuf[start..], fields) {
+                    ibuf.truncate(start); // no entry: `None`s do not collide
+                }
+            }
             iends.push(ibuf.len());
         }
         Ok(())
@@ -505,7 +513,7 @@ impl WriteTx {
             let entry = &ibuf[start..end];
             let old_entry = old.map(|(ob, oe)| &ob[if i == 0 { 0 } else { oe[i - 1] }..oe[i]]);
             start = end;
-            if !info.schema.indexes[i].unique || old_entry == Some(entry) {
+            if !info.schema.indexes[i].unique || old_entry == Some(entry) || entry.is_empty() {
                 continue;
             }
             Counters::bump(&self.counters.gets);
@@ -583,9 +591,13 @@ impl WriteTx {
             if old_entry == entry {
                 continue;
             }
-            self.store.remove(info.indexes[i], old_entry)?;
+            if !old_entry.is_empty() {
+                self.store.remove(info.indexes[i], old_entry)?;
+            }
             let value: &[u8] = if info.schema.indexes[i].unique { kbuf } else { &[] };
-            self.store.put(info.indexes[i], entry, value)?;
+            if !entry.is_empty() {
+                self.store.put(info.indexes[i], entry, value)?;
+            }
             writes += 2;
         }
         self.counters.writes.set(self.counters.writes.get() + writes);
@@ -605,7 +617,9 @@ impl WriteTx {
         self.encode_indexes(info, &old, kbuf, &mut obuf, &mut oends)?;
         let mut start = 0;
         for (i, &end) in oends.iter().enumerate() {
-            self.store.remove(info.indexes[i], &obuf[start..end])?;
+            if end > start {
+                self.store.remove(info.indexes[i], &obuf[start..end])?;
+            }
             start = end;
         }
         self.store.remove(info.table, kbuf)?;
@@ -891,4 +905,18 @@ impl Transaction for WriteTx {
     fn __reader(&self) -> Reader<'_> {
         self.reader()
     }
+}
+
+/// Whether an encoded unique-index entry holds a `None` in one of its `Option`
+/// fields (`fields`: position, is an `Option`, in index order).
+fn has_none<T: Entity>(mut entry: &[u8], fields: &[(usize, bool)]) -> bool {
+    for &(pos, optional) in fields {
+        if optional && entry.first() == Some(&0) {
+            return true;
+        }
+        if T::__skip_field(pos, &mut entry).is_err() {
+            return false;
+        }
+    }
+    false
 }

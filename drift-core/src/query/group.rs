@@ -246,7 +246,7 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
             let pos = |name: &str| schema.fields.iter().position(|f| f.name == name);
             for (i, idx) in schema.indexes.iter().enumerate() {
                 let cols: Vec<usize> = idx.fields.iter().filter_map(|n| pos(n)).collect();
-                if cols.starts_with(&fields) {
+                if cols.starts_with(&fields) && info.nullable[i].is_none() {
                     let mut path = Path::full_scan(cols);
                     path.source = Source::Index(i, idx.unique);
                     exec.chosen.paths[0] = path;

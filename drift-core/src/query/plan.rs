@@ -422,6 +422,19 @@ impl Chosen {
     }
 }
 
+/// A unique index with `Option` fields has no entry for rows whose value is `None`,
+/// so it serves only ranges that start inside `Some` values of a single field.
+fn serves_nulls(info: &EntityInfo, path: &Path) -> bool {
+    let Source::Index(i, _) = path.source else { return true };
+    match &info.nullable[i] {
+        None => true,
+        Some(fields) => {
+            fields.len() == 1
+                && path.ranges.iter().all(|(lo, _)| matches!(lo, Bound::Included(b) if b.first() == Some(&1)))
+        }
+    }
+}
+
 /// Estimates the rows a path returns.
 fn estimate<T: crate::entity::Entity>(reader: &Reader<'_>, info: &EntityInfo, path: &Path, rows: u64) -> Result<u64> {
     if path.point {
@@ -522,6 +535,9 @@ pub(crate) fn choose<T: crate::entity::Entity>(
     };
     for (cols, tail, source) in &sources {
         let Some(path) = bounds_for(cols, tail, conj, *source) else { continue };
+        if !serves_nulls(info, &path) {
+            continue;
+        }
         let ordered = req.order.is_empty() || path.ordered_by(req.order);
         // A path that yields the order and enforces the whole filter stops after the
         // rows a limit needs: that bound is the estimate, no dive needed.
@@ -555,6 +571,7 @@ pub(crate) fn choose<T: crate::entity::Entity>(
             let best_branch = sources
                 .iter()
                 .filter_map(|(cols, tail, source)| bounds_for(cols, tail, &bconj, *source))
+                .filter(|p| serves_nulls(info, p))
                 .map(|p| estimate::<T>(reader, info, &p, rows).map(|e| (cost(&p, e, false), p, e)))
                 .collect::<Result<Vec<_>>>()?
                 .into_iter()
