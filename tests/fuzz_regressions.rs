@@ -92,3 +92,15 @@ fn failing_commit_on_open_is_an_error_and_every_drop_is_contained() {
     let err = db.map(drop).unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Storage | ErrorKind::NotADatabase), "{err}");
 }
+
+/// `open_file` crash 81a517fe: the stored schema is not JSON (so Drift refuses the
+/// file) and the freed-page tree is damaged, so the commit redb makes when the refused
+/// database is closed panicked twice and aborted. Drift now leaves a refused file
+/// unclosed: redb writes nothing more to it.
+#[test]
+fn refused_file_is_not_closed_through_redb() {
+    let (_dir, db) = open_copy(include_bytes!("data/fuzz-open_file-foreign-meta-damaged-freed-tree.bin"));
+    let err = db.map(drop).unwrap_err();
+    // With redb's debug assertions on (tests), it already fails in redb's open.
+    assert_eq!(err.kind(), ErrorKind::NotADatabase, "{err}");
+}

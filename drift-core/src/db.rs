@@ -158,7 +158,14 @@ impl DbBuilder {
                 strict_loading: self.strict_loading,
             }),
         };
-        db.initialize(display)?;
+        if let Err(e) = db.initialize(display) {
+            if matches!(e, Error::NotADatabase { .. }) {
+                // Closing lets redb write its allocator state into the file, which is not
+                // ours to write, and on a damaged one can panic twice and abort.
+                db.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).abandon();
+            }
+            return Err(e);
+        }
         Ok(db)
     }
 }

@@ -195,6 +195,12 @@ impl Backend {
         })
     }
 
+    /// Leaks the storage engine's handle on drop instead of closing it, so that it
+    /// writes nothing more to the file (which stays locked until the process exits).
+    pub(crate) fn abandon(&self) {
+        self.damaged.store(true, Ordering::Release);
+    }
+
     pub(crate) fn compact(&mut self) -> Result<bool> {
         let Backend { db, damaged } = self;
         engine(damaged, "compacting", || db.get_mut()?.compact().map_err(storage("cannot compact the database")))
