@@ -11,15 +11,9 @@ pub(crate) fn key_items(entity: &Entity<'_>) -> TokenStream {
     let tys: Vec<_> = keys.iter().map(|&p| entity.fields[p].ty).collect();
     let (key_ty, key_expr) = if keys.len() == 1 {
         let (i, t) = (idents[0], tys[0]);
-        (
-            quote!(#t),
-            quote!(<#t as ::core::clone::Clone>::clone(&self.#i)),
-        )
+        (quote!(#t), quote!(<#t as ::core::clone::Clone>::clone(&self.#i)))
     } else {
-        (
-            quote!((#(#tys,)*)),
-            quote!((#(<#tys as ::core::clone::Clone>::clone(&self.#idents),)*)),
-        )
+        (quote!((#(#tys,)*)), quote!((#(<#tys as ::core::clone::Clone>::clone(&self.#idents),)*)))
     };
     let auto = if entity.auto_increment() {
         let i = idents[0];

@@ -84,3 +84,70 @@ fn expand(entity: &Entity<'_>) -> TokenStream {
         };
     }
 }
+
+#[cfg(test)]
+mod snapshots {
+    //! The generated code for representative entities, pretty-printed: a change to
+    //! the expansion shows up as a reviewable diff of these snapshots.
+
+    fn expand(src: &str) -> String {
+        let input: syn::DeriveInput = syn::parse_str(src).expect("test input parses");
+        let tokens = super::derive_entity(&input);
+        let file: syn::File = syn::parse2(tokens).expect("generated code parses as items");
+        prettyplease::unparse(&file)
+    }
+
+    #[test]
+    fn entity_with_auto_increment_unique_and_index() {
+        insta::assert_snapshot!(expand(
+            r#"
+            #[drift(table = "users", version = 2)]
+            pub struct User {
+                #[drift(primary_key, auto_increment)]
+                pub id: u64,
+                #[drift(unique)]
+                pub email: String,
+                #[drift(index)]
+                pub age: u32,
+                pub name: String,
+            }
+            "#
+        ));
+    }
+
+    #[test]
+    fn entity_with_composite_key_and_multi_field_index() {
+        insta::assert_snapshot!(expand(
+            r#"
+            #[drift(index(fields(city, score)))]
+            pub struct Reading {
+                #[drift(primary_key)]
+                pub sensor: String,
+                #[drift(primary_key)]
+                pub seq: i64,
+                pub city: String,
+                pub score: Option<i16>,
+            }
+            "#
+        ));
+    }
+
+    #[test]
+    fn entity_with_relations() {
+        insta::assert_snapshot!(expand(
+            r#"
+            pub struct Post {
+                #[drift(primary_key, auto_increment)]
+                pub id: u64,
+                pub author_id: u64,
+                #[drift(belongs_to(User, key = author_id, on_delete = cascade))]
+                pub author: BelongsTo<User>,
+                #[drift(many_to_many(Tag, through = PostTag))]
+                pub tags: ManyToMany<Tag>,
+                #[drift(has_many(Comment, foreign_key = post_id))]
+                pub comments: HasMany<Comment>,
+            }
+            "#
+        ));
+    }
+}

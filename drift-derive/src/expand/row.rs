@@ -7,11 +7,7 @@ use syn::spanned::Spanned;
 use crate::internals::ast::{Entity, Field};
 
 fn data_fields<'e, 'a>(entity: &'e Entity<'a>) -> Vec<&'e Field<'a>> {
-    entity
-        .fields
-        .iter()
-        .filter(|f| f.attrs.primary_key.is_none() && !f.is_relation())
-        .collect()
+    entity.fields.iter().filter(|f| f.attrs.primary_key.is_none() && !f.is_relation()).collect()
 }
 
 /// `__DriftRowRef` (borrowing, to encode) and `__DriftRow` (owning, to decode).

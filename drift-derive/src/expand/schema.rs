@@ -7,17 +7,12 @@ use crate::internals::ast::Entity;
 use crate::internals::relation::{OnDeleteAttr, RelKind};
 
 fn type_name(ty: &syn::Type) -> String {
-    ty.to_token_stream()
-        .to_string()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect()
+    ty.to_token_stream().to_string().chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 fn unraw(ident: &syn::Ident) -> String {
     let s = ident.to_string();
-    s.strip_prefix("r#")
-        .map_or_else(|| s.clone(), str::to_string)
+    s.strip_prefix("r#").map_or_else(|| s.clone(), str::to_string)
 }
 
 pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
@@ -42,10 +37,7 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
             }
         }
     });
-    let keys = entity
-        .key_fields()
-        .into_iter()
-        .map(|p| unraw(entity.fields[p].ident));
+    let keys = entity.key_fields().into_iter().map(|p| unraw(entity.fields[p].ident));
     let auto = entity.auto_increment();
     let indexes = entity.indexes.iter().map(|idx| {
         let iname = &idx.name;
