@@ -95,12 +95,23 @@ fn failing_commit_on_open_is_an_error_and_every_drop_is_contained() {
 
 /// `open_file` crash 81a517fe: the stored schema is not JSON (so Drift refuses the
 /// file) and the freed-page tree is damaged, so the commit redb makes when the refused
-/// database is closed panicked twice and aborted. Drift now leaves a refused file
-/// unclosed: redb writes nothing more to it.
+/// database is closed panicked twice and aborted. Drift now refuses a file on a
+/// read-only open, and one refused only after a writable open (when redb had to repair
+/// it first) is left unclosed: redb writes nothing to a refused file.
 #[test]
 fn refused_file_is_not_closed_through_redb() {
     let (_dir, db) = open_copy(include_bytes!("data/fuzz-open_file-foreign-meta-damaged-freed-tree.bin"));
     let err = db.map(drop).unwrap_err();
     // With redb's debug assertions on (tests), it already fails in redb's open.
     assert_eq!(err.kind(), ErrorKind::NotADatabase, "{err}");
+}
+
+/// `open_file` crash f675250f: as 81a517fe, with a stored schema that parses but
+/// differs. Drift now checks the stored schemas on a read-only open, so a refused file
+/// is never opened for writing, and redb never runs its closing commit on it.
+#[test]
+fn schema_mismatch_is_found_without_opening_the_file_for_writing() {
+    let (_dir, db) = open_copy(include_bytes!("data/fuzz-open_file-schema-mismatch-damaged-freed-tree.bin"));
+    let err = db.map(drop).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::SchemaMismatch | ErrorKind::NotADatabase), "{err}");
 }

@@ -114,3 +114,29 @@ fn schema_descriptor_serializes_to_json_with_fields_keys_and_indexes() {
     let back: drift::EntityDescriptor = serde_json::from_value(json).unwrap();
     assert_eq!(&back, <User as drift::Entity>::SCHEMA);
 }
+
+#[test]
+fn a_refused_open_leaves_the_file_unchanged_and_reopenable() {
+    mod v2 {
+        use drift::prelude::*;
+        #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        #[drift(table = "users", version = 2)]
+        pub struct User {
+            #[drift(primary_key, auto_increment)]
+            pub id: u64,
+            pub email: String,
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keep.drift");
+    {
+        let db = Db::builder().entity::<User>().open(&path).unwrap();
+        db.write(|tx| tx.insert(&User::new("a@x", 1, "A"))).unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Db::builder().entity::<v2::User>().open(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SchemaMismatch);
+    assert_eq!(std::fs::read(&path).unwrap(), before, "a refused open writes nothing");
+    let db = Db::builder().entity::<User>().open(&path).unwrap();
+    assert_eq!(db.read(|tx| tx.query::<User>().count()).unwrap(), 1);
+}

@@ -116,8 +116,20 @@ impl DbBuilder {
     /// [`Error::Storage`] on I/O failure or when the file is open elsewhere.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Db> {
         let path = path.as_ref();
+        let display = path.display().to_string();
+        // A file that is refused is refused read-only: opening it for writing would let
+        // redb write to it when it is closed again, which on a damaged file can panic
+        // twice and abort the process.
+        if let Some(inspector) = Backend::inspect(path)? {
+            let existing = inspector.table_names()?;
+            if !existing.is_empty() {
+                check_tables(&existing, &display)?;
+                let store = inspector.begin_read(Arc::from(vec![catalog::META_TABLE.to_string()]))?;
+                check_meta(&store, self.entities.iter().map(|r| r.schema), &display)?;
+            }
+        }
         let backend = Backend::open(path)?;
-        self.finish(backend, &path.display().to_string())
+        self.finish(backend, &display)
     }
 
     /// Opens a fresh database that lives in memory only.
@@ -138,13 +150,7 @@ impl DbBuilder {
                 });
             }
         }
-        let existing = backend.table_names()?;
-        if !existing.is_empty() && !existing.iter().any(|n| n == catalog::META_TABLE) {
-            return Err(Error::NotADatabase {
-                path: display.to_string(),
-                reason: "the file holds tables but no Drift metadata".into(),
-            });
-        }
+        check_tables(&backend.table_names()?, display)?;
         let catalog = Catalog::new(&self.entities)?;
         let db = Db {
             inner: Arc::new(DbInner {
@@ -179,38 +185,16 @@ impl Db {
     fn initialize(&self, display: &str) -> Result<()> {
         let mut tx = self.begin_write()?;
         let meta = catalog::META;
-        let format = tx.store.get(meta, catalog::FORMAT_KEY)?.map(|g| g.bytes().to_vec());
-        match format {
-            Some(f) if f == catalog::FORMAT_VALUE => {}
-            Some(f) => {
-                return Err(Error::NotADatabase {
-                    path: display.to_string(),
-                    reason: format!("unsupported format marker {:?}", String::from_utf8_lossy(&f)),
-                });
-            }
-            None => {
-                tx.store.put(meta, catalog::FORMAT_KEY, catalog::FORMAT_VALUE)?;
-            }
+        check_meta(&tx.store, self.inner.catalog.entities.iter().map(|e| e.schema), display)?;
+        if tx.store.get(meta, catalog::FORMAT_KEY)?.is_none() {
+            tx.store.put(meta, catalog::FORMAT_KEY, catalog::FORMAT_VALUE)?;
         }
         for info in &self.inner.catalog.entities {
             let key = format!("{}{}", catalog::SCHEMA_PREFIX, info.schema.table);
-            let stored = tx.store.get(meta, key.as_bytes())?.map(|g| g.bytes().to_vec());
-            match stored {
-                Some(bytes) => {
-                    let stored: EntityDescriptor = serde_json::from_slice(&bytes).map_err(|e| Error::NotADatabase {
-                        path: display.to_string(),
-                        reason: format!("stored schema of table `{}` is unreadable: {e}", info.schema.table),
-                    })?;
-                    let changes = stored.differences(info.schema);
-                    if !changes.is_empty() {
-                        return Err(Error::SchemaMismatch { entity: info.schema.name.to_string(), changes });
-                    }
-                }
-                None => {
-                    let json = serde_json::to_vec(info.schema)
-                        .map_err(|e| Error::Storage(StorageError::wrap("cannot serialize a schema", e)))?;
-                    tx.store.put(meta, key.as_bytes(), &json)?;
-                }
+            if tx.store.get(meta, key.as_bytes())?.is_none() {
+                let json = serde_json::to_vec(info.schema)
+                    .map_err(|e| Error::Storage(StorageError::wrap("cannot serialize a schema", e)))?;
+                tx.store.put(meta, key.as_bytes(), &json)?;
             }
             // Opening a table creates it, so read transactions always find it.
             tx.store.len(info.table)?;
@@ -308,4 +292,43 @@ impl Db {
     pub fn schemas(&self) -> impl Iterator<Item = &'static EntityDescriptor> + '_ {
         self.inner.catalog.entities.iter().map(|e| e.schema)
     }
+}
+
+/// A file with tables holds Drift's metadata table among them.
+fn check_tables(existing: &[String], display: &str) -> Result<()> {
+    if existing.is_empty() || existing.iter().any(|n| n == catalog::META_TABLE) {
+        return Ok(());
+    }
+    Err(Error::NotADatabase { path: display.to_string(), reason: "the file holds tables but no Drift metadata".into() })
+}
+
+/// The format marker and the schemas stored in the meta table (table id
+/// [`catalog::META`] of `store`), where there are ones, match the compiled ones.
+fn check_meta<'s>(
+    store: &dyn ReadAccess,
+    schemas: impl Iterator<Item = &'s EntityDescriptor>,
+    display: &str,
+) -> Result<()> {
+    let meta = catalog::META;
+    if let Some(f) = store.get(meta, catalog::FORMAT_KEY)? {
+        if f.bytes() != catalog::FORMAT_VALUE {
+            return Err(Error::NotADatabase {
+                path: display.to_string(),
+                reason: format!("unsupported format marker {:?}", String::from_utf8_lossy(f.bytes())),
+            });
+        }
+    }
+    for schema in schemas {
+        let key = format!("{}{}", catalog::SCHEMA_PREFIX, schema.table);
+        let Some(bytes) = store.get(meta, key.as_bytes())? else { continue };
+        let stored: EntityDescriptor = serde_json::from_slice(bytes.bytes()).map_err(|e| Error::NotADatabase {
+            path: display.to_string(),
+            reason: format!("stored schema of table `{}` is unreadable: {e}", schema.table),
+        })?;
+        let changes = stored.differences(schema);
+        if !changes.is_empty() {
+            return Err(Error::SchemaMismatch { entity: schema.name.to_string(), changes });
+        }
+    }
+    Ok(())
 }

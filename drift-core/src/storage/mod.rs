@@ -158,6 +158,27 @@ impl Backend {
         }
     }
 
+    /// Opens an existing file read-only, for checks that must not write to it: `None`
+    /// when there is nothing to check (no file, an empty one) or when redb must repair
+    /// the file first, which only a writable open does.
+    pub(crate) fn inspect(path: &Path) -> Result<Option<Inspector>> {
+        if path.metadata().map_or(true, |m| m.len() == 0) {
+            return Ok(None);
+        }
+        let display = path.display().to_string();
+        match std::panic::catch_unwind(|| redb::Database::builder().open_read_only(path)) {
+            Ok(Ok(db)) => Ok(Some(Inspector { db: Quiet::new(db), damaged: Damaged::default() })),
+            Ok(Err(redb::DatabaseError::RepairAborted)) => Ok(None),
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+                Err(Error::Storage(StorageError::new(format!("{display} is already open in this process"))))
+            }
+            Ok(Err(other)) => Err(Error::NotADatabase { path: display, reason: other.to_string() }),
+            Err(_) => {
+                Err(Error::NotADatabase { path: display, reason: "the storage engine could not read the file".into() })
+            }
+        }
+    }
+
     pub(crate) fn in_memory() -> Result<Backend> {
         let db = redb::Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
@@ -204,6 +225,31 @@ impl Backend {
     pub(crate) fn compact(&mut self) -> Result<bool> {
         let Backend { db, damaged } = self;
         engine(damaged, "compacting", || db.get_mut()?.compact().map_err(storage("cannot compact the database")))
+    }
+}
+
+/// An existing file opened read-only, to check it before opening it for writing.
+pub(crate) struct Inspector {
+    db: Quiet<redb::ReadOnlyDatabase>,
+    damaged: Damaged,
+}
+
+impl Inspector {
+    /// Names of all tables in the file.
+    pub(crate) fn table_names(&self) -> Result<Vec<String>> {
+        engine(&self.damaged, "listing tables", || {
+            let txn = self.db.get()?.begin_read().map_err(storage("cannot begin a read transaction"))?;
+            let names = txn.list_tables().map_err(storage("cannot list tables"))?;
+            Ok(names.map(|h| redb::TableHandle::name(&h).to_string()).collect())
+        })
+    }
+
+    pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
+        let txn = engine(&self.damaged, "beginning a read transaction", || {
+            self.db.get()?.begin_read().map_err(storage("cannot begin a read transaction"))
+        })?;
+        let tables = (0..names.len()).map(|_| OnceCell::new()).collect();
+        Ok(ReadStore { tables, txn: Quiet::new(txn), names, damaged: Arc::clone(&self.damaged) })
     }
 }
 
