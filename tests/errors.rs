@@ -45,6 +45,33 @@ pub struct Parcel {
     pub note: String,
 }
 
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+pub struct Shelf {
+    #[drift(primary_key)]
+    pub id: u64,
+    #[drift(has_many(Book, foreign_key = shelf_id))]
+    pub books: HasMany<Book>,
+}
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+pub struct Book {
+    #[drift(primary_key)]
+    pub isbn: String,
+    #[drift(index)]
+    pub shelf_id: u64,
+    pub pages: u64,
+    #[drift(belongs_to(Shelf, key = shelf_id, on_delete = restrict))]
+    pub shelf: BelongsTo<Shelf>,
+}
+
+fn library(strict: bool) -> Db {
+    Db::builder().entity::<Shelf>().entity::<Book>().strict_loading(strict).in_memory().unwrap()
+}
+
+fn book(isbn: &str, shelf_id: u64, pages: u64) -> Book {
+    Book { isbn: isbn.into(), shelf_id, pages, ..Default::default() }
+}
+
 fn parcel(code: &str) -> Parcel {
     Parcel { code: code.into(), weight: 5, sender: "a@x.io".into(), picky: Picky(1), note: String::new() }
 }
@@ -163,6 +190,64 @@ fn unknown_entity_names_the_entity_and_the_fix() {
 fn no_unique_index_names_entity_and_field() {
     let err = parcels().read(|tx| tx.get_by::<Parcel, _>(Parcel::SENDER, "a@x.io")).unwrap_err();
     assert_names(&err, ErrorKind::NoUniqueIndex, &["field `sender` of Parcel has no unique index"]);
+}
+
+#[test]
+fn foreign_key_names_child_field_key_and_missing_parent() {
+    let err = library(false).write(|tx| tx.insert(&book("978-1", 7, 100))).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Book with key \"978-1\": field `shelf_id` refers to Shelf with key 7, which does not exist"
+    );
+    assert_eq!(err.kind(), ErrorKind::ForeignKey);
+}
+
+#[test]
+fn restrict_names_parent_key_and_the_children_that_hold_it() {
+    let db = library(false);
+    db.write(|tx| {
+        tx.insert(&Shelf { id: 1, ..Default::default() })?;
+        tx.insert(&book("978-1", 1, 100))?;
+        tx.insert(&book("978-2", 1, 200))
+    })
+    .unwrap();
+    let err = db.write(|tx| tx.delete::<Shelf>(&1)).unwrap_err();
+    assert_names(&err, ErrorKind::Restrict, &["Shelf with key 1 cannot be deleted", "2 Book", "`shelf_id`"]);
+}
+
+#[test]
+fn strict_loading_names_entity_and_relation() {
+    let db = library(true);
+    db.write(|tx| {
+        tx.insert(&Shelf { id: 1, ..Default::default() })?;
+        tx.insert(&book("978-1", 1, 100))
+    })
+    .unwrap();
+    let tx = db.begin_read().unwrap();
+    let b = tx.get::<Book>(&"978-1".to_string()).unwrap().unwrap();
+    let err = b.shelf(&tx).unwrap_err();
+    assert_names(&err, ErrorKind::StrictLoading, &["relation `shelf` of Book", "Book::SHELF"]);
+}
+
+#[test]
+fn overflow_names_entity_and_field() {
+    let db = library(false);
+    db.write(|tx| {
+        tx.insert(&Shelf { id: 1, ..Default::default() })?;
+        tx.insert(&book("978-1", 1, u64::MAX))?;
+        tx.insert(&book("978-2", 1, 1))
+    })
+    .unwrap();
+    let err = db.read(|tx| tx.query::<Book>().sum(Book::PAGES)).unwrap_err();
+    assert_names(&err, ErrorKind::Overflow, &["sum of field `pages` of Book"]);
+}
+
+#[test]
+fn query_error_names_entity_and_field() {
+    let err = library(false)
+        .read(|tx| tx.query::<Book>().group_by(Book::SHELF_ID).aggregate((count(),)).order_by(Book::PAGES.asc()).all())
+        .unwrap_err();
+    assert_names(&err, ErrorKind::Query, &["query on Book, field `pages`"]);
 }
 
 #[test]

@@ -858,7 +858,8 @@ fn check_index_lens<T: Entity>(info: &EntityInfo, kbuf: &[u8], iends: &[usize]) 
     let mut start = 0;
     for (i, &end) in iends.iter().enumerate() {
         let idx = &info.schema.indexes[i];
-        let len = end - start - if idx.unique { 0 } else { kbuf.len() };
+        // A unique entry with a `None` is empty (not written), hence the saturation.
+        let len = (end - start).saturating_sub(if idx.unique { 0 } else { kbuf.len() });
         start = end;
         if len > MAX_KEY_LEN {
             return Err(Error::KeyTooLarge {
