@@ -142,7 +142,9 @@ pub enum Error {
         parent_key: String,
     },
     /// A delete was refused: rows with `on_delete = restrict` still refer to the row.
-    #[error("{entity} with key {key} cannot be deleted: {count} {child} row(s) refer to it through `{field}` (on_delete = restrict)")]
+    #[error(
+        "{entity} with key {key} cannot be deleted: {count} {child} row(s) refer to it through `{field}` (on_delete = restrict)"
+    )]
     Restrict {
         /// The entity being deleted.
         entity: &'static str,

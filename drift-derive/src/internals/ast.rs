@@ -4,8 +4,8 @@ use proc_macro2::Span;
 use syn::{Ident, Type};
 
 use super::attr::{Container, FieldAttrs};
-use super::relation::RelKind;
 use super::ctxt::Ctxt;
+use super::relation::RelKind;
 
 pub(crate) struct Entity<'a> {
     pub(crate) ident: &'a Ident,
@@ -197,8 +197,7 @@ impl<'a> Entity<'a> {
                 // Children are found through an index on their key: a primary-key
                 // prefix, an index that leads with it, or one made here.
                 let key_names: Vec<usize> = key_fields.clone();
-                let pk: Vec<usize> =
-                    (0..fields.len()).filter(|&i| fields[i].attrs.primary_key.is_some()).collect();
+                let pk: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].attrs.primary_key.is_some()).collect();
                 let served = key_names.len() == rel.key.len()
                     && (pk.starts_with(&key_names) || indexes.iter().any(|i| i.fields.starts_with(&key_names)));
                 if !served && key_names.len() == rel.key.len() {
