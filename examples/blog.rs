@@ -135,7 +135,11 @@ fn seed(db: &Db) -> Result<Vec<u64>> {
         }
         Ok((users, posts, tags, comments))
     })?;
-    println!("inserted {} users, {posts} posts, {} tags and {comments} comments in one transaction", users.len(), tags.len());
+    println!(
+        "inserted {} users, {posts} posts, {} tags and {comments} comments in one transaction",
+        users.len(),
+        tags.len()
+    );
     Ok(vec![users[0], users[1], tags[0]])
 }
 
@@ -196,8 +200,14 @@ fn loading(db: &Db) -> Result<()> {
     })?;
     assert_eq!((lazy.0, lazy.1), (eager.0, eager.1));
     println!("\n{} posts with their authors (N+1 vs eager):", lazy.0);
-    println!("  lazy : gets={:>5} rows_decoded={:>5} lazy_loads={:>5}", lazy.2.gets, lazy.2.rows_decoded, lazy.2.lazy_loads);
-    println!("  eager: gets={:>5} rows_decoded={:>5} lazy_loads={:>5}", eager.2.gets, eager.2.rows_decoded, eager.2.lazy_loads);
+    println!(
+        "  lazy : gets={:>5} rows_decoded={:>5} lazy_loads={:>5}",
+        lazy.2.gets, lazy.2.rows_decoded, lazy.2.lazy_loads
+    );
+    println!(
+        "  eager: gets={:>5} rows_decoded={:>5} lazy_loads={:>5}",
+        eager.2.gets, eager.2.rows_decoded, eager.2.lazy_loads
+    );
 
     db.read(|tx| {
         let users = tx
@@ -231,9 +241,11 @@ fn deletes(db: &Db, ids: &[u64]) -> Result<()> {
         Ok(())
     })?;
     // Cascade: deleting Bob deletes his posts, their comments and their tag links.
-    let before = db.read(|tx| Ok((tx.query::<Post>().count()?, tx.query::<Comment>().count()?, tx.query::<PostTag>().count()?)))?;
+    let before = db
+        .read(|tx| Ok((tx.query::<Post>().count()?, tx.query::<Comment>().count()?, tx.query::<PostTag>().count()?)))?;
     db.write(|tx| tx.delete::<User>(&ids[1]).map(drop))?;
-    let after = db.read(|tx| Ok((tx.query::<Post>().count()?, tx.query::<Comment>().count()?, tx.query::<PostTag>().count()?)))?;
+    let after = db
+        .read(|tx| Ok((tx.query::<Post>().count()?, tx.query::<Comment>().count()?, tx.query::<PostTag>().count()?)))?;
     println!(
         "deleted Bob: posts {} -> {}, comments {} -> {}, post-tag links {} -> {}",
         before.0, after.0, before.1, after.1, before.2, after.2

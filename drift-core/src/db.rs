@@ -7,9 +7,9 @@ use std::sync::{Arc, RwLock};
 
 use crate::cache::EntityCache;
 use crate::catalog::{self, Catalog, Registered};
-use crate::relation::VTable;
 use crate::entity::Entity;
 use crate::error::{Error, Result, StorageError};
+use crate::relation::VTable;
 use crate::schema::EntityDescriptor;
 use crate::stats::DbStats;
 use crate::storage::{Backend, Durability, ReadAccess};

@@ -45,6 +45,8 @@ pub mod __private {
     pub use crate::codec::KeyCodec;
     pub use crate::codec::KeyError;
     pub use crate::entity::{Entity, Field};
+    pub use crate::error::{Error, Result};
+    pub use crate::query::Query;
     pub use crate::read::Reader;
     pub use crate::relation::{
         BelongsTo, Eager, HasMany, HasOne, ManyToMany, ProxyOf, Relation, Transaction, dangling, lazy_belongs_to,
@@ -53,8 +55,6 @@ pub mod __private {
     pub use crate::schema::{
         EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor, OnDelete, RelationDescriptor, RelationKind,
     };
-    pub use crate::error::{Error, Result};
-    pub use crate::query::Query;
     pub use std::any::TypeId;
 
     /// A query over `T` read through `reader` (for generated `*_query` accessors).

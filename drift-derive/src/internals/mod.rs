@@ -1,6 +1,6 @@
 pub(crate) mod ast;
 pub(crate) mod attr;
 pub(crate) mod check;
-pub(crate) mod relation;
 pub(crate) mod ctxt;
+pub(crate) mod relation;
 pub(crate) mod symbol;
