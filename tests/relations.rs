@@ -257,3 +257,25 @@ fn eager_loading_works_with_filter_order_limit_and_nesting() {
     assert_eq!(ann_posts[0].tags(&tx).unwrap().len(), 2);
     assert_eq!(tx.stats(), before, "eagerly loaded: the accessor reads nothing");
 }
+
+#[test]
+fn delete_where_removes_every_match_with_its_cascades_or_nothing_on_restrict() {
+    let (db, ids) = seeded();
+    // Posts with more than 15 likes: "two" (Ann) and "three" (Bob), with their tag links.
+    let n = db.write(|tx| tx.delete_where::<Post>(Post::LIKES.gt(15))).unwrap();
+    assert_eq!(n, 2);
+    db.read(|tx| {
+        assert_eq!(tx.query::<Post>().all()?.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), vec!["one"]);
+        assert_eq!(tx.query::<Post>().filter(Post::LIKES.gte(0)).count()?, 1, "index entries went too");
+        assert_eq!(tx.query::<PostTag>().count()?, 2);
+        Ok(())
+    })
+    .unwrap();
+    // Tags are protected by restrict while post "one" links both: nothing is deleted.
+    let err = db.write(|tx| tx.delete_where::<Tag>(Tag::NAME.starts_with(""))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Restrict);
+    assert_eq!(db.read(|tx| tx.query::<Tag>().count()).unwrap(), 2);
+    // Once the links are gone, the tags go.
+    db.write(|tx| tx.delete::<Post>(&ids[2]).map(drop)).unwrap();
+    assert_eq!(db.write(|tx| tx.delete_where::<Tag>(Tag::NAME.starts_with(""))).unwrap(), 2);
+}

@@ -10,6 +10,7 @@ use crate::entity::{Entity, Field};
 use crate::error::{Error, Result, shorten};
 use crate::operand::IntoOperand;
 use crate::query::Query;
+use crate::query::filter::Filter;
 use crate::read::{self, Reader, entity_name, render_key};
 use crate::relation::{Transaction, fk_error, keys_with_prefix};
 use crate::schema::OnDelete;
@@ -355,6 +356,41 @@ impl WriteTx {
             }
         });
         self.with_context::<T, _>("upsert", r)
+    }
+
+    /// Deletes every row of `T` that matches `filter`, with each row's `on_delete`
+    /// rules, as one statement: all of them or, on error, none. Returns how many
+    /// rows were deleted.
+    ///
+    /// # Errors
+    /// As [`delete`](Self::delete), and [`Error::Restrict`] when a protected row
+    /// still has children once the deletes and their cascades have run.
+    pub fn delete_where<T: Entity>(&mut self, filter: Filter<T>) -> Result<u64> {
+        let inner = self.inner();
+        let info = read::info::<T>(&inner.catalog)?;
+        let mut keys = Vec::new();
+        for row in self.query::<T>().filter(filter).iter()? {
+            let row = row?;
+            let mut kb = Vec::with_capacity(16);
+            read::encode_key::<T>(&row.key(), &mut kb)?;
+            keys.push(kb);
+        }
+        self.kbuf.clear();
+        let r = self.statement(|tx| {
+            tx.restricts.clear();
+            let mut n = 0;
+            let r = (|| {
+                for k in &keys {
+                    if tx.delete_in::<T>(info, k)?.is_some() {
+                        n += 1;
+                    }
+                }
+                tx.check_restricts()
+            })();
+            tx.restricts.clear();
+            r.map(|()| n)
+        });
+        self.with_context::<T, _>("delete_where", r)
     }
 
     /// Deletes the row with `key` and returns it, or `None` when there was none.
