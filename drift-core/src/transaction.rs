@@ -129,16 +129,25 @@ pub struct WriteTx {
     deleting: Vec<(usize, Vec<u8>)>,
     /// `restrict` relations to check when the current delete statement ends.
     restricts: Vec<RestrictCheck>,
-    kbuf: Vec<u8>,
-    rbuf: Vec<u8>,
-    ibuf: Vec<u8>,
-    iends: Vec<usize>,
+    /// Scratch buffers reused by every statement; `bufs.key` keeps the last
+    /// statement's key for error messages.
+    bufs: Buffers,
 }
 
 impl std::fmt::Debug for WriteTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteTx").field("stats", &self.counters.snapshot()).finish_non_exhaustive()
     }
+}
+
+/// Scratch space of a write transaction: the encoded key, row, index entries, and
+/// where each index entry ends in `index`.
+#[derive(Default)]
+struct Buffers {
+    key: Vec<u8>,
+    row: Vec<u8>,
+    index: Vec<u8>,
+    ends: Vec<usize>,
 }
 
 /// A deleted row that a `restrict` relation protected: its children must be gone by
@@ -187,10 +196,12 @@ impl WriteTx {
             changed: Vec::new(),
             deleting: Vec::new(),
             restricts: Vec::new(),
-            kbuf: Vec::with_capacity(64),
-            rbuf: Vec::with_capacity(256),
-            ibuf: Vec::with_capacity(128),
-            iends: Vec::with_capacity(8),
+            bufs: Buffers {
+                key: Vec::with_capacity(64),
+                row: Vec::with_capacity(256),
+                index: Vec::with_capacity(128),
+                ends: Vec::with_capacity(8),
+            },
         }
     }
 
@@ -375,7 +386,7 @@ impl WriteTx {
             read::encode_key::<T>(&row.key(), &mut kb)?;
             keys.push(kb);
         }
-        self.kbuf.clear();
+        self.bufs.key.clear();
         let r = self.statement(|tx| {
             tx.restricts.clear();
             let mut n = 0;
@@ -402,14 +413,14 @@ impl WriteTx {
         let inner = self.inner();
         let info = read::info::<T>(&inner.catalog)?;
         let r = self.statement(|tx| {
-            let mut kbuf = std::mem::take(&mut tx.kbuf);
+            let mut kbuf = std::mem::take(&mut tx.bufs.key);
             kbuf.clear();
             tx.restricts.clear();
             let r = read::encode_key::<T>(key, &mut kbuf)
                 .and_then(|()| tx.delete_in::<T>(info, &kbuf))
                 .and_then(|row| tx.check_restricts().map(|()| row));
             tx.restricts.clear();
-            tx.kbuf = kbuf;
+            tx.bufs.key = kbuf;
             r
         });
         self.with_context::<T, _>("delete", r)
@@ -420,10 +431,10 @@ impl WriteTx {
     fn with_context<T: Entity, R>(&self, statement: &str, r: Result<R>) -> Result<R> {
         r.map_err(|e| match e {
             Error::Storage(e) => {
-                let what = if self.kbuf.is_empty() {
+                let what = if self.bufs.key.is_empty() {
                     format!("{statement} of {}", entity_name::<T>())
                 } else {
-                    format!("{statement} of {} with key {}", entity_name::<T>(), render_key::<T>(&self.kbuf))
+                    format!("{statement} of {} with key {}", entity_name::<T>(), render_key::<T>(&self.bufs.key))
                 };
                 Error::Storage(e.during(&what))
             }
@@ -431,29 +442,21 @@ impl WriteTx {
         })
     }
 
-    fn insert_in<T: Entity>(&mut self, info: &EntityInfo, entity: &T) -> Result<T::Key> {
-        let mut kbuf = std::mem::take(&mut self.kbuf);
-        let mut rbuf = std::mem::take(&mut self.rbuf);
-        let mut ibuf = std::mem::take(&mut self.ibuf);
-        let mut iends = std::mem::take(&mut self.iends);
-        let r = self.insert_with(info, entity, &mut kbuf, &mut rbuf, &mut ibuf, &mut iends);
-        self.kbuf = kbuf;
-        self.rbuf = rbuf;
-        self.ibuf = ibuf;
-        self.iends = iends;
+    /// Runs `f` with the scratch buffers taken out of `self` (so that `f` can borrow
+    /// both), then puts them back.
+    fn with_buffers<R>(&mut self, f: impl FnOnce(&mut Self, &mut Buffers) -> R) -> R {
+        let mut bufs = std::mem::take(&mut self.bufs);
+        let r = f(self, &mut bufs);
+        self.bufs = bufs;
         r
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn insert_with<T: Entity>(
-        &mut self,
-        info: &EntityInfo,
-        entity: &T,
-        kbuf: &mut Vec<u8>,
-        rbuf: &mut Vec<u8>,
-        ibuf: &mut Vec<u8>,
-        iends: &mut Vec<usize>,
-    ) -> Result<T::Key> {
+    fn insert_in<T: Entity>(&mut self, info: &EntityInfo, entity: &T) -> Result<T::Key> {
+        self.with_buffers(|tx, bufs| tx.insert_with(info, entity, bufs))
+    }
+
+    fn insert_with<T: Entity>(&mut self, info: &EntityInfo, entity: &T, bufs: &mut Buffers) -> Result<T::Key> {
+        let Buffers { key: kbuf, row: rbuf, index: ibuf, ends: iends } = bufs;
         let name = entity_name::<T>();
         kbuf.clear();
         let mut assigned = None;
@@ -571,29 +574,17 @@ impl WriteTx {
     /// Replaces the row; returns `false` (writing nothing) when it does not exist
     /// and `missing_ok`, else fails with `NotFound`.
     fn update_in<T: Entity>(&mut self, info: &EntityInfo, entity: &T, missing_ok: bool) -> Result<bool> {
-        let mut kbuf = std::mem::take(&mut self.kbuf);
-        let mut rbuf = std::mem::take(&mut self.rbuf);
-        let mut ibuf = std::mem::take(&mut self.ibuf);
-        let mut iends = std::mem::take(&mut self.iends);
-        let r = self.update_with(info, entity, missing_ok, &mut kbuf, &mut rbuf, &mut ibuf, &mut iends);
-        self.kbuf = kbuf;
-        self.rbuf = rbuf;
-        self.ibuf = ibuf;
-        self.iends = iends;
-        r
+        self.with_buffers(|tx, bufs| tx.update_with(info, entity, missing_ok, bufs))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn update_with<T: Entity>(
         &mut self,
         info: &EntityInfo,
         entity: &T,
         missing_ok: bool,
-        kbuf: &mut Vec<u8>,
-        rbuf: &mut Vec<u8>,
-        ibuf: &mut Vec<u8>,
-        iends: &mut Vec<usize>,
+        bufs: &mut Buffers,
     ) -> Result<bool> {
+        let Buffers { key: kbuf, row: rbuf, index: ibuf, ends: iends } = bufs;
         let name = entity_name::<T>();
         kbuf.clear();
         entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?;
