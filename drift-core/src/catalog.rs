@@ -55,9 +55,14 @@ pub(crate) struct Inbound {
 /// encoding is the `Some` tag followed by the parent's key.
 pub(crate) fn optional_key(schema: &EntityDescriptor, fields: &[crate::schema::Text]) -> bool {
     let [name] = fields else { return false };
+    is_optional(schema, name)
+}
+
+/// Whether field `name` of `schema` is an `Option`.
+fn is_optional(schema: &EntityDescriptor, name: &str) -> bool {
     schema.field(name).is_some_and(|f| {
         let head = f.ty.split('<').next().unwrap_or("");
-        head.rsplit("::").next() == Some("Option")
+        head.trim().rsplit("::").next() == Some("Option")
     })
 }
 
@@ -91,7 +96,30 @@ pub(crate) struct EntityInfo {
     /// is an `Option`). A row whose value there is `None` has no entry: as in SQL,
     /// `None`s do not collide.
     pub(crate) nullable: Vec<Option<Vec<(usize, bool)>>>,
+    /// Whether an index or a `belongs_to` key holds a primary-key field: an
+    /// auto-assigned key must then be put into the entity before they are encoded.
+    pub(crate) key_in_index: bool,
+    /// `belongs_to` relations of entities stored in the file but not registered in
+    /// this process that point here.
+    pub(crate) foreign_inbound: Vec<ForeignInbound>,
     pub(crate) vtable: VTable,
+}
+
+/// A `belongs_to` of an entity known only from its stored descriptor: its rows are
+/// counted by key prefix, never decoded.
+#[derive(Debug, Clone)]
+pub(crate) struct ForeignInbound {
+    /// The unregistered entity.
+    pub(crate) child: String,
+    pub(crate) field: String,
+    pub(crate) on_delete: OnDelete,
+    /// The table whose keys lead with the foreign key (an index or the child's rows);
+    /// when no such table exists, the child's row table, counted whole.
+    pub(crate) table: TableId,
+    /// Whether entries of `table` with the parent's key as prefix are exactly the
+    /// children (otherwise any row counts).
+    pub(crate) exact: bool,
+    pub(crate) optional: bool,
 }
 
 /// The registered entities.
@@ -102,17 +130,29 @@ pub(crate) struct Catalog {
     by_type: HashMap<TypeId, usize>,
 }
 
-/// The access path in `schema`'s tables for rows whose leading fields are `fields`:
-/// a primary-key prefix, or an index that leads with them.
+/// The access path in `schema`'s tables that finds every row by its leading fields
+/// `fields`: a primary-key prefix, or an index that leads with them and has an entry
+/// for every row. A unique index with an `Option` field past `fields` does not: a row
+/// with `None` there has no entry (`None`s do not collide).
 pub(crate) fn prefix_source(schema: &EntityDescriptor, fields: &[crate::schema::Text]) -> Option<Source> {
     if schema.primary_key.starts_with(fields) {
         return Some(Source::Table);
     }
-    schema.indexes.iter().position(|i| i.fields.starts_with(fields)).map(|i| Source::Index(i, schema.indexes[i].unique))
+    schema
+        .indexes
+        .iter()
+        .position(|i| {
+            i.fields.starts_with(fields)
+                && !(i.unique && i.fields[fields.len()..].iter().any(|f| is_optional(schema, f)))
+        })
+        .map(|i| Source::Index(i, schema.indexes[i].unique))
 }
 
 impl Catalog {
-    pub(crate) fn new(registered: &[Registered]) -> Result<Catalog> {
+    /// The catalog of the `registered` entities; `stored` are the descriptors the file
+    /// holds, whose relations to registered entities are honoured on delete even when
+    /// their own entity is not registered.
+    pub(crate) fn new(registered: &[Registered], stored: &[EntityDescriptor]) -> Result<Catalog> {
         let mut names = vec![META_TABLE.to_string()];
         let mut entities = Vec::new();
         let mut by_type = HashMap::new();
@@ -139,6 +179,9 @@ impl Catalog {
                     (idx.unique && fields.iter().any(|(_, o)| *o)).then_some(fields)
                 })
                 .collect();
+            let in_key = |f: &crate::schema::Text| schema.primary_key.contains(f);
+            let key_in_index = schema.indexes.iter().any(|i| i.fields.iter().any(in_key))
+                || schema.relations.iter().any(|r| r.kind == RelationKind::BelongsTo && r.key.iter().any(in_key));
             entities.push(EntityInfo {
                 schema,
                 table,
@@ -147,12 +190,46 @@ impl Catalog {
                 relations: Vec::new(),
                 inbound: Vec::new(),
                 nullable,
+                key_in_index,
+                foreign_inbound: Vec::new(),
                 vtable: r.vtable,
             });
         }
+        Self::link_stored(&mut entities, &mut names, stored);
         let mut catalog = Catalog { names: names.into(), entities, by_type };
         catalog.link()?;
         Ok(catalog)
+    }
+
+    /// Records, on each registered entity, the `belongs_to` relations that point at it
+    /// from stored entities that are not registered, and names their tables.
+    fn link_stored(entities: &mut [EntityInfo], names: &mut Vec<String>, stored: &[EntityDescriptor]) {
+        for child in stored {
+            if entities.iter().any(|e| e.schema.table == child.table) {
+                continue;
+            }
+            for rel in child.relations.iter().filter(|r| r.kind == RelationKind::BelongsTo) {
+                let target = rel.target.rsplit("::").next().unwrap_or("").trim();
+                let Some(parent) = entities.iter_mut().find(|e| e.schema.name == target) else { continue };
+                let (table_name, exact) = match prefix_source(child, &rel.key) {
+                    Some(Source::Table) => (child.table.to_string(), true),
+                    Some(Source::Index(i, _)) => (format!("{}#{}", child.table, child.indexes[i].name), true),
+                    None => (child.table.to_string(), false),
+                };
+                let table = names.iter().position(|n| *n == table_name).unwrap_or_else(|| {
+                    names.push(table_name);
+                    names.len() - 1
+                });
+                parent.foreign_inbound.push(ForeignInbound {
+                    child: child.name.to_string(),
+                    field: rel.key.join(", "),
+                    on_delete: rel.on_delete,
+                    table,
+                    exact,
+                    optional: optional_key(child, &rel.key),
+                });
+            }
+        }
     }
 
     fn missing(&self, from: usize, relation: &str, what: &str) -> Error {

@@ -150,8 +150,27 @@ impl DbBuilder {
                 });
             }
         }
-        check_tables(&backend.table_names()?, display)?;
-        let catalog = Catalog::new(&self.entities)?;
+        let existing = backend.table_names()?;
+        let stored = match check_tables(&existing, display) {
+            Ok(()) if existing.is_empty() => Ok(Vec::new()),
+            Ok(()) => {
+                let store = backend.begin_read(Arc::from(vec![catalog::META_TABLE.to_string()]))?;
+                stored_schemas(&store, display)
+            }
+            Err(e) => Err(e),
+        };
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(e) => {
+                if matches!(e, Error::NotADatabase { .. }) {
+                    // Closing lets redb write its allocator state into the file, which is
+                    // not ours to write.
+                    backend.abandon();
+                }
+                return Err(e);
+            }
+        };
+        let catalog = Catalog::new(&self.entities, &stored)?;
         let db = Db {
             inner: Arc::new(DbInner {
                 backend: RwLock::new(backend),
@@ -213,10 +232,9 @@ impl Db {
     /// # Errors
     /// [`Error::Storage`] when the store fails.
     pub fn begin_write(&self) -> Result<WriteTx> {
-        let store = {
-            let backend = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            backend.begin_write(self.inner.catalog.names.clone())?
-        };
+        // The lock is let go before waiting for the current writer: see `Handle`.
+        let handle = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).handle()?;
+        let store = handle.begin_write(self.inner.catalog.names.clone())?;
         Ok(WriteTx::new(self.clone(), store))
     }
 
@@ -227,10 +245,8 @@ impl Db {
     /// [`Error::Storage`] when the store fails.
     pub fn begin_read(&self) -> Result<ReadTx> {
         let before = self.inner.cache.as_ref().map(EntityCache::epoch);
-        let store = {
-            let backend = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            backend.begin_read(self.inner.catalog.names.clone())?
-        };
+        let handle = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).handle()?;
+        let store = handle.begin_read(self.inner.catalog.names.clone())?;
         let after = self.inner.cache.as_ref().map(EntityCache::epoch);
         let epoch = before.zip(after).and_then(|(b, a)| EntityCache::reader_epoch(b, a));
         Ok(ReadTx::new(self.clone(), store, epoch))
@@ -268,7 +284,9 @@ impl Db {
         tx.commit()
     }
 
-    /// Rewrites the file to reclaim free space. Fails while any transaction is open.
+    /// Rewrites the file to reclaim free space. Fails at once, without waiting,
+    /// while any transaction is open or starting; transactions that start while it
+    /// runs wait for it to finish.
     ///
     /// # Errors
     /// [`Error::Storage`] when a transaction is open or the store fails.
@@ -292,6 +310,23 @@ impl Db {
     pub fn schemas(&self) -> impl Iterator<Item = &'static EntityDescriptor> + '_ {
         self.inner.catalog.entities.iter().map(|e| e.schema)
     }
+}
+
+/// Every entity descriptor stored in the meta table (table id [`catalog::META`]).
+fn stored_schemas(store: &dyn ReadAccess, display: &str) -> Result<Vec<EntityDescriptor>> {
+    let prefix = catalog::SCHEMA_PREFIX.as_bytes();
+    let hi = crate::codec::prefix_successor(prefix);
+    let hi = hi.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+    let mut out = Vec::new();
+    for e in store.range(catalog::META, std::ops::Bound::Included(prefix), hi)? {
+        let (k, v) = e?;
+        let stored: EntityDescriptor = serde_json::from_slice(v.bytes()).map_err(|e| Error::NotADatabase {
+            path: display.to_string(),
+            reason: format!("stored schema `{}` is unreadable: {e}", String::from_utf8_lossy(k.bytes())),
+        })?;
+        out.push(stored);
+    }
+    Ok(out)
 }
 
 /// A file with tables holds Drift's metadata table among them.

@@ -157,6 +157,26 @@ pub enum Error {
         /// How many children refer to it.
         count: u64,
     },
+    /// A delete that rows of an entity not registered in this process refer to with
+    /// `on_delete = cascade` or `set_null` (as the schemas stored in the file say):
+    /// this process cannot apply the rule to rows it cannot decode, so it refuses the
+    /// delete instead of leaving dangling keys. Register the entity to delete.
+    #[error(
+        "{entity} with key {key} cannot be deleted here: {child} rows refer to it through `{field}` (on_delete = {}), and {child} is not registered in this process; add `.entity::<{child}>()` to `Db::builder()`",
+        on_delete_name(*on_delete)
+    )]
+    Unregistered {
+        /// The entity being deleted.
+        entity: &'static str,
+        /// Its key.
+        key: String,
+        /// The unregistered entity whose rows refer to it.
+        child: String,
+        /// The child's foreign-key field.
+        field: String,
+        /// The rule that could not be applied.
+        on_delete: crate::schema::OnDelete,
+    },
     /// A lazy load was attempted on a database opened with `strict_loading(true)`.
     #[error(
         "lazy load of relation `{relation}` of {entity} refused: strict loading is on; load it eagerly with `.with({entity}::{})`",
@@ -248,6 +268,8 @@ pub enum ErrorKind {
     ForeignKey,
     /// [`Error::Restrict`]
     Restrict,
+    /// [`Error::Unregistered`]
+    Unregistered,
     /// [`Error::StrictLoading`]
     StrictLoading,
     /// [`Error::Overflow`]
@@ -283,6 +305,7 @@ impl Error {
             Error::UnknownEntity { .. } => ErrorKind::UnknownEntity,
             Error::ForeignKey { .. } => ErrorKind::ForeignKey,
             Error::Restrict { .. } => ErrorKind::Restrict,
+            Error::Unregistered { .. } => ErrorKind::Unregistered,
             Error::StrictLoading { .. } => ErrorKind::StrictLoading,
             Error::Overflow { .. } => ErrorKind::Overflow,
             Error::Query { .. } => ErrorKind::Query,
@@ -380,4 +403,25 @@ mod tests {
         assert_eq!(shorten("é".repeat(70)), format!("{}…", "é".repeat(64)));
         assert_eq!(shorten("short".into()), "short");
     }
+}
+
+fn on_delete_name(rule: crate::schema::OnDelete) -> &'static str {
+    match rule {
+        crate::schema::OnDelete::Cascade => "cascade",
+        crate::schema::OnDelete::SetNull => "set_null",
+        _ => "restrict",
+    }
+}
+
+/// `name` as a `&'static str`, for error fields that name an entity known only from
+/// the file: each distinct name is allocated once per process.
+pub(crate) fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(n);
+    n
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result, hex};
 use crate::query::plan::Source;
 use crate::read::{self, Reader, entity_name, render_key};
 use crate::stats::Counters;
+use crate::storage::{ReadAccess, TableId};
 use crate::transaction::WriteTx;
 
 /// Reads the foreign key of relation `rel` from a stored row (key, row bytes).
@@ -25,7 +26,7 @@ pub(crate) struct VTable {
     pub(crate) target: fn(usize) -> Option<std::any::TypeId>,
     pub(crate) through: fn(usize) -> Option<std::any::TypeId>,
     pub(crate) skip_index: fn(usize, &mut &[u8]) -> Result<(), KeyError>,
-    pub(crate) delete: fn(&mut WriteTx, &[u8]) -> Result<()>,
+    pub(crate) delete_row: fn(&mut WriteTx, &[u8]) -> Result<bool>,
     pub(crate) set_null: fn(&mut WriteTx, &[u8], usize) -> Result<()>,
     pub(crate) fk_of_row: FkOfRow,
     pub(crate) render_key: fn(&[u8]) -> String,
@@ -56,7 +57,7 @@ impl VTable {
             target: T::__relation_target,
             through: T::__relation_through,
             skip_index: T::__skip_index,
-            delete: WriteTx::delete_erased::<T>,
+            delete_row: WriteTx::delete_row_erased::<T>,
             set_null: WriteTx::set_null_erased::<T>,
             fk_of_row: fk_of_row::<T>,
             render_key: render_key::<T>,
@@ -382,6 +383,18 @@ pub(crate) fn keys_with_prefix(
         out.push(pk);
     }
     Ok(out)
+}
+
+/// How many keys of table `tid` start with `prefix`.
+pub(crate) fn count_with_prefix(store: &dyn ReadAccess, tid: TableId, prefix: &[u8]) -> Result<u64> {
+    let hi = prefix_successor(prefix);
+    let hi = hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let mut n = 0;
+    for e in store.range(tid, Bound::Included(prefix), hi)? {
+        e?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 fn own_key<T: Entity>(row: &T) -> Result<Vec<u8>> {

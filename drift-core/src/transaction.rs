@@ -1,5 +1,6 @@
 //! Read and write transactions.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -109,6 +110,13 @@ struct Sequence {
     dirty: bool,
 }
 
+/// A point in a write transaction to roll back to.
+#[derive(Debug, Clone, Copy)]
+struct TxMark {
+    store: crate::storage::Mark,
+    sequences: usize,
+}
+
 /// A write transaction. Commit with [`WriteTx::commit`]; dropping it rolls back.
 pub struct WriteTx {
     db: Db,
@@ -116,6 +124,9 @@ pub struct WriteTx {
     counters: Counters,
     durability: Durability,
     sequences: Vec<Option<Sequence>>,
+    /// For each change to `sequences` since the last statement that could be rolled
+    /// back to: the entity and its sequence before the change.
+    sequence_undo: Vec<(usize, Option<Sequence>)>,
     depth: u32,
     poisoned: bool,
     guard: RollbackGuard,
@@ -125,8 +136,6 @@ pub struct WriteTx {
     dirty: Vec<bool>,
     /// Rows updated or deleted, to drop from the cache at commit.
     changed: Vec<(u32, Vec<u8>)>,
-    /// Rows whose delete is cascading (entity ordinal, key): not visited again.
-    deleting: Vec<(usize, Vec<u8>)>,
     /// `restrict` relations to check when the current delete statement ends.
     restricts: Vec<RestrictCheck>,
     /// Scratch buffers reused by every statement; `bufs.key` keeps the last
@@ -188,13 +197,13 @@ impl WriteTx {
             counters: Counters::default(),
             durability,
             sequences: vec![None; n],
+            sequence_undo: Vec::new(),
             depth: 0,
             poisoned: false,
             guard: RollbackGuard { inner: guard_inner, armed: true },
             cache_epoch,
             dirty: vec![false; n],
             changed: Vec::new(),
-            deleting: Vec::new(),
             restricts: Vec::new(),
             bufs: Buffers {
                 key: Vec::with_capacity(64),
@@ -262,52 +271,71 @@ impl WriteTx {
     /// The closure's error, or [`Error::Storage`] when the rollback fails.
     pub fn savepoint<R>(&mut self, f: impl FnOnce(&mut WriteTx) -> Result<R>) -> Result<R> {
         self.check_usable()?;
-        let mark = self.store.mark();
         self.depth += 1;
-        let r = f(self);
+        let r = self.atomically(f);
         self.depth -= 1;
-        match r {
-            Ok(v) => {
-                if self.depth == 0 {
-                    self.store.forget_undo();
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                self.undo_to(mark)?;
-                Err(e)
-            }
+        if self.depth == 0 {
+            self.forget_undo();
         }
+        r
     }
 
     fn check_usable(&self) -> Result<()> {
         if self.poisoned { Err(Error::Poisoned) } else { Ok(()) }
     }
 
-    fn undo_to(&mut self, mark: crate::storage::Mark) -> Result<()> {
-        if let Err(e) = self.store.rollback_to(mark) {
+    /// A point to roll back to: the storage undo log and the sequence changes.
+    fn mark(&self) -> TxMark {
+        TxMark { store: self.store.mark(), sequences: self.sequence_undo.len() }
+    }
+
+    /// Takes back every write and sequence change made since `mark`.
+    fn undo_to(&mut self, mark: TxMark) -> Result<()> {
+        while self.sequence_undo.len() > mark.sequences {
+            if let Some((ordinal, before)) = self.sequence_undo.pop() {
+                self.sequences[ordinal] = before;
+            }
+        }
+        if let Err(e) = self.store.rollback_to(mark.store) {
             self.poisoned = true;
             return Err(e);
         }
         Ok(())
     }
 
-    /// Runs one statement: all of it or, on error, none of it.
-    fn statement<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
-        self.check_usable()?;
-        let mark = self.store.mark();
-        match f(self) {
-            Ok(v) => {
-                if self.depth == 0 {
-                    self.store.forget_undo();
-                }
-                Ok(v)
-            }
-            Err(e) => {
+    /// Forgets what could be rolled back: no statement or savepoint is open.
+    fn forget_undo(&mut self) {
+        self.store.forget_undo();
+        self.sequence_undo.clear();
+    }
+
+    /// Runs `f` so that it takes effect whole or not at all: on `Err` and on a panic
+    /// (which then continues) everything it wrote is taken back first.
+    fn atomically<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        let mark = self.mark();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
                 self.undo_to(mark)?;
                 Err(e)
             }
+            Err(panic) => {
+                // Were the undo itself to fail, the transaction is poisoned and
+                // cannot commit: nothing half-done is ever committed.
+                let _ = self.undo_to(mark);
+                std::panic::resume_unwind(panic)
+            }
         }
+    }
+
+    /// Runs one statement: all of it or, on error, none of it.
+    fn statement<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        self.check_usable()?;
+        let r = self.atomically(f);
+        if self.depth == 0 {
+            self.forget_undo();
+        }
+        r
     }
 
     fn inner(&self) -> Arc<DbInner> {
@@ -460,6 +488,7 @@ impl WriteTx {
         let name = entity_name::<T>();
         kbuf.clear();
         let mut assigned = None;
+        let mut explicit = None;
         match entity.__auto_key() {
             Some(0) => {
                 let next = self.next_sequence::<T>(info)?;
@@ -467,11 +496,22 @@ impl WriteTx {
                 assigned = Some(next);
             }
             Some(k) => {
-                self.observe_sequence(info, k)?;
                 entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?;
+                explicit = Some(k);
             }
             None => entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?,
         }
+        // An index or foreign key that holds the assigned key must see it, not the 0.
+        let keyed;
+        let entity = match assigned {
+            Some(next) if info.key_in_index => {
+                let mut e = entity.clone();
+                e.__set_auto_key(next);
+                keyed = e;
+                &keyed
+            }
+            _ => entity,
+        };
         check_key_len(entity, kbuf)?;
         Counters::bump(&self.counters.gets);
         if self.store.get(info.table, kbuf)?.is_some() {
@@ -492,9 +532,13 @@ impl WriteTx {
             start = end;
         }
         self.counters.writes.set(self.counters.writes.get() + 1 + iends.len() as u64);
+        // The sequence moves only once the row is written, so a failed insert neither
+        // uses up a key nor raises the mark past a key that was never stored.
         if let Some(next) = assigned {
-            // Taken only once the row is written, so a failed insert does not use up a key.
-            self.sequences[info.ordinal] = Some(Sequence { high: next, dirty: true });
+            self.set_sequence(info.ordinal, Sequence { high: next, dirty: true });
+        }
+        if let Some(k) = explicit {
+            self.observe_sequence(info, k)?;
         }
         T::Key::from_key_bytes(kbuf).map_err(|e| Error::Decode {
             entity: name,
@@ -631,15 +675,23 @@ impl WriteTx {
         Ok(true)
     }
 
+    /// Deletes the row with key `kbuf` and applies the `on_delete` rules of the rows
+    /// that refer to it; returns the row, or `None` when there was none.
     fn delete_in<T: Entity>(&mut self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
+        let old = self.delete_row::<T>(info, kbuf)?;
+        if old.is_some() && (!info.inbound.is_empty() || !info.foreign_inbound.is_empty()) {
+            self.cascade_from(info.ordinal, kbuf)?;
+        }
+        Ok(old)
+    }
+
+    /// Removes the row with key `kbuf` and its index entries, and nothing else.
+    fn delete_row<T: Entity>(&mut self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
         Counters::bump(&self.counters.gets);
         let old: T = match self.store.get(info.table, kbuf)? {
             None => return Ok(None),
             Some(row) => read::decode(&self.counters, kbuf, row.bytes())?,
         };
-        if !info.inbound.is_empty() {
-            self.apply_on_delete::<T>(info, kbuf)?;
-        }
         let (mut obuf, mut oends) = (Vec::new(), Vec::new());
         self.encode_indexes(info, &old, kbuf, &mut obuf, &mut oends)?;
         let mut start = 0;
@@ -653,6 +705,91 @@ impl WriteTx {
         self.note_changed(info, kbuf);
         self.counters.writes.set(self.counters.writes.get() + 1 + oends.len() as u64);
         Ok(Some(old))
+    }
+
+    /// Applies the `on_delete` rules of every row that refers to the deleted row
+    /// (entity `ordinal`, key `key`), and of the rows those delete in turn. A work
+    /// list instead of recursion: a chain of any depth runs in constant stack, and
+    /// each row is deleted, and its children looked up, once (a deleted row is no
+    /// longer found). `restrict` relations are recorded and checked when the whole
+    /// statement has run, so that a row its cascade removes does not restrict it.
+    fn cascade_from(&mut self, ordinal: usize, key: &[u8]) -> Result<()> {
+        let inner = self.inner();
+        let catalog = &inner.catalog;
+        let mut pending: Vec<(usize, Vec<u8>)> = vec![(ordinal, key.to_vec())];
+        while let Some((ordinal, key)) = pending.pop() {
+            let info = &catalog.entities[ordinal];
+            self.refuse_unregistered(info, &key)?;
+            for inb in &info.inbound {
+                let child = &catalog.entities[inb.child];
+                let prefix = crate::catalog::child_prefix(&key, inb.optional);
+                let keys = keys_with_prefix(&self.reader(), child, inb.source, &prefix)?;
+                if keys.is_empty() {
+                    continue;
+                }
+                match inb.on_delete {
+                    OnDelete::SetNull => {
+                        for ck in keys {
+                            (child.vtable.set_null)(self, &ck, inb.rel)?;
+                        }
+                    }
+                    OnDelete::Cascade => {
+                        for ck in keys {
+                            if (child.vtable.delete_row)(self, &ck)? {
+                                pending.push((inb.child, ck));
+                            }
+                        }
+                    }
+                    _ => {
+                        let schema: &'static crate::schema::EntityDescriptor = child.schema;
+                        let pschema: &'static crate::schema::EntityDescriptor = info.schema;
+                        self.restricts.push(RestrictCheck {
+                            entity: &pschema.name,
+                            key: (info.vtable.render_key)(&key),
+                            child: inb.child,
+                            child_name: &schema.name,
+                            source: inb.source,
+                            prefix: prefix.to_vec(),
+                            field: inb.field.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails when a row of an entity stored in the file but not registered in this
+    /// process refers to the deleted row (entity `info`, key `key`): `restrict` fails
+    /// as usual; `cascade` and `set_null` cannot be applied to rows this process cannot
+    /// decode, so the delete is refused, naming the entity to register.
+    fn refuse_unregistered(&self, info: &EntityInfo, key: &[u8]) -> Result<()> {
+        for f in &info.foreign_inbound {
+            let prefix = crate::catalog::child_prefix(key, f.optional);
+            let count = crate::relation::count_with_prefix(&self.store, f.table, &prefix)?;
+            if count == 0 {
+                continue;
+            }
+            let pschema: &'static crate::schema::EntityDescriptor = info.schema;
+            let key = (info.vtable.render_key)(key);
+            if f.on_delete == OnDelete::Restrict && f.exact {
+                return Err(Error::Restrict {
+                    entity: &pschema.name,
+                    key,
+                    child: crate::error::intern(&f.child),
+                    field: f.field.clone(),
+                    count,
+                });
+            }
+            return Err(Error::Unregistered {
+                entity: &pschema.name,
+                key,
+                child: f.child.clone(),
+                field: f.field.clone(),
+                on_delete: f.on_delete,
+            });
+        }
+        Ok(())
     }
 
     /// Fails with `ForeignKey` when a `belongs_to` key of `entity` names no parent.
@@ -690,55 +827,6 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Applies each inbound relation's `on_delete` to the rows that refer to the row
-    /// with key `kbuf`: all `restrict` checks first, then cascades and `set_null`s.
-    fn apply_on_delete<T: Entity>(&mut self, info: &EntityInfo, kbuf: &[u8]) -> Result<()> {
-        let inner = self.inner();
-        let mut work = Vec::new();
-        for inb in &info.inbound {
-            let child = &inner.catalog.entities[inb.child];
-            let prefix = crate::catalog::child_prefix(kbuf, inb.optional);
-            let mut keys = keys_with_prefix(&self.reader(), child, inb.source, &prefix)?;
-            keys.retain(|k| !(inb.child == info.ordinal && k.as_slice() == kbuf));
-            keys.retain(|k| !self.deleting.iter().any(|(o, d)| *o == inb.child && d == k));
-            if keys.is_empty() {
-                continue;
-            }
-            if inb.on_delete == OnDelete::Restrict {
-                // Checked once the whole delete, cascades included, has run: a row
-                // that a cascade of the same delete removes does not restrict it, and
-                // the outcome does not depend on the order relations are visited.
-                let schema: &'static crate::schema::EntityDescriptor = child.schema;
-                self.restricts.push(RestrictCheck {
-                    entity: entity_name::<T>(),
-                    key: render_key::<T>(kbuf),
-                    child: inb.child,
-                    child_name: &schema.name,
-                    source: inb.source,
-                    prefix: prefix.to_vec(),
-                    field: inb.field.clone(),
-                });
-                continue;
-            }
-            work.push((inb.clone(), keys));
-        }
-        self.deleting.push((info.ordinal, kbuf.to_vec()));
-        let r = (|| {
-            for (inb, keys) in work {
-                let child = &inner.catalog.entities[inb.child];
-                for ck in keys {
-                    match inb.on_delete {
-                        OnDelete::SetNull => (child.vtable.set_null)(self, &ck, inb.rel)?,
-                        _ => (child.vtable.delete)(self, &ck)?,
-                    }
-                }
-            }
-            Ok(())
-        })();
-        self.deleting.pop();
-        r
-    }
-
     /// Fails with `Restrict` when a row that a `restrict` relation protects still has
     /// children now that the delete and its cascades have run.
     fn check_restricts(&mut self) -> Result<()> {
@@ -760,10 +848,12 @@ impl WriteTx {
         Ok(())
     }
 
-    pub(crate) fn delete_erased<T: Entity>(tx: &mut WriteTx, key: &[u8]) -> Result<()> {
+    /// Removes one row of `T` and its index entries (its own children are the
+    /// caller's to visit); returns whether there was one.
+    pub(crate) fn delete_row_erased<T: Entity>(tx: &mut WriteTx, key: &[u8]) -> Result<bool> {
         let inner = tx.inner();
         let info = read::info::<T>(&inner.catalog)?;
-        tx.delete_in::<T>(info, key).map(drop)
+        tx.delete_row::<T>(info, key).map(|row| row.is_some())
     }
 
     pub(crate) fn set_null_erased<T: Entity>(tx: &mut WriteTx, key: &[u8], rel: usize) -> Result<()> {
@@ -788,6 +878,13 @@ impl WriteTx {
         }
     }
 
+    /// Sets the sequence of entity `ordinal`, remembering the old one so that a
+    /// failed statement or savepoint restores it.
+    fn set_sequence(&mut self, ordinal: usize, s: Sequence) {
+        let before = self.sequences[ordinal].replace(s);
+        self.sequence_undo.push((ordinal, before));
+    }
+
     fn sequence(&mut self, info: &EntityInfo) -> Result<Sequence> {
         if let Some(s) = self.sequences[info.ordinal] {
             return Ok(s);
@@ -802,7 +899,7 @@ impl WriteTx {
             None => 0,
         };
         let s = Sequence { high: stored.max(last), dirty: false };
-        self.sequences[info.ordinal] = Some(s);
+        self.set_sequence(info.ordinal, s);
         Ok(s)
     }
 
@@ -818,10 +915,11 @@ impl WriteTx {
         Ok(next)
     }
 
+    /// Raises the sequence to `key`, a key now written.
     fn observe_sequence(&mut self, info: &EntityInfo, key: u64) -> Result<()> {
         let s = self.sequence(info)?;
         if key > s.high {
-            self.sequences[info.ordinal] = Some(Sequence { high: key, dirty: true });
+            self.set_sequence(info.ordinal, Sequence { high: key, dirty: true });
         }
         Ok(())
     }
@@ -832,7 +930,7 @@ impl WriteTx {
             if let Some(Sequence { high, dirty: true }) = self.sequences[info.ordinal] {
                 let key = format!("{}{}", catalog::SEQ_PREFIX, info.schema.table);
                 self.store.put(catalog::META, key.as_bytes(), &high.to_be_bytes())?;
-                self.sequences[info.ordinal] = Some(Sequence { high, dirty: false });
+                self.set_sequence(info.ordinal, Sequence { high, dirty: false });
             }
         }
         Ok(())

@@ -15,6 +15,7 @@
 //! on a damaged file, which aborts the process (the file then stays locked until the
 //! process exits).
 
+mod overlay;
 mod undo;
 
 use std::cell::OnceCell;
@@ -131,7 +132,16 @@ fn close_tables<T>(tables: &mut [OnceCell<T>]) {
 
 /// The open database file (or memory region).
 pub(crate) struct Backend {
-    db: Quiet<redb::Database>,
+    db: Quiet<Arc<redb::Database>>,
+    damaged: Damaged,
+}
+
+/// A share of the open database, to start a transaction with. Starting a write
+/// transaction waits for the current writer: it does so through a handle, holding no
+/// lock of the [`Db`](crate::Db), so that nothing (a compaction, a reader) ever
+/// queues behind a waiting writer.
+pub(crate) struct Handle {
+    db: Arc<redb::Database>,
     damaged: Damaged,
 }
 
@@ -141,7 +151,7 @@ impl Backend {
         let display = path.display().to_string();
         let opened = std::panic::catch_unwind(|| redb::Database::builder().create(path));
         match opened {
-            Ok(Ok(db)) => Ok(Backend { db: Quiet::new(db), damaged: Damaged::default() }),
+            Ok(Ok(db)) => Ok(Backend { db: Quiet::new(Arc::new(db)), damaged: Damaged::default() }),
             Ok(Err(e)) => match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => {
                     Err(Error::Storage(StorageError::new(format!("{display} is already open in this process"))))
@@ -158,17 +168,29 @@ impl Backend {
         }
     }
 
-    /// Opens an existing file read-only, for checks that must not write to it: `None`
-    /// when there is nothing to check (no file, an empty one) or when redb must repair
-    /// the file first, which only a writable open does.
+    /// Opens an existing file for checks that must not write to it: read-only, or,
+    /// when redb must repair the file first, through an [`overlay::Overlay`] that
+    /// keeps the repair in memory. `None` when there is nothing to check (no file, an
+    /// empty one).
     pub(crate) fn inspect(path: &Path) -> Result<Option<Inspector>> {
         if path.metadata().map_or(true, |m| m.len() == 0) {
             return Ok(None);
         }
         let display = path.display().to_string();
+        let refused = |reason: String| Error::NotADatabase { path: display.clone(), reason };
         match std::panic::catch_unwind(|| redb::Database::builder().open_read_only(path)) {
-            Ok(Ok(db)) => Ok(Some(Inspector { db: Quiet::new(db), damaged: Damaged::default() })),
-            Ok(Err(redb::DatabaseError::RepairAborted)) => Ok(None),
+            Ok(Ok(db)) => Ok(Some(Inspector { db: Quiet::new(Inspected::ReadOnly(db)), damaged: Damaged::default() })),
+            Ok(Err(redb::DatabaseError::RepairAborted)) => {
+                let view = overlay::Overlay::open(path)
+                    .map_err(|e| Error::Storage(StorageError::wrap(&format!("cannot read {display}"), e)))?;
+                match std::panic::catch_unwind(|| redb::Database::builder().create_with_backend(view)) {
+                    Ok(Ok(db)) => {
+                        Ok(Some(Inspector { db: Quiet::new(Inspected::Repaired(db)), damaged: Damaged::default() }))
+                    }
+                    Ok(Err(e)) => Err(refused(e.to_string())),
+                    Err(_) => Err(refused("the storage engine could not repair the file".into())),
+                }
+            }
             Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
                 Err(Error::Storage(StorageError::new(format!("{display} is already open in this process"))))
             }
@@ -183,12 +205,46 @@ impl Backend {
         let db = redb::Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(storage("cannot create an in-memory database"))?;
-        Ok(Backend { db: Quiet::new(db), damaged: Damaged::default() })
+        Ok(Backend { db: Quiet::new(Arc::new(db)), damaged: Damaged::default() })
     }
 
+    /// A handle to start transactions with, once the caller has let go of its locks.
+    pub(crate) fn handle(&self) -> Result<Handle> {
+        Ok(Handle { db: Arc::clone(self.db.get()?), damaged: Arc::clone(&self.damaged) })
+    }
+
+    /// Names of all tables in the file.
+    pub(crate) fn table_names(&self) -> Result<Vec<String>> {
+        self.handle()?.table_names()
+    }
+
+    pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
+        self.handle()?.begin_read(names)
+    }
+
+    /// Leaks the storage engine's handle on drop instead of closing it, so that it
+    /// writes nothing more to the file (which stays locked until the process exits).
+    pub(crate) fn abandon(&self) {
+        self.damaged.store(true, Ordering::Release);
+    }
+
+    /// Rewrites the file to reclaim free space. Never waits: fails at once while a
+    /// transaction is open or starting.
+    pub(crate) fn compact(&mut self) -> Result<bool> {
+        let Backend { db, damaged } = self;
+        engine(damaged, "compacting", || {
+            let db = Arc::get_mut(db.get_mut()?).ok_or_else(|| {
+                Error::Storage(StorageError::new("cannot compact while a transaction is starting; try again later"))
+            })?;
+            db.compact().map_err(storage("cannot compact the database"))
+        })
+    }
+}
+
+impl Handle {
     pub(crate) fn begin_write(&self, names: Arc<[String]>) -> Result<WriteStore> {
         let txn = engine(&self.damaged, "beginning a write transaction", || {
-            self.db.get()?.begin_write().map_err(storage("cannot begin a write transaction"))
+            self.db.begin_write().map_err(storage("cannot begin a write transaction"))
         })?;
         let n = names.len();
         Ok(WriteStore {
@@ -201,7 +257,7 @@ impl Backend {
 
     pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
         let txn = engine(&self.damaged, "beginning a read transaction", || {
-            self.db.get()?.begin_read().map_err(storage("cannot begin a read transaction"))
+            self.db.begin_read().map_err(storage("cannot begin a read transaction"))
         })?;
         let tables = (0..names.len()).map(|_| OnceCell::new()).collect();
         Ok(ReadStore { tables, txn: Quiet::new(txn), names, damaged: Arc::clone(&self.damaged) })
@@ -210,44 +266,48 @@ impl Backend {
     /// Names of all tables in the file.
     pub(crate) fn table_names(&self) -> Result<Vec<String>> {
         engine(&self.damaged, "listing tables", || {
-            let txn = self.db.get()?.begin_read().map_err(storage("cannot begin a read transaction"))?;
+            let txn = self.db.begin_read().map_err(storage("cannot begin a read transaction"))?;
             let names = txn.list_tables().map_err(storage("cannot list tables"))?;
             Ok(names.map(|h| redb::TableHandle::name(&h).to_string()).collect())
         })
     }
-
-    /// Leaks the storage engine's handle on drop instead of closing it, so that it
-    /// writes nothing more to the file (which stays locked until the process exits).
-    pub(crate) fn abandon(&self) {
-        self.damaged.store(true, Ordering::Release);
-    }
-
-    pub(crate) fn compact(&mut self) -> Result<bool> {
-        let Backend { db, damaged } = self;
-        engine(damaged, "compacting", || db.get_mut()?.compact().map_err(storage("cannot compact the database")))
-    }
 }
 
-/// An existing file opened read-only, to check it before opening it for writing.
+/// An existing file opened without the right to change it, to check it before
+/// opening it for writing.
 pub(crate) struct Inspector {
-    db: Quiet<redb::ReadOnlyDatabase>,
+    db: Quiet<Inspected>,
     damaged: Damaged,
+}
+
+enum Inspected {
+    ReadOnly(redb::ReadOnlyDatabase),
+    /// Repaired in memory: see [`overlay`].
+    Repaired(redb::Database),
+}
+
+impl Inspected {
+    fn begin_read(&self) -> Result<redb::ReadTransaction> {
+        match self {
+            Inspected::ReadOnly(db) => db.begin_read(),
+            Inspected::Repaired(db) => db.begin_read(),
+        }
+        .map_err(storage("cannot begin a read transaction"))
+    }
 }
 
 impl Inspector {
     /// Names of all tables in the file.
     pub(crate) fn table_names(&self) -> Result<Vec<String>> {
         engine(&self.damaged, "listing tables", || {
-            let txn = self.db.get()?.begin_read().map_err(storage("cannot begin a read transaction"))?;
+            let txn = self.db.get()?.begin_read()?;
             let names = txn.list_tables().map_err(storage("cannot list tables"))?;
             Ok(names.map(|h| redb::TableHandle::name(&h).to_string()).collect())
         })
     }
 
     pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
-        let txn = engine(&self.damaged, "beginning a read transaction", || {
-            self.db.get()?.begin_read().map_err(storage("cannot begin a read transaction"))
-        })?;
+        let txn = engine(&self.damaged, "beginning a read transaction", || self.db.get()?.begin_read())?;
         let tables = (0..names.len()).map(|_| OnceCell::new()).collect();
         Ok(ReadStore { tables, txn: Quiet::new(txn), names, damaged: Arc::clone(&self.damaged) })
     }

@@ -37,6 +37,14 @@ pub(crate) struct Field<'a> {
     pub(crate) shape: Shape,
     /// `BelongsTo<R>` and kin: the proxy kind and `R`.
     pub(crate) proxy: Option<(RelKind, &'a Type)>,
+    /// Whether the type is an `Option` (its last path segment is `Option`): decided
+    /// here once, carried in the schema descriptor.
+    pub(crate) optional: bool,
+}
+
+/// Whether `ty` is written as an `Option` (`Option<T>`, `std::option::Option<T>`).
+pub(crate) fn is_option(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
 }
 
 /// The relation proxy a type names (`BelongsTo<User>`, `drift::HasMany<Post>`).
@@ -142,7 +150,16 @@ impl<'a> Entity<'a> {
                 let ident = f.ident.as_ref()?;
                 let shape = Shape::of(&f.ty);
                 let proxy = proxy_of(&f.ty);
-                Some(Field { ident, ty: &f.ty, original: f, attrs: FieldAttrs::from_ast(cx, f), shape, proxy })
+                let optional = is_option(&f.ty);
+                Some(Field {
+                    ident,
+                    ty: &f.ty,
+                    original: f,
+                    attrs: FieldAttrs::from_ast(cx, f),
+                    shape,
+                    proxy,
+                    optional,
+                })
             })
             .collect();
         let mut indexes = Vec::new();
@@ -195,11 +212,17 @@ impl<'a> Entity<'a> {
                     }
                 }
                 // Children are found through an index on their key: a primary-key
-                // prefix, an index that leads with it, or one made here.
+                // prefix, an index that leads with it and has an entry for every row,
+                // or one made here. A unique index with an `Option` field past the key
+                // has no entry for a row with `None` there, so it does not serve.
                 let key_names: Vec<usize> = key_fields.clone();
                 let pk: Vec<usize> = (0..fields.len()).filter(|&i| fields[i].attrs.primary_key.is_some()).collect();
-                let served = key_names.len() == rel.key.len()
-                    && (pk.starts_with(&key_names) || indexes.iter().any(|i| i.fields.starts_with(&key_names)));
+                let serves = |i: &Index| {
+                    i.fields.starts_with(&key_names)
+                        && !(i.unique && i.fields[key_names.len()..].iter().any(|&p| fields[p].optional))
+                };
+                let served =
+                    key_names.len() == rel.key.len() && (pk.starts_with(&key_names) || indexes.iter().any(serves));
                 if !served && key_names.len() == rel.key.len() {
                     let name = rel.key.iter().map(ToString::to_string).collect::<Vec<_>>().join("_");
                     indexes.push(Index { name, fields: key_names, unique: false, span: rel.span });

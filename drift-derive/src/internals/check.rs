@@ -311,6 +311,17 @@ fn check_relations(cx: &Ctxt, entity: &Entity<'_>) {
                             format!("`on_delete = set_null` needs an `Option` key: `{name}` is `{ty}`; make it `Option<{ty}>` or use `restrict` or `cascade`"),
                         ));
                     }
+                    if rel.on_delete == OnDeleteAttr::SetNull {
+                        if let Some(k) = keys.iter().find(|k| k.attrs.primary_key.is_some()) {
+                            cx.syn_error(syn::Error::new(
+                                rel.on_delete_span.unwrap_or(rel.span),
+                                format!(
+                                    "`on_delete = set_null` cannot clear `{}`: it is part of the primary key, and a row's key cannot change; use `restrict` or `cascade`",
+                                    k.ident
+                                ),
+                            ));
+                        }
+                    }
                     if keys.len() > 1 && optional.iter().any(|o| *o) {
                         cx.syn_error(syn::Error::new(
                             rel.span,
