@@ -108,7 +108,7 @@ struct Doc {
 
 #[derive(Entity, Debug, Clone, PartialEq, Default)]
 #[drift(index(fields(owner_id, id), unique, name = "by_owner"))]
-struct Note {
+struct Memo {
     #[drift(primary_key, auto_increment)]
     id: u64,
     owner_id: u64,
@@ -116,7 +116,7 @@ struct Note {
 
 #[test]
 fn an_index_holding_an_auto_assigned_key_holds_the_assigned_key() {
-    let db = Db::builder().entity::<Doc>().entity::<Note>().in_memory().unwrap();
+    let db = Db::builder().entity::<Doc>().entity::<Memo>().in_memory().unwrap();
     db.write(|tx| {
         for _ in 0..5 {
             tx.insert(&Doc { id: 0, owner_id: 7 })?;
@@ -138,15 +138,15 @@ fn an_index_holding_an_auto_assigned_key_holds_the_assigned_key() {
 
 #[test]
 fn a_unique_index_holding_an_auto_assigned_key_accepts_many_rows_of_one_owner() {
-    let db = Db::builder().entity::<Doc>().entity::<Note>().in_memory().unwrap();
+    let db = Db::builder().entity::<Doc>().entity::<Memo>().in_memory().unwrap();
     db.write(|tx| {
-        tx.insert(&Note { id: 0, owner_id: 7 })?;
-        tx.insert(&Note { id: 0, owner_id: 7 })?;
-        tx.insert(&Note { id: 0, owner_id: 7 })?;
+        tx.insert(&Memo { id: 0, owner_id: 7 })?;
+        tx.insert(&Memo { id: 0, owner_id: 7 })?;
+        tx.insert(&Memo { id: 0, owner_id: 7 })?;
         Ok(())
     })
     .unwrap();
-    let n = db.read(|tx| tx.query::<Note>().filter(Note::OWNER_ID.eq(7) & Note::ID.eq(2)).count()).unwrap();
+    let n = db.read(|tx| tx.query::<Memo>().filter(Memo::OWNER_ID.eq(7) & Memo::ID.eq(2)).count()).unwrap();
     assert_eq!(n, 1);
 }
 
@@ -432,4 +432,63 @@ fn a_file_that_needs_repair_and_is_refused_is_left_unchanged() {
     // The right schema opens it (and repairs it).
     let db = Db::builder().entity::<Label>().open(&copy).unwrap();
     assert!(db.read(|tx| tx.get::<Label>(&1)).unwrap().is_some());
+}
+
+// ---- Error::Poisoned from a real failed undo
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+#[drift(index(fields(city, score)))]
+struct Sample {
+    #[drift(primary_key)]
+    sensor: String,
+    #[drift(primary_key)]
+    at: f64,
+    #[drift(index)]
+    level: i32,
+    #[drift(unique)]
+    tag: Option<Vec<u8>>,
+    city: String,
+    score: i16,
+    flags: Vec<bool>,
+    note: Option<String>,
+    letter: char,
+    pairs: Vec<(u8, String)>,
+    ratio: f32,
+    big: u128,
+}
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+struct Note {
+    #[drift(primary_key, auto_increment)]
+    id: u64,
+    #[drift(index)]
+    title: String,
+    body: Vec<u8>,
+}
+
+/// `tests/data/fuzz-open_file-damaged-allocator.bin` opens and reads, but redb
+/// asserts on a page allocation once a transaction has grown enough. A savepoint's
+/// writes made before that cannot be taken back afterwards (the engine refuses all
+/// work once it failed), so the transaction is poisoned: no later statement runs and
+/// it cannot commit.
+#[test]
+fn a_savepoint_whose_undo_fails_poisons_the_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.drift");
+    std::fs::write(&path, include_bytes!("data/fuzz-open_file-damaged-allocator.bin")).unwrap();
+    let db = Db::builder().entity::<Sample>().entity::<Note>().open(&path).unwrap();
+    let mut tx = db.begin_write().unwrap();
+    let mut written = 0;
+    let r: drift::Result<()> = tx.savepoint(|tx| {
+        for i in 0..1_000usize {
+            tx.insert(&Note { title: format!("t{i}"), body: vec![7; i * 300], ..Default::default() })?;
+            written += 1;
+        }
+        Ok(())
+    });
+    assert!(written > 0, "some writes succeed before the engine fails");
+    assert_eq!(r.unwrap_err().kind(), ErrorKind::Storage);
+    let next = tx.insert(&Note { title: "x".into(), ..Default::default() }).unwrap_err();
+    assert_eq!(next.kind(), ErrorKind::Poisoned, "{next}");
+    assert_eq!(tx.commit().unwrap_err().kind(), ErrorKind::Poisoned);
 }
