@@ -5,9 +5,8 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::codec::KeyError;
 use crate::error::{Error, Result};
-use crate::query::plan::Source;
-use crate::relation::VTable;
 use crate::schema::{EntityDescriptor, OnDelete, RelationKind};
 use crate::storage::TableId;
 
@@ -18,6 +17,48 @@ pub(crate) const FORMAT_KEY: &[u8] = b"format";
 pub(crate) const FORMAT_VALUE: &[u8] = b"drift-kv/1";
 pub(crate) const SCHEMA_PREFIX: &str = "schema/";
 pub(crate) const SEQ_PREFIX: &str = "seq/";
+
+/// Which table an access path reads, and how to get primary keys from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The row table itself.
+    Table,
+    /// Index `i`; unique indexes map values to the key, others end entries with it.
+    Index(usize, bool),
+}
+
+/// Reads the foreign key of relation `rel` from a stored row (key, row bytes).
+pub(crate) type FkOfRow = fn(&crate::stats::Counters, &[u8], &[u8], usize) -> Result<Option<Vec<u8>>>;
+
+/// Type-erased reads of one entity type, captured when it is registered, so that
+/// code that does not name the type (cascades, loaders, messages) can use it. The
+/// writes a cascade needs are in [`crate::transaction::WriteOps`].
+#[derive(Clone, Copy)]
+pub(crate) struct VTable {
+    pub(crate) target: fn(usize) -> Option<TypeId>,
+    pub(crate) through: fn(usize) -> Option<TypeId>,
+    pub(crate) skip_index: fn(usize, &mut &[u8]) -> std::result::Result<(), KeyError>,
+    pub(crate) fk_of_row: FkOfRow,
+    pub(crate) render_key: fn(&[u8]) -> String,
+}
+
+impl std::fmt::Debug for VTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VTable")
+    }
+}
+
+impl VTable {
+    pub(crate) fn of<T: crate::entity::Entity>() -> VTable {
+        VTable {
+            target: T::__relation_target,
+            through: T::__relation_through,
+            skip_index: T::__skip_index,
+            fk_of_row: crate::row::fk_of_row::<T>,
+            render_key: crate::row::render_key::<T>,
+        }
+    }
+}
 
 /// An entity as given to `Db::builder().entity::<T>()`.
 pub(crate) struct Registered {

@@ -6,30 +6,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::cache::EntityCache;
+use crate::catalog::VTable;
 use crate::catalog::{self, Catalog, Registered};
 use crate::entity::Entity;
 use crate::error::{Error, Result, StorageError};
-use crate::relation::VTable;
 use crate::schema::EntityDescriptor;
+use crate::shared::Shared;
 use crate::stats::DbStats;
 use crate::storage::{Backend, Durability, ReadAccess};
-use crate::transaction::{ReadTx, WriteTx};
+use crate::transaction::{ReadTx, WriteOps, WriteTx};
 
 /// A Drift database: a cheap handle (`Clone + Send + Sync`) on one file or memory region.
 #[derive(Clone)]
 pub struct Db {
-    pub(crate) inner: Arc<DbInner>,
-}
-
-pub(crate) struct DbInner {
-    pub(crate) backend: RwLock<Backend>,
-    pub(crate) catalog: Catalog,
-    pub(crate) durability: Durability,
-    pub(crate) commits: AtomicU64,
-    pub(crate) rollbacks: AtomicU64,
-    pub(crate) cache: Option<EntityCache>,
-    pub(crate) planner: crate::query::stats::PlannerStats,
-    pub(crate) strict_loading: bool,
+    pub(crate) inner: Arc<Shared>,
+    /// Per registered entity (by ordinal): the writes its cascades need.
+    pub(crate) ops: Arc<[WriteOps]>,
 }
 
 // A panic cannot leave a `Db` half-updated: transactions roll back when dropped, and
@@ -48,6 +40,7 @@ impl std::fmt::Debug for Db {
 #[must_use]
 pub struct DbBuilder {
     entities: Vec<Registered>,
+    ops: Vec<WriteOps>,
     strict_loading: bool,
     durability: Durability,
     cache_capacity: usize,
@@ -67,6 +60,7 @@ impl Default for DbBuilder {
     fn default() -> Self {
         DbBuilder {
             entities: Vec::new(),
+            ops: Vec::new(),
             durability: Durability::default(),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             strict_loading: false,
@@ -81,6 +75,7 @@ impl DbBuilder {
         let id = TypeId::of::<T>();
         if !self.entities.iter().any(|r| r.type_id == id) {
             self.entities.push(Registered { type_id: id, schema: T::SCHEMA, vtable: VTable::of::<T>() });
+            self.ops.push(WriteOps::of::<T>());
         }
         self
     }
@@ -172,7 +167,7 @@ impl DbBuilder {
         };
         let catalog = Catalog::new(&self.entities, &stored)?;
         let db = Db {
-            inner: Arc::new(DbInner {
+            inner: Arc::new(Shared {
                 backend: RwLock::new(backend),
                 catalog,
                 durability: self.durability,
@@ -182,6 +177,7 @@ impl DbBuilder {
                 planner: crate::query::stats::PlannerStats::default(),
                 strict_loading: self.strict_loading,
             }),
+            ops: self.ops.into(),
         };
         if let Err(e) = db.initialize(display) {
             if matches!(e, Error::NotADatabase { .. }) {
@@ -235,7 +231,7 @@ impl Db {
         // The lock is let go before waiting for the current writer: see `Handle`.
         let handle = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).handle()?;
         let store = handle.begin_write(self.inner.catalog.names.clone())?;
-        Ok(WriteTx::new(self.clone(), store))
+        Ok(WriteTx::new(Arc::clone(&self.inner), Arc::clone(&self.ops), store))
     }
 
     /// Starts a read transaction on a snapshot of the last commit. Readers never
@@ -249,7 +245,7 @@ impl Db {
         let store = handle.begin_read(self.inner.catalog.names.clone())?;
         let after = self.inner.cache.as_ref().map(EntityCache::epoch);
         let epoch = before.zip(after).and_then(|(b, a)| EntityCache::reader_epoch(b, a));
-        Ok(ReadTx::new(self.clone(), store, epoch))
+        Ok(ReadTx::new(Arc::clone(&self.inner), store, epoch))
     }
 
     /// Runs `f` in a write transaction: commits when it returns `Ok`, rolls back when

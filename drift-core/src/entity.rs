@@ -4,7 +4,7 @@ use std::fmt::Debug;
 use std::marker::PhantomData;
 
 use crate::codec::{KeyCodec, KeyError};
-use crate::error::shorten;
+use crate::message::shorten;
 use crate::schema::EntityDescriptor;
 use crate::validate::ValidationErrors;
 

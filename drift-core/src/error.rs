@@ -366,62 +366,10 @@ impl std::error::Error for StorageError {
     }
 }
 
-/// At most this many characters of a key or value appear in a message.
-const SHOWN_CHARS: usize = 64;
-
-/// A rendered key or value for a message, shortened to 64 characters.
-pub(crate) fn shorten(rendered: String) -> String {
-    match rendered.char_indices().nth(SHOWN_CHARS) {
-        Some((cut, _)) => format!("{}…", &rendered[..cut]),
-        None => rendered,
-    }
-}
-
-/// Renders raw key bytes for messages when they cannot be decoded.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use fmt::Write;
-    let shown = &bytes[..bytes.len().min(SHOWN_CHARS / 2)];
-    let mut s = String::with_capacity(3 + shown.len() * 2);
-    s.push_str("0x");
-    for b in shown {
-        let _ = write!(s, "{b:02x}");
-    }
-    if shown.len() < bytes.len() {
-        s.push('…');
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{hex, shorten};
-
-    #[test]
-    fn rendered_keys_are_shortened() {
-        assert_eq!(hex(&[0xab; 3]), "0xababab");
-        assert_eq!(hex(&[0; 100]).len(), 2 + 64 + '…'.len_utf8());
-        assert_eq!(shorten("é".repeat(70)), format!("{}…", "é".repeat(64)));
-        assert_eq!(shorten("short".into()), "short");
-    }
-}
-
 fn on_delete_name(rule: crate::schema::OnDelete) -> &'static str {
     match rule {
         crate::schema::OnDelete::Cascade => "cascade",
         crate::schema::OnDelete::SetNull => "set_null",
         _ => "restrict",
     }
-}
-
-/// `name` as a `&'static str`, for error fields that name an entity known only from
-/// the file: each distinct name is allocated once per process.
-pub(crate) fn intern(name: &str) -> &'static str {
-    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(n) = names.iter().find(|n| **n == name) {
-        return n;
-    }
-    let n: &'static str = Box::leak(name.to_string().into_boxed_str());
-    names.push(n);
-    n
 }

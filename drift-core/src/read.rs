@@ -1,15 +1,18 @@
 //! Reads shared by read and write transactions.
 
 use std::any::TypeId;
+use std::ops::Bound;
 
 use crate::cache::CacheView;
-use crate::catalog::{Catalog, EntityInfo};
-use crate::codec::KeyCodec;
+use crate::catalog::{Catalog, EntityInfo, Source};
+use crate::codec::{KeyCodec, prefix_successor};
 use crate::entity::{Entity, Field};
-use crate::error::{Error, Result, hex, shorten};
+use crate::error::{Error, Result};
+use crate::message::hex;
 use crate::operand::IntoOperand;
+use crate::row::{decode, encode_key, entity_name, render_key};
 use crate::stats::Counters;
-use crate::storage::ReadAccess;
+use crate::storage::{ReadAccess, TableId};
 
 /// What a read needs from its transaction (opaque outside the crate).
 #[doc(hidden)]
@@ -28,41 +31,8 @@ pub struct Reader<'a> {
     pub(crate) strict: bool,
 }
 
-pub(crate) fn entity_name<T: Entity>() -> &'static str {
-    let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
-    &schema.name
-}
-
 pub(crate) fn info<T: Entity>(catalog: &Catalog) -> Result<&EntityInfo> {
     catalog.get(TypeId::of::<T>()).ok_or_else(|| Error::UnknownEntity { entity: entity_name::<T>() })
-}
-
-/// Renders stored key bytes of `T` for a message, shortened.
-pub(crate) fn render_key<T: Entity>(bytes: &[u8]) -> String {
-    match T::Key::from_key_bytes(bytes) {
-        Ok(k) => shorten(format!("{k:?}")),
-        Err(_) => hex(bytes),
-    }
-}
-
-pub(crate) fn decode<T: Entity>(counters: &Counters, key: &[u8], row: &[u8]) -> Result<T> {
-    Counters::bump(&counters.rows_decoded);
-    T::__decode_row(key, row).map_err(|reason| Error::Decode {
-        entity: entity_name::<T>(),
-        key: render_key::<T>(key),
-        reason,
-    })
-}
-
-pub(crate) fn encode_key<T: Entity>(key: &T::Key, out: &mut Vec<u8>) -> Result<()> {
-    key.encode_key(out).map_err(|source| {
-        let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
-        let field = match &*schema.primary_key {
-            [one] => &**one,
-            _ => "primary key",
-        };
-        Error::Key { entity: entity_name::<T>(), field, key: shorten(format!("{key:?}")), source }
-    })
 }
 
 impl Reader<'_> {
@@ -134,4 +104,53 @@ impl Reader<'_> {
             }),
         }
     }
+}
+
+/// Primary keys of the rows of entity `target` whose leading fields on `source`
+/// equal the encoded `prefix`.
+pub(crate) fn keys_with_prefix(
+    reader: &Reader<'_>,
+    target: &EntityInfo,
+    source: Source,
+    prefix: &[u8],
+) -> Result<Vec<Vec<u8>>> {
+    Counters::bump(&reader.counters.index_scans);
+    let hi = prefix_successor(prefix);
+    let lo = Bound::Included(prefix);
+    let hi = hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let (tid, unique, index) = match source {
+        Source::Table => (target.table, false, None),
+        Source::Index(i, u) => (target.indexes[i], u, Some(i)),
+    };
+    let mut out = Vec::new();
+    for e in reader.store.range(tid, lo, hi)? {
+        let (k, v) = e?;
+        let pk = match (index, unique) {
+            (None, _) => k.bytes().to_vec(),
+            (Some(_), true) => v.bytes().to_vec(),
+            (Some(i), false) => {
+                let mut rest = k.bytes();
+                (target.vtable.skip_index)(i, &mut rest).map_err(|err| Error::Decode {
+                    entity: "index",
+                    key: hex(k.bytes()),
+                    reason: format!("index entry of {}: {err}", target.schema.name),
+                })?;
+                rest.to_vec()
+            }
+        };
+        out.push(pk);
+    }
+    Ok(out)
+}
+
+/// How many keys of table `tid` start with `prefix`.
+pub(crate) fn count_with_prefix(store: &dyn ReadAccess, tid: TableId, prefix: &[u8]) -> Result<u64> {
+    let hi = prefix_successor(prefix);
+    let hi = hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let mut n = 0;
+    for e in store.range(tid, Bound::Included(prefix), hi)? {
+        e?;
+        n += 1;
+    }
+    Ok(n)
 }

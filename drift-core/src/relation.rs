@@ -3,67 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Bound;
 use std::sync::{Arc, OnceLock};
 
 use crate::catalog::{EntityInfo, RelInfo, child_prefix};
-use crate::codec::{KeyError, prefix_successor};
 use crate::entity::Entity;
-use crate::error::{Error, Result, hex};
-use crate::query::plan::Source;
-use crate::read::{self, Reader, entity_name, render_key};
+use crate::error::{Error, Result};
+use crate::read::keys_with_prefix;
+use crate::read::{self, Reader};
+use crate::row::fk_error;
+use crate::row::{entity_name, render_key};
 use crate::stats::Counters;
-use crate::storage::{ReadAccess, TableId};
-use crate::transaction::WriteTx;
-
-/// Reads the foreign key of relation `rel` from a stored row (key, row bytes).
-pub(crate) type FkOfRow = fn(&Counters, &[u8], &[u8], usize) -> Result<Option<Vec<u8>>>;
-
-/// Type-erased operations on one entity type, captured when it is registered, so
-/// that a delete can cascade into entities it does not name.
-#[derive(Clone, Copy)]
-pub(crate) struct VTable {
-    pub(crate) target: fn(usize) -> Option<std::any::TypeId>,
-    pub(crate) through: fn(usize) -> Option<std::any::TypeId>,
-    pub(crate) skip_index: fn(usize, &mut &[u8]) -> Result<(), KeyError>,
-    pub(crate) delete_row: fn(&mut WriteTx, &[u8]) -> Result<bool>,
-    pub(crate) set_null: fn(&mut WriteTx, &[u8], usize) -> Result<()>,
-    pub(crate) fk_of_row: FkOfRow,
-    pub(crate) render_key: fn(&[u8]) -> String,
-}
-
-impl fmt::Debug for VTable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("VTable")
-    }
-}
-
-fn fk_of_row<T: Entity>(counters: &Counters, key: &[u8], row: &[u8], rel: usize) -> Result<Option<Vec<u8>>> {
-    let entity: T = read::decode(counters, key, row)?;
-    let mut out = Vec::new();
-    let present = entity.__belongs_to_key(rel, &mut out).map_err(|source| fk_error::<T>(rel, key, source))?;
-    Ok(present.then_some(out))
-}
-
-pub(crate) fn fk_error<T: Entity>(rel: usize, key: &[u8], source: KeyError) -> Error {
-    let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
-    let field = schema.relations.get(rel).and_then(|r| r.key.first()).map_or("foreign key", |f| &**f);
-    Error::Key { entity: entity_name::<T>(), field, key: render_key::<T>(key), source }
-}
-
-impl VTable {
-    pub(crate) fn of<T: Entity>() -> VTable {
-        VTable {
-            target: T::__relation_target,
-            through: T::__relation_through,
-            skip_index: T::__skip_index,
-            delete_row: WriteTx::delete_row_erased::<T>,
-            set_null: WriteTx::set_null_erased::<T>,
-            fk_of_row: fk_of_row::<T>,
-            render_key: render_key::<T>,
-        }
-    }
-}
+use crate::transaction::{ReadTx, WriteTx};
 
 /// A transaction that relation accessors can read through: [`ReadTx`](crate::ReadTx)
 /// or [`WriteTx`].
@@ -348,55 +298,6 @@ fn fetch_sorted<R: Entity>(
     Ok(out)
 }
 
-/// Primary keys of the rows of entity `target` whose leading fields on `source`
-/// equal the encoded `prefix`.
-pub(crate) fn keys_with_prefix(
-    reader: &Reader<'_>,
-    target: &EntityInfo,
-    source: Source,
-    prefix: &[u8],
-) -> Result<Vec<Vec<u8>>> {
-    Counters::bump(&reader.counters.index_scans);
-    let hi = prefix_successor(prefix);
-    let lo = Bound::Included(prefix);
-    let hi = hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-    let (tid, unique, index) = match source {
-        Source::Table => (target.table, false, None),
-        Source::Index(i, u) => (target.indexes[i], u, Some(i)),
-    };
-    let mut out = Vec::new();
-    for e in reader.store.range(tid, lo, hi)? {
-        let (k, v) = e?;
-        let pk = match (index, unique) {
-            (None, _) => k.bytes().to_vec(),
-            (Some(_), true) => v.bytes().to_vec(),
-            (Some(i), false) => {
-                let mut rest = k.bytes();
-                (target.vtable.skip_index)(i, &mut rest).map_err(|err| Error::Decode {
-                    entity: "index",
-                    key: hex(k.bytes()),
-                    reason: format!("index entry of {}: {err}", target.schema.name),
-                })?;
-                rest.to_vec()
-            }
-        };
-        out.push(pk);
-    }
-    Ok(out)
-}
-
-/// How many keys of table `tid` start with `prefix`.
-pub(crate) fn count_with_prefix(store: &dyn ReadAccess, tid: TableId, prefix: &[u8]) -> Result<u64> {
-    let hi = prefix_successor(prefix);
-    let hi = hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-    let mut n = 0;
-    for e in store.range(tid, Bound::Included(prefix), hi)? {
-        e?;
-        n += 1;
-    }
-    Ok(n)
-}
-
 fn own_key<T: Entity>(row: &T) -> Result<Vec<u8>> {
     let mut kb = Vec::with_capacity(16);
     row.__encode_key(&mut kb).map_err(|source| Error::Key {
@@ -633,4 +534,16 @@ fn eager_many_to_many<S: Entity, O: Entity>(
         proxy(row).__set(list);
     }
     Ok(())
+}
+
+impl Transaction for ReadTx {
+    fn __reader(&self) -> Reader<'_> {
+        self.reader()
+    }
+}
+
+impl Transaction for WriteTx {
+    fn __reader(&self) -> Reader<'_> {
+        self.reader()
+    }
 }

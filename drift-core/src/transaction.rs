@@ -6,15 +6,16 @@ use std::sync::atomic::Ordering;
 
 use crate::catalog::{self, EntityInfo, RelInfo};
 use crate::codec::KeyCodec;
-use crate::db::{Db, DbInner};
 use crate::entity::{Entity, Field};
-use crate::error::{Error, Result, shorten};
+use crate::error::{Error, Result};
+use crate::message::shorten;
 use crate::operand::IntoOperand;
-use crate::query::Query;
-use crate::query::filter::Filter;
-use crate::read::{self, Reader, entity_name, render_key};
-use crate::relation::{Transaction, fk_error, keys_with_prefix};
+use crate::read::keys_with_prefix;
+use crate::read::{self, Reader};
+use crate::row::fk_error;
+use crate::row::{entity_name, render_key};
 use crate::schema::OnDelete;
+use crate::shared::Shared;
 use crate::stats::{Counters, TxStats};
 use crate::storage::{Durability, ReadAccess, ReadStore, WriteStore};
 
@@ -54,11 +55,6 @@ macro_rules! read_methods {
             self.reader().get_by(field, value)
         }
 
-        /// A query over the rows of `T`.
-        pub fn query<T: Entity>(&self) -> Query<'_, T> {
-            Query::new(self.reader())
-        }
-
         /// The storage work this transaction has done so far.
         #[must_use]
         pub fn stats(&self) -> TxStats {
@@ -69,7 +65,7 @@ macro_rules! read_methods {
 
 /// A read-only transaction on a consistent snapshot. Never blocks the writer.
 pub struct ReadTx {
-    db: Db,
+    shared: Arc<Shared>,
     store: ReadStore,
     counters: Counters,
     cache_epoch: Option<u64>,
@@ -82,20 +78,20 @@ impl std::fmt::Debug for ReadTx {
 }
 
 impl ReadTx {
-    pub(crate) fn new(db: Db, store: ReadStore, cache_epoch: Option<u64>) -> Self {
-        ReadTx { db, store, counters: Counters::default(), cache_epoch }
+    pub(crate) fn new(shared: Arc<Shared>, store: ReadStore, cache_epoch: Option<u64>) -> Self {
+        ReadTx { shared, store, counters: Counters::default(), cache_epoch }
     }
 
     pub(crate) fn reader(&self) -> Reader<'_> {
-        let cache = self.db.inner.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, true));
+        let cache = self.shared.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, true));
         Reader {
             store: &self.store,
-            catalog: &self.db.inner.catalog,
+            catalog: &self.shared.catalog,
             counters: &self.counters,
             cache,
             dirty: &[],
-            planner: &self.db.inner.planner,
-            strict: self.db.inner.strict_loading,
+            planner: &self.shared.planner,
+            strict: self.shared.strict_loading,
         }
     }
 
@@ -110,6 +106,22 @@ struct Sequence {
     dirty: bool,
 }
 
+/// The writes a cascade makes in an entity it does not name, captured when the
+/// entity is registered.
+#[derive(Clone, Copy)]
+pub(crate) struct WriteOps {
+    /// Removes one row and its index entries; whether there was one.
+    pub(crate) delete_row: fn(&mut WriteTx, &[u8]) -> Result<bool>,
+    /// Sets the key of relation `rel` of one row to `None`.
+    pub(crate) set_null: fn(&mut WriteTx, &[u8], usize) -> Result<()>,
+}
+
+impl WriteOps {
+    pub(crate) fn of<T: Entity>() -> WriteOps {
+        WriteOps { delete_row: WriteTx::delete_row_erased::<T>, set_null: WriteTx::set_null_erased::<T> }
+    }
+}
+
 /// A point in a write transaction to roll back to.
 #[derive(Debug, Clone, Copy)]
 struct TxMark {
@@ -119,7 +131,8 @@ struct TxMark {
 
 /// A write transaction. Commit with [`WriteTx::commit`]; dropping it rolls back.
 pub struct WriteTx {
-    db: Db,
+    shared: Arc<Shared>,
+    ops: Arc<[WriteOps]>,
     pub(crate) store: WriteStore,
     counters: Counters,
     durability: Durability,
@@ -166,14 +179,14 @@ struct RestrictCheck {
     key: String,
     child: usize,
     child_name: &'static str,
-    source: crate::query::plan::Source,
+    source: crate::catalog::Source,
     prefix: Vec<u8>,
     field: String,
 }
 
 /// Counts a rollback when a write transaction ends without commit.
 struct RollbackGuard {
-    inner: Arc<DbInner>,
+    inner: Arc<Shared>,
     armed: bool,
 }
 
@@ -186,13 +199,14 @@ impl Drop for RollbackGuard {
 }
 
 impl WriteTx {
-    pub(crate) fn new(db: Db, store: WriteStore) -> Self {
-        let n = db.inner.catalog.entities.len();
-        let guard_inner = Arc::clone(&db.inner);
-        let cache_epoch = db.inner.cache.as_ref().and_then(crate::cache::EntityCache::writer_epoch);
-        let durability = db.inner.durability;
+    pub(crate) fn new(shared: Arc<Shared>, ops: Arc<[WriteOps]>, store: WriteStore) -> Self {
+        let n = shared.catalog.entities.len();
+        let guard_inner = Arc::clone(&shared);
+        let cache_epoch = shared.cache.as_ref().and_then(crate::cache::EntityCache::writer_epoch);
+        let durability = shared.durability;
         WriteTx {
-            db,
+            shared,
+            ops,
             store,
             counters: Counters::default(),
             durability,
@@ -215,15 +229,15 @@ impl WriteTx {
     }
 
     pub(crate) fn reader(&self) -> Reader<'_> {
-        let cache = self.db.inner.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, false));
+        let cache = self.shared.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, false));
         Reader {
             store: &self.store,
-            catalog: &self.db.inner.catalog,
+            catalog: &self.shared.catalog,
             counters: &self.counters,
             cache,
             dirty: &self.dirty,
-            planner: &self.db.inner.planner,
-            strict: self.db.inner.strict_loading,
+            planner: &self.shared.planner,
+            strict: self.shared.strict_loading,
         }
     }
 
@@ -245,8 +259,8 @@ impl WriteTx {
         }
         self.write_sequences()?;
         let wrote = self.counters.writes.get() > 0;
-        let WriteTx { db, store, durability, mut guard, changed, .. } = self;
-        match db.inner.cache.as_ref().filter(|_| wrote) {
+        let WriteTx { shared, store, durability, mut guard, changed, .. } = self;
+        match shared.cache.as_ref().filter(|_| wrote) {
             Some(cache) => {
                 cache.begin_commit();
                 let r = store.commit(durability);
@@ -256,7 +270,7 @@ impl WriteTx {
             None => store.commit(durability)?,
         }
         guard.armed = false;
-        db.inner.commits.fetch_add(1, Ordering::Relaxed);
+        shared.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -338,8 +352,8 @@ impl WriteTx {
         r
     }
 
-    fn inner(&self) -> Arc<DbInner> {
-        Arc::clone(&self.db.inner)
+    fn inner(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
     }
 
     /// Inserts a new row and returns its key. When the entity has an
@@ -397,29 +411,18 @@ impl WriteTx {
         self.with_context::<T, _>("upsert", r)
     }
 
-    /// Deletes every row of `T` that matches `filter`, with each row's `on_delete`
+    /// Deletes the rows of `T` with the encoded `keys`, with each row's `on_delete`
     /// rules, as one statement: all of them or, on error, none. Returns how many
-    /// rows were deleted.
-    ///
-    /// # Errors
-    /// As [`delete`](Self::delete), and [`Error::Restrict`] when a protected row
-    /// still has children once the deletes and their cascades have run.
-    pub fn delete_where<T: Entity>(&mut self, filter: Filter<T>) -> Result<u64> {
+    /// rows were deleted (a key with no row counts for nothing).
+    pub(crate) fn delete_keys<T: Entity>(&mut self, keys: &[Vec<u8>]) -> Result<u64> {
         let inner = self.inner();
         let info = read::info::<T>(&inner.catalog)?;
-        let mut keys = Vec::new();
-        for row in self.query::<T>().filter(filter).iter()? {
-            let row = row?;
-            let mut kb = Vec::with_capacity(16);
-            read::encode_key::<T>(&row.key(), &mut kb)?;
-            keys.push(kb);
-        }
         self.bufs.key.clear();
         let r = self.statement(|tx| {
             tx.restricts.clear();
             let mut n = 0;
             let r = (|| {
-                for k in &keys {
+                for k in keys {
                     if tx.delete_in::<T>(info, k)?.is_some() {
                         n += 1;
                     }
@@ -444,7 +447,7 @@ impl WriteTx {
             let mut kbuf = std::mem::take(&mut tx.bufs.key);
             kbuf.clear();
             tx.restricts.clear();
-            let r = read::encode_key::<T>(key, &mut kbuf)
+            let r = crate::row::encode_key::<T>(key, &mut kbuf)
                 .and_then(|()| tx.delete_in::<T>(info, &kbuf))
                 .and_then(|row| tx.check_restricts().map(|()| row));
             tx.restricts.clear();
@@ -542,7 +545,7 @@ impl WriteTx {
         }
         T::Key::from_key_bytes(kbuf).map_err(|e| Error::Decode {
             entity: name,
-            key: crate::error::hex(kbuf),
+            key: crate::message::hex(kbuf),
             reason: e.to_string(),
         })
     }
@@ -640,7 +643,7 @@ impl WriteTx {
                 return Err(Error::NotFound { entity: name, key: render_key::<T>(kbuf) });
             }
             Some(_) if info.indexes.is_empty() => None,
-            Some(row) => Some(read::decode(&self.counters, kbuf, row.bytes())?),
+            Some(row) => Some(crate::row::decode(&self.counters, kbuf, row.bytes())?),
         };
         encode_row(entity, kbuf, rbuf)?;
         let (mut obuf, mut oends) = (Vec::new(), Vec::new());
@@ -690,7 +693,7 @@ impl WriteTx {
         Counters::bump(&self.counters.gets);
         let old: T = match self.store.get(info.table, kbuf)? {
             None => return Ok(None),
-            Some(row) => read::decode(&self.counters, kbuf, row.bytes())?,
+            Some(row) => crate::row::decode(&self.counters, kbuf, row.bytes())?,
         };
         let (mut obuf, mut oends) = (Vec::new(), Vec::new());
         self.encode_indexes(info, &old, kbuf, &mut obuf, &mut oends)?;
@@ -730,12 +733,12 @@ impl WriteTx {
                 match inb.on_delete {
                     OnDelete::SetNull => {
                         for ck in keys {
-                            (child.vtable.set_null)(self, &ck, inb.rel)?;
+                            (self.ops[inb.child].set_null)(self, &ck, inb.rel)?;
                         }
                     }
                     OnDelete::Cascade => {
                         for ck in keys {
-                            if (child.vtable.delete_row)(self, &ck)? {
+                            if (self.ops[inb.child].delete_row)(self, &ck)? {
                                 pending.push((inb.child, ck));
                             }
                         }
@@ -766,7 +769,7 @@ impl WriteTx {
     fn refuse_unregistered(&self, info: &EntityInfo, key: &[u8]) -> Result<()> {
         for f in &info.foreign_inbound {
             let prefix = crate::catalog::child_prefix(key, f.optional);
-            let count = crate::relation::count_with_prefix(&self.store, f.table, &prefix)?;
+            let count = crate::read::count_with_prefix(&self.store, f.table, &prefix)?;
             if count == 0 {
                 continue;
             }
@@ -776,7 +779,7 @@ impl WriteTx {
                 return Err(Error::Restrict {
                     entity: &pschema.name,
                     key,
-                    child: crate::error::intern(&f.child),
+                    child: crate::message::intern(&f.child),
                     field: f.field.clone(),
                     count,
                 });
@@ -807,7 +810,7 @@ impl WriteTx {
                     continue;
                 }
             }
-            let pinfo = &self.db.inner.catalog.entities[*parent];
+            let pinfo = &self.shared.catalog.entities[*parent];
             if pinfo.ordinal == info.ordinal && fk == kbuf {
                 continue; // a row that is its own parent
             }
@@ -864,7 +867,7 @@ impl WriteTx {
             Some(row) => row.bytes().to_vec(),
             None => return Ok(()),
         };
-        let mut row: T = read::decode(&tx.counters, key, &row)?;
+        let mut row: T = crate::row::decode(&tx.counters, key, &row)?;
         row.__set_null(rel);
         tx.update_in(info, &row, false).map(drop)
     }
@@ -872,7 +875,7 @@ impl WriteTx {
     /// Records that a stored row changed, so that cached copies are dropped at commit
     /// and this transaction stops reading the entity through the cache.
     fn note_changed(&mut self, info: &EntityInfo, kbuf: &[u8]) {
-        if self.db.inner.cache.is_some() {
+        if self.shared.cache.is_some() {
             self.dirty[info.ordinal] = true;
             self.changed.push((u32::try_from(info.ordinal).unwrap_or(u32::MAX), kbuf.to_vec()));
         }
@@ -1019,18 +1022,6 @@ fn encode_row<T: Entity>(entity: &T, kbuf: &[u8], rbuf: &mut Vec<u8>) -> Result<
         });
     }
     Ok(())
-}
-
-impl Transaction for ReadTx {
-    fn __reader(&self) -> Reader<'_> {
-        self.reader()
-    }
-}
-
-impl Transaction for WriteTx {
-    fn __reader(&self) -> Reader<'_> {
-        self.reader()
-    }
 }
 
 /// Whether an encoded unique-index entry holds a `None` in one of its `Option`

@@ -186,7 +186,7 @@ pub mod rules {
     use std::sync::OnceLock;
 
     use super::{ValidationErrors, ValidationRule};
-    use crate::error::shorten;
+    use crate::message::shorten;
 
     /// What `length` counts: characters of a string, items of a collection.
     #[diagnostic::on_unimplemented(

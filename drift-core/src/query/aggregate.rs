@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use crate::codec::KeyCodec;
 use crate::entity::{Entity, Field};
 use crate::error::{Error, Result};
-use crate::read::entity_name;
+use crate::row::entity_name;
 
 /// A numeric field type that `sum` and `avg` accept. Integer sums are exact: they
 /// accumulate in 128 bits and fail with [`Error::Overflow`] rather than wrap.

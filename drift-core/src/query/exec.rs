@@ -7,11 +7,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::catalog::EntityInfo;
+use crate::catalog::Source;
 use crate::entity::Entity;
-use crate::error::{Error, Result, hex};
+use crate::error::{Error, Result};
+use crate::message::hex;
 use crate::query::filter::Node;
-use crate::query::plan::{Chosen, Path, Range, Source, is_empty_range};
-use crate::read::{self, Reader, entity_name, render_key};
+use crate::query::plan::{Chosen, Path, Range, is_empty_range};
+use crate::read::Reader;
+use crate::row::{entity_name, render_key};
 use crate::stats::Counters;
 use crate::storage::Guard;
 
@@ -139,7 +142,8 @@ impl<'tx, T: Entity> Exec<'tx, T> {
         if !self.chosen.union && matches!(self.chosen.paths[0].source, Source::Table) {
             // A table path reads rows as it goes: no second lookup.
             let entries = self.entries(&self.chosen.paths[0])?;
-            let it = entries.map(move |e| e.and_then(|e| read::decode::<T>(counters, e.raw.bytes(), e.value.bytes())));
+            let it =
+                entries.map(move |e| e.and_then(|e| crate::row::decode::<T>(counters, e.raw.bytes(), e.value.bytes())));
             return Ok(timed(it, self.probe.clone(), |p| (&p.access_rows, &p.access_time)));
         }
         let reader = self.reader;

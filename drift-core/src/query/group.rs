@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::catalog::Source;
 use crate::codec::{KeyCodec, KeyError};
 use crate::entity::{Entity, Field};
 use crate::error::{Error, Result};
@@ -15,8 +16,8 @@ use crate::query::Query;
 use crate::query::aggregate::{AggOrder, AggSet, DynAcc, DynAgg, Having, Scalar};
 use crate::query::exec::{Exec, Probe};
 use crate::query::filter::Order;
-use crate::query::plan::{GroupStrategy, Path, Plan, Source, Step};
-use crate::read::entity_name;
+use crate::query::plan::{GroupStrategy, Path, Plan, Step};
+use crate::row::entity_name;
 
 /// The fields a query is grouped by: one [`Field`] or a tuple of them.
 pub trait GroupKey<T>: Clone + Send + Sync + 'static {
@@ -392,7 +393,7 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
                 let mut rest = bytes;
                 let key = G::Key::decode_key(&mut rest).map_err(|err| Error::Decode {
                     entity: name,
-                    key: crate::error::hex(bytes),
+                    key: crate::message::hex(bytes),
                     reason: format!("index entry: {err}"),
                 })?;
                 let kb = &bytes[..bytes.len() - rest.len()];

@@ -14,16 +14,19 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::catalog::Source;
 use crate::codec::KeyCodec;
 use crate::entity::{Entity, Field};
 use crate::error::{Error, Result};
-use crate::read::{self, Reader, entity_name};
+use crate::read::{self, Reader};
 use crate::relation::{Eager, Relation};
+use crate::row::entity_name;
+use crate::transaction::{ReadTx, WriteTx};
 use aggregate::{Agg, AggSet, Summable};
 use exec::{Exec, Probe};
 use filter::{Filter, Node, Order};
 use group::{GroupBy, GroupKey};
-use plan::{Access, Plan, Request, Source, Step};
+use plan::{Access, Plan, Request, Step};
 
 /// A query over the rows of `T`, built by value (`q = q.limit(10)`) and run by
 /// one of `all`, `first`, `count`, `exists`, `keys`, `iter`, the aggregates, or
@@ -118,6 +121,38 @@ impl<T> PartialOrd for Ranked<'_, T> {
 impl<T> Ord for Ranked<'_, T> {
     fn cmp(&self, other: &Self) -> Ordering {
         compare(self.order, &self.row, &other.row).then(self.seq.cmp(&other.seq))
+    }
+}
+
+impl ReadTx {
+    /// A query over the rows of `T`.
+    pub fn query<T: Entity>(&self) -> Query<'_, T> {
+        Query::new(self.reader())
+    }
+}
+
+impl WriteTx {
+    /// A query over the rows of `T`, as this transaction sees them.
+    pub fn query<T: Entity>(&self) -> Query<'_, T> {
+        Query::new(self.reader())
+    }
+
+    /// Deletes every row of `T` that matches `filter`, with each row's `on_delete`
+    /// rules, as one statement: all of them or, on error, none. Returns how many
+    /// rows were deleted.
+    ///
+    /// # Errors
+    /// As [`delete`](Self::delete), and [`Error::Restrict`] when a protected row
+    /// still has children once the deletes and their cascades have run.
+    pub fn delete_where<T: Entity>(&mut self, filter: Filter<T>) -> Result<u64> {
+        let mut keys = Vec::new();
+        for row in self.query::<T>().filter(filter).iter()? {
+            let row = row?;
+            let mut kb = Vec::with_capacity(16);
+            crate::row::encode_key::<T>(&row.key(), &mut kb)?;
+            keys.push(kb);
+        }
+        self.delete_keys::<T>(&keys)
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::Bound;
 use std::time::Duration;
 
-use crate::catalog::EntityInfo;
+use crate::catalog::{EntityInfo, Source};
 use crate::codec::prefix_successor;
 use crate::error::Result;
 use crate::query::filter::{Node, Op, Operand, Order};
@@ -182,15 +182,6 @@ impl fmt::Display for Plan {
         }
         Ok(())
     }
-}
-
-/// Which table an access path reads, and how to get primary keys from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// The row table itself.
-    Table,
-    /// Index `i`; unique indexes map values to the key, others end entries with it.
-    Index(usize, bool),
 }
 
 pub(crate) type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
