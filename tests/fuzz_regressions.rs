@@ -42,6 +42,15 @@ fn open_copy(bytes: &[u8]) -> (tempfile::TempDir, drift::Result<Db>) {
     (dir, db)
 }
 
+/// Opens a copy of `bytes` that the open must refuse, and returns the error and the
+/// copy's bytes once the attempt is over (the `Db`, had there been one, dropped).
+fn refused_copy(bytes: &[u8]) -> (drift::Error, Vec<u8>) {
+    let (dir, db) = open_copy(bytes);
+    let err = db.map(drop).expect_err("the damaged file is refused");
+    let after = std::fs::read(dir.path().join("damaged.drift")).unwrap();
+    (err, after)
+}
+
 /// `open_file` crash 3191cbdd: the file opens and reads, but its allocator state is
 /// corrupt and redb asserts (`bit < self.len`) on the first page allocation. The
 /// write fails with a storage error, and the database refuses further work.
@@ -100,10 +109,13 @@ fn failing_commit_on_open_is_an_error_and_every_drop_is_contained() {
 /// it first) is left unclosed: redb writes nothing to a refused file.
 #[test]
 fn refused_file_is_not_closed_through_redb() {
-    let (_dir, db) = open_copy(include_bytes!("data/fuzz-open_file-foreign-meta-damaged-freed-tree.bin"));
-    let err = db.map(drop).unwrap_err();
-    // With redb's debug assertions on (tests), it already fails in redb's open.
+    let bytes = include_bytes!("data/fuzz-open_file-foreign-meta-damaged-freed-tree.bin");
+    let (err, after) = refused_copy(bytes);
     assert_eq!(err.kind(), ErrorKind::NotADatabase, "{err}");
+    assert!(matches!(err, Error::NotADatabase { .. }), "{err:?}");
+    assert!(err.to_string().contains("damaged.drift"), "{err}");
+    assert!(err.to_string().contains("stored schema of table `sample` is unreadable"), "{err}");
+    assert!(after == bytes, "the refused file changed ({} bytes, was {})", after.len(), bytes.len());
 }
 
 /// `open_file` crash f675250f: as 81a517fe, with a stored schema that parses but
@@ -111,7 +123,10 @@ fn refused_file_is_not_closed_through_redb() {
 /// is never opened for writing, and redb never runs its closing commit on it.
 #[test]
 fn schema_mismatch_is_found_without_opening_the_file_for_writing() {
-    let (_dir, db) = open_copy(include_bytes!("data/fuzz-open_file-schema-mismatch-damaged-freed-tree.bin"));
-    let err = db.map(drop).unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::SchemaMismatch | ErrorKind::NotADatabase), "{err}");
+    let bytes = include_bytes!("data/fuzz-open_file-schema-mismatch-damaged-freed-tree.bin");
+    let (err, after) = refused_copy(bytes);
+    // The stored Sample has the primary key (letter, at); the compiled one (sensor, at).
+    assert_eq!(err.kind(), ErrorKind::SchemaMismatch, "{err}");
+    assert!(err.to_string().contains("primary key (letter, at) became (sensor, at)"), "{err}");
+    assert!(after == bytes, "the refused file changed ({} bytes, was {})", after.len(), bytes.len());
 }
