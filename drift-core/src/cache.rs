@@ -121,10 +121,14 @@ impl EntityCache {
     }
 
     /// Removes the changed rows and ends the commit.
-    pub(crate) fn end_commit(&self, changed: &[(u32, Vec<u8>)]) {
+    pub(crate) fn end_commit(&self, changes: &crate::changes::ChangeSet) {
         let _gate = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (entity, key) in changed {
-            self.entries.remove(&KeyRef { entity: *entity, key });
+        for (entity, kind, key) in changes.iter() {
+            // An insert makes no cached row stale: only present rows are cached, and a
+            // key inserted after its delete in one transaction is dropped for the delete.
+            if kind != crate::changes::ChangeKind::Insert {
+                self.entries.remove(&KeyRef { entity, key });
+            }
         }
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }

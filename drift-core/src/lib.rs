@@ -4,6 +4,7 @@
 
 mod cache;
 mod catalog;
+mod changes;
 mod codec;
 mod db;
 mod entity;

@@ -1,0 +1,16 @@
+//! Recording the rows a write transaction changes (see [`crate::changes`]).
+
+use super::WriteTx;
+use crate::catalog::EntityInfo;
+use crate::changes::ChangeKind;
+
+impl WriteTx {
+    /// Records that a stored row changed. An update or delete also stops this
+    /// transaction from reading the entity through the cache, whose copy is stale now.
+    pub(super) fn note_changed(&mut self, info: &EntityInfo, kind: ChangeKind, kbuf: &[u8]) {
+        if kind != ChangeKind::Insert {
+            self.dirty[info.ordinal] = true;
+        }
+        self.changes.record(info.ordinal, kind, kbuf);
+    }
+}
