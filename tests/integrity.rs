@@ -492,3 +492,97 @@ fn a_savepoint_whose_undo_fails_poisons_the_transaction() {
     assert_eq!(next.kind(), ErrorKind::Poisoned, "{next}");
     assert_eq!(tx.commit().unwrap_err().kind(), ErrorKind::Poisoned);
 }
+
+// ---- found in review of the fixes above
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+struct Ticket {
+    #[drift(primary_key, auto_increment)]
+    id: u64,
+    title: String,
+}
+
+#[test]
+fn an_explicit_key_inserted_first_in_a_transaction_is_never_handed_out_again() {
+    let db = Db::builder().entity::<Ticket>().in_memory().unwrap();
+    db.write(|tx| tx.insert(&Ticket { id: 1, title: "explicit".into() }).map(drop)).unwrap();
+    db.write(|tx| tx.delete::<Ticket>(&1).map(drop)).unwrap();
+    let id = db.write(|tx| tx.insert(&Ticket { id: 0, title: "auto".into() })).unwrap();
+    assert_eq!(id, 2, "the key of a deleted row is not reused");
+}
+
+mod first {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "a_user")]
+    pub struct User {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+}
+
+mod second {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "b_user")]
+    pub struct User {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "b_post")]
+    pub struct Post {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub user_id: u64,
+        #[drift(belongs_to(User, key = user_id, on_delete = cascade))]
+        pub user: BelongsTo<User>,
+    }
+}
+
+#[test]
+fn an_unregistered_child_whose_parent_name_is_ambiguous_protects_every_parent_of_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("names.drift");
+    {
+        let db = Db::builder().entity::<first::User>().entity::<second::User>().entity::<second::Post>().open(&path);
+        db.unwrap()
+            .write(|tx| {
+                tx.insert(&first::User { id: 1 })?;
+                tx.insert(&second::User { id: 1 })?;
+                tx.insert(&second::Post { id: 1, user_id: 1, ..Default::default() })?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    let db = Db::builder().entity::<first::User>().entity::<second::User>().open(&path).unwrap();
+    let err = db.write(|tx| tx.delete::<second::User>(&1).map(drop)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unregistered, "the post is not left dangling: {err}");
+}
+
+#[test]
+fn a_stored_descriptor_this_version_cannot_read_is_refused_before_the_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.drift");
+    {
+        let db = Db::builder().entity::<Label>().open(&path).unwrap();
+        db.write(|tx| tx.insert(&Label { id: 1 }).map(drop)).unwrap();
+    }
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("drift#meta");
+        let w = db.begin_write().unwrap();
+        {
+            let mut t = w.open_table(def).unwrap();
+            let json = br#"{"name":"Later","table":"later","version":1,"fields":[],"primary_key":["id"],"auto_increment":false,"indexes":[],"relations":[{"name":"l","kind":"BelongsTo","target":"Label","key":["label_id"],"through":null,"on_delete":"SetDefault"}]}"#;
+            t.insert(b"schema/later".as_slice(), json.as_slice()).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let first = Db::builder().entity::<Label>().open(&path).unwrap_err();
+    assert_eq!(first.kind(), ErrorKind::NotADatabase, "{first}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the refused file is unchanged");
+    let second = Db::builder().entity::<Label>().open(&path).unwrap_err();
+    assert_eq!(second.kind(), ErrorKind::NotADatabase, "the file is not left locked: {second}");
+}

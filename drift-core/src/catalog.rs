@@ -250,8 +250,11 @@ impl Catalog {
                 continue;
             }
             for rel in child.relations.iter().filter(|r| r.kind == RelationKind::BelongsTo) {
+                // Descriptors name a relation's target by its type name only. When the
+                // file holds one entity of that name, it is the parent; when it holds
+                // several, the relation is honoured on every registered one of them
+                // (a delete may then be refused that a target table would allow).
                 let target = rel.target.rsplit("::").next().unwrap_or("").trim();
-                let Some(parent) = entities.iter_mut().find(|e| e.schema.name == target) else { continue };
                 let (table_name, exact) = match prefix_source(child, &rel.key) {
                     Some(Source::Table) => (child.table.to_string(), true),
                     Some(Source::Index(i, _)) => (format!("{}#{}", child.table, child.indexes[i].name), true),
@@ -261,14 +264,17 @@ impl Catalog {
                     names.push(table_name);
                     names.len() - 1
                 });
-                parent.foreign_inbound.push(ForeignInbound {
+                let link = ForeignInbound {
                     child: child.name.to_string(),
                     field: rel.key.join(", "),
                     on_delete: rel.on_delete,
                     table,
                     exact,
                     optional: optional_key(child, &rel.key),
-                });
+                };
+                for parent in entities.iter_mut().filter(|e| e.schema.name == target) {
+                    parent.foreign_inbound.push(link.clone());
+                }
             }
         }
     }

@@ -121,6 +121,10 @@ impl DbBuilder {
                 check_tables(&existing, &display)?;
                 let store = inspector.begin_read(Arc::from(vec![catalog::META_TABLE.to_string()]))?;
                 check_meta(&store, self.entities.iter().map(|r| r.schema), &display)?;
+                // Every stored descriptor is read on open (relations of unregistered
+                // entities are honoured): one that cannot be is refused here, before
+                // the file is opened for writing.
+                stored_schemas(&store, &display)?;
             }
         }
         let backend = Backend::open(path)?;

@@ -85,6 +85,9 @@ impl redb::StorageBackend for Overlay {
 
     fn read(&self, offset: u64, out: &mut [u8]) -> std::io::Result<()> {
         let mut state = self.state();
+        if offset.checked_add(out.len() as u64).is_none_or(|end| end > state.len) {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "read past the end of the file"));
+        }
         let mut done = 0;
         for (number, within, n) in pieces(offset, out.len()) {
             let dest = &mut out[done..done + n];

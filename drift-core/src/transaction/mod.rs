@@ -249,12 +249,14 @@ impl WriteTx {
     pub fn savepoint<R>(&mut self, f: impl FnOnce(&mut WriteTx) -> Result<R>) -> Result<R> {
         self.check_usable()?;
         self.depth += 1;
-        let r = self.atomically(f);
+        // The depth comes down on a panic too: a caller that catches it keeps a
+        // transaction whose undo log is cleared after each statement again.
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| self.atomically(f)));
         self.depth -= 1;
         if self.depth == 0 {
             self.forget_undo();
         }
-        r
+        r.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
     fn check_usable(&self) -> Result<()> {

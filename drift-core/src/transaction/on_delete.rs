@@ -97,7 +97,9 @@ impl WriteTx {
     /// decode, so the delete is refused, naming the entity to register.
     pub(super) fn refuse_unregistered(&self, info: &EntityInfo, key: &[u8]) -> Result<()> {
         for f in &info.foreign_inbound {
-            let prefix = crate::catalog::child_prefix(key, f.optional);
+            // Without a table that leads with the foreign key, any row of the child
+            // may refer to this one.
+            let prefix = if f.exact { crate::catalog::child_prefix(key, f.optional) } else { Vec::new().into() };
             let count = crate::read::count_with_prefix(&self.store, f.table, &prefix)?;
             if count == 0 {
                 continue;

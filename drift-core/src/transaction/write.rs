@@ -149,6 +149,9 @@ impl WriteTx {
                 assigned = Some(next);
             }
             Some(k) => {
+                // Loaded before the row is written: loaded after, the table's last key
+                // would already be `k`, and the mark would never be stored.
+                self.sequence(info)?;
                 entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?;
                 explicit = Some(k);
             }

@@ -168,16 +168,21 @@ pub(crate) fn inherent(entity: &Entity<'_>) -> TokenStream {
 pub(crate) fn checks(entity: &Entity<'_>) -> TokenStream {
     let ident = entity.ident;
     let mut out = Vec::new();
-    // IndexOn for every prefix of the key and of each index; UniqueOn for the whole
-    // key and each unique index.
-    let mut lists: Vec<(Vec<usize>, bool)> = vec![(entity.key_fields(), true)];
+    // IndexOn for every prefix of the key and of each index that finds every row by
+    // it (a unique index with an `Option` field past the prefix has no entry for a row
+    // with `None` there); UniqueOn for the whole key and each unique index.
+    let mut lists: Vec<(Vec<usize>, bool, bool)> = vec![(entity.key_fields(), true, true)];
     for idx in &entity.indexes {
-        lists.push((idx.fields.clone(), idx.unique));
+        lists.push((idx.fields.clone(), idx.unique, false));
     }
     let mut seen = HashSet::new();
     let mut seen_unique = HashSet::new();
-    for (cols, unique) in &lists {
+    for (cols, unique, is_key) in &lists {
         for k in 1..=cols.len() {
+            let partial = *unique && !is_key && cols[k..].iter().any(|&p| entity.fields[p].optional);
+            if partial && k < cols.len() {
+                continue;
+            }
             let names: Vec<String> = cols[..k].iter().map(|&p| unraw(entity.fields[p].ident)).collect();
             let h = fields_hash(&names.join(","));
             let tys: Vec<&syn::Type> = cols[..k].iter().map(|&p| entity.fields[p].ty).collect();
