@@ -303,7 +303,10 @@ fn meta_holds_each_schema_as_json_under_schema_slash_table() {
     assert_eq!(json["version"], 1);
     assert_eq!(json["primary_key"], serde_json::json!(["id"]));
     assert_eq!(json["auto_increment"], true);
-    assert_eq!(json["fields"][1], serde_json::json!({"name": "email", "ty": "String", "kind": "Data"}));
+    assert_eq!(
+        json["fields"][1],
+        serde_json::json!({"name": "email", "ty": "String", "kind": "Data", "optional": false})
+    );
     assert_eq!(json["fields"][0]["kind"], "Key");
     let index = json["indexes"].as_array().unwrap().iter().find(|i| i["name"] == "a_b").unwrap();
     assert_eq!((&index["fields"], &index["unique"]), (&serde_json::json!(["a", "b"]), &serde_json::json!(false)));

@@ -96,15 +96,7 @@ pub(crate) struct Inbound {
 /// encoding is the `Some` tag followed by the parent's key.
 pub(crate) fn optional_key(schema: &EntityDescriptor, fields: &[crate::schema::Text]) -> bool {
     let [name] = fields else { return false };
-    is_optional(schema, name)
-}
-
-/// Whether field `name` of `schema` is an `Option`.
-fn is_optional(schema: &EntityDescriptor, name: &str) -> bool {
-    schema.field(name).is_some_and(|f| {
-        let head = f.ty.split('<').next().unwrap_or("");
-        head.trim().rsplit("::").next() == Some("Option")
-    })
+    schema.is_optional(name)
 }
 
 /// The encoded prefix of the children of the parent with key `parent_key`.
@@ -184,7 +176,7 @@ pub(crate) fn prefix_source(schema: &EntityDescriptor, fields: &[crate::schema::
         .iter()
         .position(|i| {
             i.fields.starts_with(fields)
-                && !(i.unique && i.fields[fields.len()..].iter().any(|f| is_optional(schema, f)))
+                && !(i.unique && i.fields[fields.len()..].iter().any(|f| schema.is_optional(f)))
         })
         .map(|i| Source::Index(i, schema.indexes[i].unique))
 }
@@ -207,7 +199,6 @@ impl Catalog {
                 names.push(format!("{}#{}", schema.table, idx.name));
             }
             by_type.insert(r.type_id, ordinal);
-            let is_option = |name: &str| optional_key(schema, &[crate::schema::Text::Owned(name.to_string())]);
             let nullable = schema
                 .indexes
                 .iter()
@@ -215,7 +206,9 @@ impl Catalog {
                     let fields: Vec<(usize, bool)> = idx
                         .fields
                         .iter()
-                        .filter_map(|f| schema.fields.iter().position(|d| d.name == *f).map(|p| (p, is_option(f))))
+                        .filter_map(|f| {
+                            schema.fields.iter().position(|d| d.name == *f).map(|p| (p, schema.is_optional(f)))
+                        })
                         .collect();
                     (idx.unique && fields.iter().any(|(_, o)| *o)).then_some(fields)
                 })

@@ -320,10 +320,11 @@ fn stored_schemas(store: &dyn ReadAccess, display: &str) -> Result<Vec<EntityDes
     let mut out = Vec::new();
     for e in store.range(catalog::META, std::ops::Bound::Included(prefix), hi)? {
         let (k, v) = e?;
-        let stored: EntityDescriptor = serde_json::from_slice(v.bytes()).map_err(|e| Error::NotADatabase {
+        let mut stored: EntityDescriptor = serde_json::from_slice(v.bytes()).map_err(|e| Error::NotADatabase {
             path: display.to_string(),
             reason: format!("stored schema `{}` is unreadable: {e}", String::from_utf8_lossy(k.bytes())),
         })?;
+        stored.upgrade();
         out.push(stored);
     }
     Ok(out)

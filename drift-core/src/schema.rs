@@ -84,6 +84,12 @@ pub struct FieldDescriptor {
     pub ty: Text,
     /// How the field is stored.
     pub kind: FieldKind,
+    /// Whether the field is an `Option`: decided by the derive from the field's type.
+    /// An index entry holding `None` in such a field is not written for a unique index.
+    /// Descriptors stored before this flag existed are upgraded when read
+    /// ([`EntityDescriptor::upgrade`]).
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// How a field is stored.
@@ -111,6 +117,23 @@ pub struct IndexDescriptor {
 }
 
 impl EntityDescriptor {
+    /// Fills in what descriptors stored by earlier versions lack: a field's
+    /// `optional` flag, from the type the derive wrote then.
+    pub(crate) fn upgrade(&mut self) {
+        for f in self.fields.to_mut() {
+            let head = f.ty.split('<').next().unwrap_or("");
+            if head.trim().rsplit("::").next() == Some("Option") {
+                f.optional = true;
+            }
+        }
+    }
+
+    /// Whether field `name` exists and is an `Option`.
+    #[must_use]
+    pub fn is_optional(&self, name: &str) -> bool {
+        self.field(name).is_some_and(|f| f.optional)
+    }
+
     /// The descriptor of the field named `name`.
     #[must_use]
     pub fn field(&self, name: &str) -> Option<&FieldDescriptor> {

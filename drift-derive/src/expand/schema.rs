@@ -22,6 +22,7 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
     let fields = entity.fields.iter().map(|f| {
         let fname = unraw(f.ident);
         let ty = type_name(f.ty);
+        let optional = f.optional;
         let kind = if f.attrs.primary_key.is_some() {
             quote!(Key)
         } else if f.is_relation() {
@@ -34,6 +35,7 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
                 name: ::drift::__private::Cow::Borrowed(#fname),
                 ty: ::drift::__private::Cow::Borrowed(#ty),
                 kind: ::drift::__private::FieldKind::#kind,
+                optional: #optional,
             }
         }
     });
