@@ -10,14 +10,6 @@ use crate::error::{Error, Result};
 use crate::schema::{EntityDescriptor, OnDelete, RelationKind};
 use crate::storage::TableId;
 
-/// The meta table: format marker, stored schemas, sequences.
-pub(crate) const META: TableId = 0;
-pub(crate) const META_TABLE: &str = "drift#meta";
-pub(crate) const FORMAT_KEY: &[u8] = b"format";
-pub(crate) const FORMAT_VALUE: &[u8] = b"drift-kv/1";
-pub(crate) const SCHEMA_PREFIX: &str = "schema/";
-pub(crate) const SEQ_PREFIX: &str = "seq/";
-
 /// Which table an access path reads, and how to get primary keys from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Source {
@@ -186,7 +178,7 @@ impl Catalog {
     /// holds, whose relations to registered entities are honoured on delete even when
     /// their own entity is not registered.
     pub(crate) fn new(registered: &[Registered], stored: &[EntityDescriptor]) -> Result<Catalog> {
-        let mut names = vec![META_TABLE.to_string()];
+        let mut names = vec![crate::meta::META_TABLE.to_string()];
         let mut entities = Vec::new();
         let mut by_type = HashMap::new();
         for (ordinal, r) in registered.iter().enumerate() {

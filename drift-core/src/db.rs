@@ -7,9 +7,10 @@ use std::sync::{Arc, RwLock};
 
 use crate::cache::EntityCache;
 use crate::catalog::VTable;
-use crate::catalog::{self, Catalog, Registered};
+use crate::catalog::{Catalog, Registered};
 use crate::entity::Entity;
-use crate::error::{Error, Result, StorageError};
+use crate::error::{Error, Result};
+use crate::meta;
 use crate::schema::EntityDescriptor;
 use crate::shared::Shared;
 use crate::stats::DbStats;
@@ -118,13 +119,13 @@ impl DbBuilder {
         if let Some(inspector) = Backend::inspect(path)? {
             let existing = inspector.table_names()?;
             if !existing.is_empty() {
-                check_tables(&existing, &display)?;
-                let store = inspector.begin_read(Arc::from(vec![catalog::META_TABLE.to_string()]))?;
+                meta::check_tables(&existing, &display)?;
+                let store = inspector.begin_read(Arc::from(vec![meta::META_TABLE.to_string()]))?;
                 check_meta(&store, self.entities.iter().map(|r| r.schema), &display)?;
                 // Every stored descriptor is read on open (relations of unregistered
                 // entities are honoured): one that cannot be is refused here, before
                 // the file is opened for writing.
-                stored_schemas(&store, &display)?;
+                meta::stored_schemas(&store, &display)?;
             }
         }
         let backend = Backend::open(path)?;
@@ -150,11 +151,11 @@ impl DbBuilder {
             }
         }
         let existing = backend.table_names()?;
-        let stored = match check_tables(&existing, display) {
+        let stored = match meta::check_tables(&existing, display) {
             Ok(()) if existing.is_empty() => Ok(Vec::new()),
             Ok(()) => {
-                let store = backend.begin_read(Arc::from(vec![catalog::META_TABLE.to_string()]))?;
-                stored_schemas(&store, display)
+                let store = backend.begin_read(Arc::from(vec![meta::META_TABLE.to_string()]))?;
+                meta::stored_schemas(&store, display)
             }
             Err(e) => Err(e),
         };
@@ -203,18 +204,9 @@ impl Db {
 
     fn initialize(&self, display: &str) -> Result<()> {
         let mut tx = self.begin_write()?;
-        let meta = catalog::META;
         check_meta(&tx.store, self.inner.catalog.entities.iter().map(|e| e.schema), display)?;
-        if tx.store.get(meta, catalog::FORMAT_KEY)?.is_none() {
-            tx.store.put(meta, catalog::FORMAT_KEY, catalog::FORMAT_VALUE)?;
-        }
+        meta::initialize(&mut tx.store, self.inner.catalog.entities.iter().map(|e| e.schema))?;
         for info in &self.inner.catalog.entities {
-            let key = format!("{}{}", catalog::SCHEMA_PREFIX, info.schema.table);
-            if tx.store.get(meta, key.as_bytes())?.is_none() {
-                let json = serde_json::to_vec(info.schema)
-                    .map_err(|e| Error::Storage(StorageError::wrap("cannot serialize a schema", e)))?;
-                tx.store.put(meta, key.as_bytes(), &json)?;
-            }
             // Opening a table creates it, so read transactions always find it.
             tx.store.len(info.table)?;
             for &t in &info.indexes {
@@ -312,55 +304,16 @@ impl Db {
     }
 }
 
-/// Every entity descriptor stored in the meta table (table id [`catalog::META`]).
-fn stored_schemas(store: &dyn ReadAccess, display: &str) -> Result<Vec<EntityDescriptor>> {
-    let prefix = catalog::SCHEMA_PREFIX.as_bytes();
-    let hi = crate::codec::prefix_successor(prefix);
-    let hi = hi.as_deref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-    let mut out = Vec::new();
-    for e in store.range(catalog::META, std::ops::Bound::Included(prefix), hi)? {
-        let (k, v) = e?;
-        let mut stored: EntityDescriptor = serde_json::from_slice(v.bytes()).map_err(|e| Error::NotADatabase {
-            path: display.to_string(),
-            reason: format!("stored schema `{}` is unreadable: {e}", String::from_utf8_lossy(k.bytes())),
-        })?;
-        stored.upgrade();
-        out.push(stored);
-    }
-    Ok(out)
-}
-
-/// A file with tables holds Drift's metadata table among them.
-fn check_tables(existing: &[String], display: &str) -> Result<()> {
-    if existing.is_empty() || existing.iter().any(|n| n == catalog::META_TABLE) {
-        return Ok(());
-    }
-    Err(Error::NotADatabase { path: display.to_string(), reason: "the file holds tables but no Drift metadata".into() })
-}
-
-/// The format marker and the schemas stored in the meta table (table id
-/// [`catalog::META`] of `store`), where there are ones, match the compiled ones.
+/// The schemas stored in the meta table, where there are ones, match the compiled
+/// ones, and the format marker is this version's.
 fn check_meta<'s>(
     store: &dyn ReadAccess,
     schemas: impl Iterator<Item = &'s EntityDescriptor>,
     display: &str,
 ) -> Result<()> {
-    let meta = catalog::META;
-    if let Some(f) = store.get(meta, catalog::FORMAT_KEY)? {
-        if f.bytes() != catalog::FORMAT_VALUE {
-            return Err(Error::NotADatabase {
-                path: display.to_string(),
-                reason: format!("unsupported format marker {:?}", String::from_utf8_lossy(f.bytes())),
-            });
-        }
-    }
+    meta::check_format(store, display)?;
     for schema in schemas {
-        let key = format!("{}{}", catalog::SCHEMA_PREFIX, schema.table);
-        let Some(bytes) = store.get(meta, key.as_bytes())? else { continue };
-        let stored: EntityDescriptor = serde_json::from_slice(bytes.bytes()).map_err(|e| Error::NotADatabase {
-            path: display.to_string(),
-            reason: format!("stored schema of table `{}` is unreadable: {e}", schema.table),
-        })?;
+        let Some(stored) = meta::stored_schema(store, &schema.table, display)? else { continue };
         let changes = stored.differences(schema);
         if !changes.is_empty() {
             return Err(Error::SchemaMismatch { entity: schema.name.to_string(), changes });

@@ -10,6 +10,7 @@ mod db;
 mod entity;
 mod error;
 mod message;
+mod meta;
 mod operand;
 mod query;
 mod read;

@@ -3,7 +3,7 @@
 
 use super::WriteTx;
 use super::write::key_fields;
-use crate::catalog::{self, EntityInfo};
+use crate::catalog::EntityInfo;
 use crate::codec::KeyCodec;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
@@ -30,11 +30,7 @@ impl WriteTx {
         if let Some(s) = self.sequences[info.ordinal] {
             return Ok(s);
         }
-        let key = format!("{}{}", catalog::SEQ_PREFIX, info.schema.table);
-        let stored = match self.store.get(catalog::META, key.as_bytes())? {
-            Some(g) => u64::from_key_bytes(g.bytes()).unwrap_or(0),
-            None => 0,
-        };
+        let stored = crate::meta::sequence(&self.store, &info.schema.table)?;
         let last = match self.store.last(info.table)? {
             Some((k, _)) => u64::from_key_bytes(k.bytes()).unwrap_or(0),
             None => 0,
@@ -69,8 +65,7 @@ impl WriteTx {
         let inner = self.inner();
         for info in &inner.catalog.entities {
             if let Some(Sequence { high, dirty: true }) = self.sequences[info.ordinal] {
-                let key = format!("{}{}", catalog::SEQ_PREFIX, info.schema.table);
-                self.store.put(catalog::META, key.as_bytes(), &high.to_be_bytes())?;
+                crate::meta::set_sequence(&mut self.store, &info.schema.table, high)?;
                 self.set_sequence(info.ordinal, Sequence { high, dirty: false });
             }
         }
