@@ -166,7 +166,7 @@ fn two_entities_on_one_table_are_rejected() {
         }
     }
     let err = Db::builder().entity::<User>().entity::<other::Account>().in_memory().unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::SchemaMismatch);
+    assert_eq!(err.kind(), ErrorKind::Registration, "{err}");
     assert!(err.to_string().contains("users"), "{err}");
 }
 

@@ -265,9 +265,9 @@ impl Catalog {
     }
 
     fn missing(&self, from: usize, relation: &str, what: &str) -> Error {
-        Error::SchemaMismatch {
+        Error::Registration {
             entity: self.entities[from].schema.name.to_string(),
-            changes: vec![format!("relation `{relation}`: {what}")],
+            reason: format!("relation `{relation}`: {what}"),
         }
     }
 

@@ -109,6 +109,7 @@ impl DbBuilder {
     /// # Errors
     /// [`Error::NotADatabase`] when the file is not a Drift database or is damaged,
     /// [`Error::SchemaMismatch`] when the stored schema differs from the compiled one,
+    /// [`Error::Registration`] when the registered entities do not fit together,
     /// [`Error::Storage`] on I/O failure or when the file is open elsewhere.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Db> {
         let path = path.as_ref();
@@ -135,7 +136,8 @@ impl DbBuilder {
     /// Opens a fresh database that lives in memory only.
     ///
     /// # Errors
-    /// [`Error::SchemaMismatch`] when two entities share a table name.
+    /// [`Error::Registration`] when two entities share a table name or a relation's
+    /// entity is not registered.
     pub fn in_memory(self) -> Result<Db> {
         let backend = Backend::in_memory()?;
         self.finish(backend, ":memory:")
@@ -144,9 +146,12 @@ impl DbBuilder {
     fn finish(self, backend: Backend, display: &str) -> Result<Db> {
         for (i, a) in self.entities.iter().map(|r| r.schema).enumerate() {
             if let Some(b) = self.entities[..i].iter().map(|r| r.schema).find(|b| b.table == a.table) {
-                return Err(Error::SchemaMismatch {
+                return Err(Error::Registration {
                     entity: a.name.to_string(),
-                    changes: vec![format!("table `{}` is also used by {}", a.table, b.name)],
+                    reason: format!(
+                        "table `{}` is also used by {}; give one a `#[drift(table = \"...\")]`",
+                        a.table, b.name
+                    ),
                 });
             }
         }

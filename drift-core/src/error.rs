@@ -218,6 +218,16 @@ pub enum Error {
     /// itself failed.
     #[error("the transaction was poisoned by an earlier storage failure and can only be dropped")]
     Poisoned,
+    /// The entities given to `Db::builder()` do not fit together: a relation's target
+    /// or join entity is not registered, two entities share a table, a relation has
+    /// no index to find its rows by.
+    #[error("cannot register {entity}: {reason}")]
+    Registration {
+        /// The entity at fault.
+        entity: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// The schema stored in the file differs from the compiled one.
     #[error("schema of {entity} differs from the one stored in the database: {}", changes.join("; "))]
     SchemaMismatch {
@@ -280,6 +290,8 @@ pub enum ErrorKind {
     NoUniqueIndex,
     /// [`Error::Poisoned`]
     Poisoned,
+    /// [`Error::Registration`]
+    Registration,
     /// [`Error::SchemaMismatch`]
     SchemaMismatch,
     /// [`Error::NotADatabase`]
@@ -311,6 +323,7 @@ impl Error {
             Error::Query { .. } => ErrorKind::Query,
             Error::NoUniqueIndex { .. } => ErrorKind::NoUniqueIndex,
             Error::Poisoned => ErrorKind::Poisoned,
+            Error::Registration { .. } => ErrorKind::Registration,
             Error::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,
             Error::NotADatabase { .. } => ErrorKind::NotADatabase,
             Error::Storage(_) => ErrorKind::Storage,
