@@ -17,7 +17,7 @@ use crate::transaction::{ReadTx, WriteTx};
 
 /// A transaction that relation accessors can read through: [`ReadTx`](crate::ReadTx)
 /// or [`WriteTx`].
-pub trait Transaction {
+pub trait Transaction: sealed::Sealed {
     #[doc(hidden)]
     fn __reader(&self) -> Reader<'_>;
 }
@@ -180,7 +180,7 @@ impl<T, R> Copy for ProxyOf<T, R> {}
 
 /// Loads a relation for a batch of rows (one pass per relation).
 #[doc(hidden)]
-pub trait Eager<T>: Send + Sync {
+pub trait Eager<T>: Send + Sync + sealed::Sealed {
     fn load(&self, reader: Reader<'_>, rows: &mut [T]) -> Result<()>;
     fn describe(&self) -> String;
 }
@@ -534,6 +534,15 @@ fn eager_many_to_many<S: Entity, O: Entity>(
         proxy(row).__set(list);
     }
     Ok(())
+}
+
+/// Seals [`Transaction`] and [`Eager`]: Drift implements them for its own types
+/// only, so they can grow methods without breaking anyone.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::transaction::ReadTx {}
+    impl Sealed for crate::transaction::WriteTx {}
+    impl<T, R> Sealed for super::Relation<T, R> {}
 }
 
 impl Transaction for ReadTx {
