@@ -1,6 +1,6 @@
 mod common;
 
-use common::{User, memory_db, user_count};
+use common::{User, memory_db, user_count, user_count_in};
 use drift::prelude::*;
 use drift::{Access, ErrorKind};
 
@@ -44,13 +44,28 @@ fn sequence_never_reuses_a_deleted_key_even_after_reopen() {
 fn insert_of_existing_key_fails_with_already_exists_and_changes_nothing() {
     let db = memory_db();
     db.write(|tx| tx.insert(&User { id: 5, ..User::new("a@x", 1, "A") })).unwrap();
-    let err = db.write(|tx| tx.insert(&User { id: 5, ..User::new("z@x", 9, "Z") })).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::AlreadyExists);
-    let msg = err.to_string();
-    assert!(msg.contains("User") && msg.contains('5'), "{msg}");
-    db.read(|tx| {
+    db.write(|tx| {
+        let err = tx.insert(&User { id: 5, ..User::new("z@x", 9, "Z") }).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        let msg = err.to_string();
+        assert!(msg.contains("User") && msg.contains('5'), "{msg}");
+        // Inside the same transaction: the stored row and its entries are untouched,
+        // and the failed row has neither a row nor an index entry.
+        assert_eq!(tx.get::<User>(&5)?, Some(User { id: 5, ..User::new("a@x", 1, "A") }));
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "a@x")?.map(|u| u.id), Some(5));
         assert!(tx.get_by::<User, _>(User::EMAIL, "z@x")?.is_none());
         assert_eq!(tx.query::<User>().filter(User::AGE.eq(9)).count()?, 0);
+        assert_eq!(user_count_in(tx), 1);
+        // The transaction goes on and commits.
+        tx.insert(&User { id: 6, ..User::new("b@x", 2, "B") })?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(user_count(&db), 2);
+    db.read(|tx| {
+        assert_eq!(tx.get::<User>(&5)?.map(|u| u.email), Some("a@x".to_string()));
+        assert!(tx.get_by::<User, _>(User::EMAIL, "z@x")?.is_none());
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "b@x")?.map(|u| u.id), Some(6));
         Ok(())
     })
     .unwrap();
@@ -65,9 +80,12 @@ fn unique_violation_leaves_no_row_and_no_index_entry_and_tx_stays_usable() {
         assert_eq!(err.kind(), ErrorKind::UniqueViolation);
         let msg = err.to_string();
         assert!(msg.contains("User") && msg.contains("email") && msg.contains("a@x"), "{msg}");
-        // Nothing of the failed row: not in the age index, not in the table.
+        // Nothing of the failed row: not in the age index, not in the table, and the
+        // unique entry still points at the first row.
         assert_eq!(tx.query::<User>().filter(User::AGE.eq(77)).count()?, 0);
-        assert_eq!(tx.query::<User>().count()?, 1);
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "a@x")?.map(|u| (u.id, u.age)), Some((1, 30)));
+        assert_eq!(tx.get::<User>(&2)?, None);
+        assert_eq!(user_count_in(tx), 1);
         // The transaction goes on.
         tx.insert(&User::new("b@x", 31, "B"))?;
         Ok(())
@@ -77,6 +95,7 @@ fn unique_violation_leaves_no_row_and_no_index_entry_and_tx_stays_usable() {
     let ages: Vec<u32> =
         db.read(|tx| tx.query::<User>().filter(User::AGE.gte(0)).all()).unwrap().iter().map(|u| u.age).collect();
     assert_eq!(ages, vec![30, 31]);
+    assert_eq!(db.read(|tx| tx.get_by::<User, _>(User::EMAIL, "a@x")).unwrap().map(|u| u.age), Some(30));
 }
 
 #[test]
@@ -97,25 +116,51 @@ fn update_moves_index_entries_and_frees_the_old_unique_value() {
 }
 
 #[test]
-fn update_of_missing_row_fails_with_not_found() {
+fn update_of_missing_row_fails_with_not_found_and_writes_nothing() {
     let db = memory_db();
-    let err = db.write(|tx| tx.update(&User { id: 42, ..User::new("a@x", 1, "A") })).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert!(err.to_string().contains("User with key 42"), "{err}");
-    assert_eq!(user_count(&db), 0);
+    db.write(|tx| {
+        let err = tx.update(&User { id: 42, ..User::new("a@x", 1, "A") }).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert!(err.to_string().contains("User with key 42"), "{err}");
+        assert_eq!(tx.get::<User>(&42)?, None);
+        assert!(tx.get_by::<User, _>(User::EMAIL, "a@x")?.is_none());
+        assert_eq!(tx.query::<User>().filter(User::AGE.eq(1)).count()?, 0);
+        assert_eq!(user_count_in(tx), 0);
+        // The email is free: the transaction goes on and takes it.
+        tx.insert(&User::new("a@x", 2, "B"))?;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(user_count(&db), 1);
+    assert_eq!(db.read(|tx| tx.get::<User>(&42)).unwrap(), None);
+    assert_eq!(db.read(|tx| tx.get_by::<User, _>(User::EMAIL, "a@x")).unwrap().map(|u| u.age), Some(2));
 }
 
 #[test]
 fn update_to_a_taken_unique_value_fails_and_keeps_both_rows() {
     let db = memory_db();
-    let (a, _) =
+    let (a, b) =
         db.write(|tx| Ok((tx.insert(&User::new("a@x", 1, "A"))?, tx.insert(&User::new("b@x", 2, "B"))?))).unwrap();
-    let err = db.write(|tx| tx.update(&User { id: a, ..User::new("b@x", 99, "A") })).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::UniqueViolation);
-    db.read(|tx| {
-        assert_eq!(tx.get::<User>(&a)?.unwrap().email, "a@x");
+    db.write(|tx| {
+        let err = tx.update(&User { id: a, ..User::new("b@x", 99, "A") }).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UniqueViolation);
+        // Inside the same transaction: both rows and all their entries as they were.
+        assert_eq!(tx.get::<User>(&a)?, Some(User { id: a, ..User::new("a@x", 1, "A") }));
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "a@x")?.map(|u| u.id), Some(a));
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "b@x")?.map(|u| u.id), Some(b));
         assert_eq!(tx.query::<User>().filter(User::AGE.eq(99)).count()?, 0);
         assert_eq!(tx.query::<User>().filter(User::AGE.eq(1)).count()?, 1);
+        assert_eq!(user_count_in(tx), 2);
+        // The transaction goes on: a good update of the same row.
+        tx.update(&User { id: a, ..User::new("c@x", 3, "A") })
+    })
+    .unwrap();
+    assert_eq!(user_count(&db), 2);
+    db.read(|tx| {
+        assert_eq!(tx.get::<User>(&a)?.map(|u| u.email), Some("c@x".to_string()));
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "b@x")?.map(|u| u.id), Some(b));
+        assert!(tx.get_by::<User, _>(User::EMAIL, "a@x")?.is_none());
+        assert_eq!(tx.query::<User>().filter(User::AGE.eq(99)).count()?, 0);
         Ok(())
     })
     .unwrap();

@@ -174,9 +174,17 @@ fn decode_names_entity_and_key() {
 #[test]
 fn encode_names_entity_and_key_and_writes_nothing() {
     let db = parcels();
-    let err = db.write(|tx| tx.insert(&Parcel { picky: Picky(666), ..parcel("P-666") })).unwrap_err();
-    assert_names(&err, ErrorKind::Encode, &["Parcel with key \"P-666\" cannot be encoded"]);
-    assert_eq!(db.read(|tx| tx.query::<Parcel>().count()).unwrap(), 0);
+    db.write(|tx| {
+        let err = tx.insert(&Parcel { picky: Picky(666), ..parcel("P-666") }).unwrap_err();
+        assert_names(&err, ErrorKind::Encode, &["Parcel with key \"P-666\" cannot be encoded"]);
+        // Inside the same transaction: no row; and the key is still free.
+        assert_eq!(tx.get::<Parcel>(&"P-666".to_string())?, None);
+        assert_eq!(tx.query::<Parcel>().count()?, 0);
+        tx.insert(&Parcel { picky: Picky(6), ..parcel("P-666") }).map(drop)
+    })
+    .unwrap();
+    let stored = db.read(|tx| tx.query::<Parcel>().all()).unwrap();
+    assert_eq!(stored, vec![Parcel { picky: Picky(6), ..parcel("P-666") }]);
 }
 
 #[test]

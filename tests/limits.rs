@@ -1,6 +1,9 @@
 //! Storage-level input checks: key and row size limits, NaN keys, and strings with
 //! NUL bytes or no bytes at all as keys.
 
+mod common;
+
+use common::{Reads, index_entries};
 use drift::prelude::*;
 use drift::{ErrorKind, MAX_KEY_LEN, MAX_ROW_LEN};
 
@@ -36,44 +39,67 @@ fn doc_count(db: &Db) -> u64 {
     db.read(|tx| tx.query::<Doc>().count()).unwrap()
 }
 
+/// The entries of the `title` index, from the index alone.
+fn titles(tx: &impl Reads) -> Vec<(String, u64)> {
+    index_entries(tx, Doc::TITLE, "title")
+}
+
 #[test]
 fn primary_key_over_the_limit_is_rejected_and_nothing_is_written() {
     let db = db();
     // A string key is its bytes and a two-byte terminator.
     let longest = "k".repeat(MAX_KEY_LEN - 2);
     db.write(|tx| tx.insert(&doc(&longest, "t"))).unwrap();
-    let err = db.write(|tx| tx.insert(&doc(&format!("{longest}k"), "t2"))).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::KeyTooLarge);
-    let msg = err.to_string();
-    assert!(msg.starts_with("the primary key of Doc with key \"kkkk"), "{msg}");
-    assert!(
-        msg.contains(&format!("is {} bytes encoded, over the limit of {MAX_KEY_LEN} (field `name`)", MAX_KEY_LEN + 1)),
-        "{msg}"
-    );
-    assert!(msg.len() < 300, "the key is shortened in the message: {msg}");
-    assert_eq!(doc_count(&db), 1);
-    assert_eq!(db.read(|tx| tx.query::<Doc>().filter(Doc::TITLE.eq("t2")).count()).unwrap(), 0);
+    db.write(|tx| {
+        let err = tx.insert(&doc(&format!("{longest}k"), "t2")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KeyTooLarge);
+        let msg = err.to_string();
+        assert!(msg.starts_with("the primary key of Doc with key \"kkkk"), "{msg}");
+        assert!(
+            msg.contains(&format!(
+                "is {} bytes encoded, over the limit of {MAX_KEY_LEN} (field `name`)",
+                MAX_KEY_LEN + 1
+            )),
+            "{msg}"
+        );
+        assert!(msg.len() < 300, "the key is shortened in the message: {msg}");
+        // Inside the same transaction: no row, no title entry.
+        assert_eq!(tx.query::<Doc>().count()?, 1);
+        assert_eq!(tx.query::<Doc>().filter(Doc::TITLE.eq("t2")).count()?, 0);
+        assert_eq!(titles(tx), vec![("t".to_string(), 1)]);
+        // The transaction goes on.
+        tx.insert(&doc("b", "t3")).map(drop)
+    })
+    .unwrap();
+    assert_eq!(doc_count(&db), 2);
+    assert_eq!(db.read(|tx| Ok(titles(tx))).unwrap(), vec![("t".to_string(), 1), ("t3".to_string(), 1)]);
 }
 
 #[test]
 fn index_entry_over_the_limit_is_rejected_on_insert_and_update() {
     let db = db();
     let long_title = "t".repeat(MAX_KEY_LEN - 1);
-    let err = db.write(|tx| tx.insert(&doc("a", &long_title))).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::KeyTooLarge);
-    let msg = err.to_string();
-    assert!(msg.starts_with("the entry of index `title` of Doc with key \"a\""), "{msg}");
-    assert!(msg.contains("(field `title`)"), "{msg}");
-    assert_eq!(doc_count(&db), 0);
-
-    db.write(|tx| tx.insert(&doc("a", "short"))).unwrap();
+    let longest_title = "t".repeat(MAX_KEY_LEN - 2);
     db.write(|tx| {
+        let err = tx.insert(&doc("a", &long_title)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KeyTooLarge);
+        let msg = err.to_string();
+        assert!(msg.starts_with("the entry of index `title` of Doc with key \"a\""), "{msg}");
+        assert!(msg.contains("(field `title`)"), "{msg}");
+        // The statement left no row and no entry, and the transaction goes on.
+        assert_eq!(tx.get::<Doc>(&"a".to_string())?, None);
+        assert_eq!(titles(tx), vec![]);
+        tx.insert(&doc("a", "short"))?;
+
         assert_eq!(tx.update(&doc("a", &long_title)).unwrap_err().kind(), ErrorKind::KeyTooLarge);
-        // The statement left nothing behind and the transaction goes on.
+        // The update left the row and its entry as they were.
         assert_eq!(tx.get::<Doc>(&"a".to_string())?.unwrap().title, "short");
-        tx.update(&doc("a", &"t".repeat(MAX_KEY_LEN - 2)))
+        assert_eq!(titles(tx), vec![("short".to_string(), 1)]);
+        tx.update(&doc("a", &longest_title))
     })
     .unwrap();
+    assert_eq!(doc_count(&db), 1);
+    assert_eq!(db.read(|tx| Ok(titles(tx))).unwrap(), vec![(longest_title, 1)]);
 }
 
 #[test]
@@ -82,7 +108,7 @@ fn row_over_the_limit_is_rejected_and_the_old_row_stays() {
     // The row is postcard: the empty title (1 byte), the body's length (4 bytes), the body.
     let at_limit = Doc { body: vec![7; MAX_ROW_LEN - 5], ..doc("big", "") };
     db.write(|tx| tx.insert(&at_limit)).unwrap();
-    let over = Doc { body: vec![7; MAX_ROW_LEN - 4], ..doc("big", "") };
+    let over = Doc { body: vec![7; MAX_ROW_LEN - 4], title: "over".into(), ..doc("big", "") };
     db.write(|tx| {
         let err = tx.update(&over).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RowTooLarge);
@@ -90,41 +116,58 @@ fn row_over_the_limit_is_rejected_and_the_old_row_stays() {
             err.to_string(),
             format!(
                 "Doc with key \"big\" is {} bytes encoded, over the row limit of {MAX_ROW_LEN}; nothing was written",
-                MAX_ROW_LEN + 1
+                MAX_ROW_LEN + 5
             )
         );
         let err = tx.insert(&Doc { name: "other".into(), ..over.clone() }).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::RowTooLarge);
+        // Inside the same transaction: the old row, and no row or entry of the failed ones.
         assert_eq!(tx.get::<Doc>(&"big".to_string())?.unwrap().body.len(), MAX_ROW_LEN - 5);
+        assert_eq!(tx.get::<Doc>(&"other".to_string())?, None);
+        assert_eq!(titles(tx), vec![(String::new(), 1)]);
         tx.insert(&doc("small", "s"))?;
         Ok(())
     })
     .unwrap();
     assert_eq!(doc_count(&db), 2);
+    assert_eq!(db.read(|tx| Ok(titles(tx))).unwrap(), vec![(String::new(), 1), ("s".to_string(), 1)]);
 }
 
 #[test]
 fn nan_in_a_key_field_is_rejected_naming_that_field() {
     let db = db();
     let sample = |sensor: &str, at: f64, level: f32| Sample { sensor: sensor.into(), at, site: "s".into(), level };
-    // The second field of a composite primary key.
-    let err = db.write(|tx| tx.insert(&sample("a", f64::NAN, 1.0))).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Key);
-    assert_eq!(
-        err.to_string(),
-        "field `at` of Sample (key (\"a\", NaN)) cannot be encoded as a key: NaN cannot be used as a key"
-    );
-    // The second field of a multi-field index.
-    let err = db.write(|tx| tx.insert(&sample("a", 1.0, f32::NAN))).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Key);
-    let msg = err.to_string();
-    assert!(msg.starts_with("field `level` of Sample (key (\"a\", 1.0))"), "{msg}");
-    // A lookup by a NaN key.
-    let err = db.read(|tx| tx.get::<Sample>(&("a".to_string(), f64::NAN))).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Key);
-    assert_eq!(db.read(|tx| tx.query::<Sample>().count()).unwrap(), 0);
-    // Infinities are keys.
-    db.write(|tx| tx.insert(&sample("a", f64::INFINITY, f32::NEG_INFINITY))).unwrap();
+    db.write(|tx| {
+        // The second field of a composite primary key.
+        let err = tx.insert(&sample("a", f64::NAN, 1.0)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Key);
+        assert_eq!(
+            err.to_string(),
+            "field `at` of Sample (key (\"a\", NaN)) cannot be encoded as a key: NaN cannot be used as a key"
+        );
+        // The second field of a multi-field index.
+        let err = tx.insert(&sample("a", 1.0, f32::NAN)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Key);
+        let msg = err.to_string();
+        assert!(msg.starts_with("field `level` of Sample (key (\"a\", 1.0))"), "{msg}");
+        // A lookup by a NaN key.
+        let err = tx.get::<Sample>(&("a".to_string(), f64::NAN)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Key);
+        // Inside the same transaction: no row, no entry in the `site_level` index.
+        assert_eq!(tx.query::<Sample>().count()?, 0);
+        assert_eq!(index_entries(tx, Sample::SITE, "site_level"), vec![]);
+        // The transaction goes on, with the key the second insert would have had.
+        // Infinities are keys.
+        tx.insert(&sample("a", 1.0, f32::NEG_INFINITY))?;
+        tx.insert(&sample("a", f64::INFINITY, f32::NEG_INFINITY)).map(drop)
+    })
+    .unwrap();
+    db.read(|tx| {
+        assert_eq!(tx.query::<Sample>().count()?, 2);
+        assert_eq!(index_entries(tx, Sample::SITE, "site_level"), vec![("s".to_string(), 2)]);
+        Ok(())
+    })
+    .unwrap();
 }
 
 #[test]

@@ -1,6 +1,6 @@
 mod common;
 
-use common::{Reading, User, memory_db};
+use common::{Reading, Reads, User, index_entries, memory_db};
 use drift::prelude::*;
 use drift::{Access, ErrorKind};
 
@@ -242,13 +242,43 @@ fn nan_in_a_filter_is_a_key_error_naming_the_field() {
     assert!(err.to_string().contains("temp") && err.to_string().contains("Reading"), "{err}");
 }
 
+/// How many entries each index of `Reading` holds: `city_score`, `temp`, `delta`,
+/// `label`.
+fn reading_entries(tx: &impl Reads) -> [u64; 4] {
+    fn total<V>(entries: Vec<(V, u64)>) -> u64 {
+        entries.iter().map(|(_, n)| n).sum()
+    }
+    [
+        total(index_entries(tx, Reading::CITY, "city_score")),
+        total(index_entries(tx, Reading::TEMP, "temp")),
+        total(index_entries(tx, Reading::DELTA, "delta")),
+        total(index_entries(tx, Reading::LABEL, "label")),
+    ]
+}
+
 #[test]
 fn nan_in_an_indexed_field_is_rejected_on_insert_and_nothing_is_written() {
     let db = memory_db();
-    let err = db.write(|tx| tx.insert(&reading("s", 1, f64::NAN, 0))).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Key);
-    assert!(err.to_string().contains("temp"), "{err}");
-    assert_eq!(db.read(|tx| tx.query::<Reading>().count()).unwrap(), 0);
+    db.write(|tx| {
+        // `seq` 2 gives the row a label: it would have an entry in every index.
+        let err = tx.insert(&reading("s", 2, f64::NAN, 0)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Key);
+        assert!(err.to_string().contains("temp"), "{err}");
+        // Inside the same transaction: no row and no entry in any index.
+        assert_eq!(tx.get::<Reading>(&("s".to_string(), 2))?, None);
+        assert_eq!(tx.query::<Reading>().count()?, 0);
+        assert_eq!(reading_entries(tx), [0; 4]);
+        // The transaction goes on, and the same key is free.
+        tx.insert(&reading("s", 2, 1.5, 0)).map(drop)
+    })
+    .unwrap();
+    db.read(|tx| {
+        assert_eq!(tx.query::<Reading>().all()?, vec![reading("s", 2, 1.5, 0)]);
+        assert_eq!(reading_entries(tx), [1; 4]);
+        assert_eq!(index_entries(tx, Reading::TEMP, "temp"), vec![(1.5, 1)]);
+        Ok(())
+    })
+    .unwrap();
 }
 
 #[test]

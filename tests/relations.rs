@@ -2,13 +2,33 @@
 
 #[path = "common/blog.rs"]
 mod blog;
+mod common;
 
 use blog::{Comment, Post, PostTag, Profile, Tag, User, builder, post, user};
+use common::{Reads, index_entries};
 use drift::prelude::*;
 use drift::{ErrorKind, OnDelete, RelationKind};
 
+/// A moderator's pin on a comment: it protects the comment (`restrict`), so a
+/// cascade that reaches a pinned comment fails.
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+pub struct Pin {
+    #[drift(primary_key, auto_increment)]
+    pub id: u64,
+    pub comment_id: u64,
+    #[drift(belongs_to(Comment, key = comment_id, on_delete = restrict))]
+    pub comment: BelongsTo<Comment>,
+}
+
 fn seeded() -> (Db, Vec<u64>) {
-    let db = builder().in_memory().unwrap();
+    seeded_with(builder())
+}
+
+/// Ann (with a profile) wrote posts one and two, Bob wrote three; tags rust and db
+/// are linked to one, two and three; post one has two comments, one edited by Bob.
+/// The ids are `[ann, bob, p1, p2, p3, rust, db]`.
+fn seeded_with(builder: drift::DbBuilder) -> (Db, Vec<u64>) {
+    let db = builder.in_memory().unwrap();
     let ids = db
         .write(|tx| {
             let ann = tx.insert(&user("ann@x"))?;
@@ -30,6 +50,52 @@ fn seeded() -> (Db, Vec<u64>) {
     (db, ids)
 }
 
+/// Every row of the blog, and every entry of each of its indexes read from the index
+/// alone (see [`index_entries`]).
+#[derive(Debug, Clone, PartialEq)]
+struct Blog {
+    users: Vec<User>,
+    profiles: Vec<Profile>,
+    posts: Vec<Post>,
+    tags: Vec<Tag>,
+    post_tags: Vec<PostTag>,
+    comments: Vec<Comment>,
+    pins: Vec<Pin>,
+    user_email: Vec<(String, u64)>,
+    profile_user_id: Vec<(u64, u64)>,
+    post_author_id: Vec<(u64, u64)>,
+    post_likes: Vec<(u32, u64)>,
+    tag_name: Vec<(String, u64)>,
+    post_tag_tag_id: Vec<(u64, u64)>,
+    comment_post_id: Vec<(u64, u64)>,
+    comment_editor_id: Vec<(Option<u64>, u64)>,
+}
+
+fn blog(tx: &impl Reads) -> Blog {
+    Blog {
+        users: tx.q::<User>().all().unwrap(),
+        profiles: tx.q::<Profile>().all().unwrap(),
+        posts: tx.q::<Post>().all().unwrap(),
+        tags: tx.q::<Tag>().all().unwrap(),
+        post_tags: tx.q::<PostTag>().all().unwrap(),
+        comments: tx.q::<Comment>().all().unwrap(),
+        pins: tx.q::<Pin>().all().unwrap(),
+        user_email: index_entries(tx, User::EMAIL, "email"),
+        profile_user_id: index_entries(tx, Profile::USER_ID, "user_id"),
+        post_author_id: index_entries(tx, Post::AUTHOR_ID, "author_id"),
+        post_likes: index_entries(tx, Post::LIKES, "likes"),
+        tag_name: index_entries(tx, Tag::NAME, "name"),
+        post_tag_tag_id: index_entries(tx, PostTag::TAG_ID, "tag_id"),
+        comment_post_id: index_entries(tx, Comment::POST_ID, "post_id"),
+        comment_editor_id: index_entries(tx, Comment::EDITOR_ID, "editor_id"),
+    }
+}
+
+/// The blog of [`seeded`], and a pin, so that [`blog`] can read its table.
+fn pinned() -> (Db, Vec<u64>) {
+    seeded_with(builder().entity::<Pin>())
+}
+
 #[test]
 fn schema_describes_relations_and_creates_an_index_for_a_belongs_to_key() {
     let schema = <Comment as drift::Entity>::SCHEMA;
@@ -46,40 +112,77 @@ fn schema_describes_relations_and_creates_an_index_for_a_belongs_to_key() {
 
 #[test]
 fn insert_with_a_missing_parent_fails_with_foreign_key_and_changes_nothing() {
-    let (db, _) = seeded();
-    let before = db.read(|tx| tx.query::<Post>().count()).unwrap();
-    let err = db.write(|tx| tx.insert(&post(999, "orphan", 1))).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ForeignKey);
-    let msg = err.to_string();
-    assert!(msg.contains("Post") && msg.contains("author_id") && msg.contains("User") && msg.contains("999"), "{msg}");
-    assert_eq!(db.read(|tx| tx.query::<Post>().count()).unwrap(), before);
-    assert_eq!(db.read(|tx| tx.query::<Post>().filter(Post::AUTHOR_ID.eq(999)).count()).unwrap(), 0);
+    let (db, ids) = pinned();
+    let before = db.read(|tx| Ok(blog(tx))).unwrap();
+    db.write(|tx| {
+        let err = tx.insert(&post(999, "orphan", 1)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ForeignKey);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("Post") && msg.contains("author_id") && msg.contains("User") && msg.contains("999"),
+            "{msg}"
+        );
+        // Inside the same transaction: no row, no entry in the author or likes index.
+        assert_eq!(blog(tx), before);
+        assert_eq!(tx.query::<Post>().filter(Post::AUTHOR_ID.eq(999)).count()?, 0);
+        // The transaction goes on.
+        tx.insert(&post(ids[1], "four", 1))?;
+        Ok(())
+    })
+    .unwrap();
+    let after = db.read(|tx| Ok(blog(tx))).unwrap();
+    assert_eq!(after.posts.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), vec!["one", "two", "three", "four"]);
+    assert_eq!(after.post_author_id, vec![(ids[0], 2), (ids[1], 2)]);
+    assert_eq!(after.post_likes, vec![(1, 1), (10, 1), (20, 1), (30, 1)]);
 }
 
 #[test]
 fn update_to_a_missing_parent_fails_and_an_optional_none_key_needs_no_parent() {
-    let (db, ids) = seeded();
+    let (db, ids) = pinned();
+    let before = db.read(|tx| Ok(blog(tx))).unwrap();
     let mut p = db.read(|tx| tx.get::<Post>(&ids[2])).unwrap().unwrap();
     p.author_id = 12345;
-    assert_eq!(db.write(|tx| tx.update(&p)).unwrap_err().kind(), ErrorKind::ForeignKey);
-    assert_eq!(db.read(|tx| tx.get::<Post>(&ids[2])).unwrap().unwrap().author_id, ids[0]);
-    let c = Comment { post_id: ids[2], editor_id: None, body: "anon".into(), ..Default::default() };
-    db.write(|tx| tx.insert(&c).map(drop)).unwrap();
+    p.likes = 77;
+    db.write(|tx| {
+        assert_eq!(tx.update(&p).unwrap_err().kind(), ErrorKind::ForeignKey);
+        // Inside the same transaction: the row and its entries as they were.
+        assert_eq!(tx.get::<Post>(&ids[2])?.map(|p| (p.author_id, p.likes)), Some((ids[0], 10)));
+        assert_eq!(tx.query::<Post>().filter(Post::AUTHOR_ID.eq(12345)).count()?, 0);
+        assert_eq!(tx.query::<Post>().filter(Post::LIKES.eq(77)).count()?, 0);
+        assert_eq!(blog(tx), before);
+        // The transaction goes on: a comment without an editor needs no parent.
+        let c = Comment { post_id: ids[2], editor_id: None, body: "anon".into(), ..Default::default() };
+        tx.insert(&c).map(drop)
+    })
+    .unwrap();
+    let after = db.read(|tx| Ok(blog(tx))).unwrap();
+    assert_eq!(after.posts, before.posts);
+    assert_eq!(after.post_author_id, before.post_author_id);
+    assert_eq!(after.comment_editor_id, vec![(None, 2), (Some(ids[1]), 1)]);
 }
 
 #[test]
 fn restrict_refuses_the_delete_and_leaves_everything_unchanged() {
-    let (db, ids) = seeded();
-    let err = db.write(|tx| tx.delete::<Tag>(&ids[5]).map(drop)).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Restrict);
-    let msg = err.to_string();
-    assert!(msg.contains("Tag") && msg.contains("PostTag") && msg.contains("2 "), "{msg}");
-    db.read(|tx| {
+    let (db, ids) = pinned();
+    let before = db.read(|tx| Ok(blog(tx))).unwrap();
+    db.write(|tx| {
+        let err = tx.delete::<Tag>(&ids[5]).map(drop).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Restrict);
+        let msg = err.to_string();
+        assert!(msg.contains("Tag") && msg.contains("PostTag") && msg.contains("2 "), "{msg}");
+        // Inside the same transaction: the tag, its unique entry and its links.
         assert!(tx.get::<Tag>(&ids[5])?.is_some());
-        assert_eq!(tx.query::<PostTag>().count()?, 4);
-        Ok(())
+        assert_eq!(tx.get_by::<Tag, _>(Tag::NAME, "rust")?.map(|t| t.id), Some(ids[5]));
+        assert_eq!(tx.query::<PostTag>().filter(PostTag::TAG_ID.eq(ids[5])).count()?, 2);
+        assert_eq!(blog(tx), before);
+        // The transaction goes on.
+        tx.insert(&Tag { name: "new".into(), ..Default::default() }).map(drop)
     })
     .unwrap();
+    let after = db.read(|tx| Ok(blog(tx))).unwrap();
+    assert_eq!(after.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), vec!["rust", "db", "new"]);
+    assert_eq!(after.tag_name, vec![("db".to_string(), 1), ("new".to_string(), 1), ("rust".to_string(), 1)]);
+    assert_eq!((after.post_tags, after.post_tag_tag_id), (before.post_tags, before.post_tag_tag_id));
 }
 
 #[test]
@@ -117,17 +220,46 @@ fn set_null_updates_the_children_and_their_index_entries() {
 }
 
 #[test]
-fn a_failed_cascade_rolls_back_the_whole_delete() {
-    let (db, ids) = seeded();
-    // Deleting a post cascades to PostTag rows; deleting the tag first is restricted.
+fn a_cascade_that_fails_deep_down_restores_every_row_and_index_entry() {
+    let (db, ids) = pinned();
+    // Deleting Ann cascades to her profile, her posts, their tag links and their
+    // comments; one comment is pinned, and the pin restricts its delete.
+    let pinned_comment = db.read(|tx| tx.query::<Comment>().filter(Comment::BODY.eq("+1")).first()).unwrap().unwrap();
+    db.write(|tx| tx.insert(&Pin { comment_id: pinned_comment.id, ..Default::default() }).map(drop)).unwrap();
+    let before = db.read(|tx| Ok(blog(tx))).unwrap();
+    assert_eq!(
+        (before.posts.len(), before.comments.len(), before.post_tags.len(), before.profiles.len()),
+        (3, 2, 4, 1)
+    );
     db.write(|tx| {
-        let err = tx.delete::<Tag>(&ids[6]).unwrap_err();
+        let err = tx.delete::<User>(&ids[0]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Restrict);
-        // The transaction goes on, untouched.
-        assert_eq!(tx.query::<PostTag>().count()?, 4);
-        Ok(())
+        let msg = err.to_string();
+        assert!(msg.contains("Comment") && msg.contains("Pin"), "the pin deep down refused it: {msg}");
+        // Inside the same transaction: every row and every index entry is back.
+        assert_eq!(blog(tx), before);
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "ann@x")?.map(|u| u.id), Some(ids[0]));
+        assert_eq!(tx.get_by::<Profile, _>(Profile::USER_ID, ids[0])?.map(|p| p.bio), Some("Ann's bio".to_string()));
+        assert_eq!(tx.query::<Post>().filter(Post::AUTHOR_ID.eq(ids[0])).count()?, 2);
+        assert_eq!(tx.query::<Comment>().filter(Comment::POST_ID.eq(ids[2])).count()?, 2);
+        // The transaction goes on.
+        tx.insert(&user("cy@x")).map(drop)
     })
     .unwrap();
+    let mut after = db.read(|tx| Ok(blog(tx))).unwrap();
+    let cy = after.users.pop().unwrap();
+    assert_eq!(cy.email, "cy@x");
+    after.user_email.retain(|(e, _)| e != "cy@x");
+    assert_eq!(after, before, "committed: everything but the new user as before");
+
+    // Unpinned, the same delete cascades all the way.
+    db.write(|tx| {
+        tx.delete_where::<Pin>(Pin::ID.gte(0))?;
+        tx.delete::<User>(&ids[0]).map(drop)
+    })
+    .unwrap();
+    let gone = db.read(|tx| Ok(blog(tx))).unwrap();
+    assert_eq!((gone.posts.len(), gone.comments.len(), gone.post_tags.len(), gone.profiles.len()), (1, 0, 1, 0));
 }
 
 #[test]
@@ -271,11 +403,29 @@ fn delete_where_removes_every_match_with_its_cascades_or_nothing_on_restrict() {
         Ok(())
     })
     .unwrap();
-    // Tags are protected by restrict while post "one" links both: nothing is deleted.
-    let err = db.write(|tx| tx.delete_where::<Tag>(Tag::NAME.starts_with(""))).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Restrict);
-    assert_eq!(db.read(|tx| tx.query::<Tag>().count()).unwrap(), 2);
+    // Tags are protected by restrict while post "one" links both: nothing is deleted,
+    // and the transaction goes on.
+    db.write(|tx| {
+        let err = tx.delete_where::<Tag>(Tag::NAME.starts_with("")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Restrict);
+        assert_eq!(tx.query::<Tag>().count()?, 2);
+        assert_eq!(tx.get_by::<Tag, _>(Tag::NAME, "rust")?.map(|t| t.id), Some(ids[5]));
+        assert_eq!(tx.get_by::<Tag, _>(Tag::NAME, "db")?.map(|t| t.id), Some(ids[6]));
+        assert_eq!(index_entries(tx, Tag::NAME, "name"), vec![("db".to_string(), 1), ("rust".to_string(), 1)]);
+        assert_eq!(tx.query::<PostTag>().count()?, 2);
+        tx.insert(&Tag { name: "new".into(), ..Default::default() }).map(drop)
+    })
+    .unwrap();
+    db.read(|tx| {
+        let names: Vec<String> = tx.query::<Tag>().all()?.into_iter().map(|t| t.name).collect();
+        assert_eq!(names, vec!["rust", "db", "new"]);
+        assert_eq!(tx.get_by::<Tag, _>(Tag::NAME, "rust")?.map(|t| t.id), Some(ids[5]));
+        assert_eq!(tx.get_by::<Tag, _>(Tag::NAME, "db")?.map(|t| t.id), Some(ids[6]));
+        assert_eq!(index_entries(tx, PostTag::TAG_ID, "tag_id"), vec![(ids[5], 1), (ids[6], 1)]);
+        Ok(())
+    })
+    .unwrap();
     // Once the links are gone, the tags go.
     db.write(|tx| tx.delete::<Post>(&ids[2]).map(drop)).unwrap();
-    assert_eq!(db.write(|tx| tx.delete_where::<Tag>(Tag::NAME.starts_with(""))).unwrap(), 2);
+    assert_eq!(db.write(|tx| tx.delete_where::<Tag>(Tag::NAME.starts_with(""))).unwrap(), 3);
 }

@@ -1,6 +1,9 @@
 //! `#[drift(validate(...))]` and `#[drift(validate_with = ...)]`: each rule at and
 //! around its bounds, all failures reported together, nothing written on failure.
 
+mod common;
+
+use common::{Reads, index_entries};
 use drift::prelude::*;
 use drift::{ErrorKind, ValidationErrors, ValidationRule};
 
@@ -228,6 +231,13 @@ fn secret_fields_show_neither_value_nor_length() {
     assert!(msg.contains("`password` must have at least 8 characters"), "{msg}");
 }
 
+/// The (value, entries) pairs of both indexes of `Account`: `email` and `age`.
+type AccountEntries = (Vec<(String, u64)>, Vec<(u32, u64)>);
+
+fn account_entries(tx: &impl Reads) -> AccountEntries {
+    (index_entries(tx, Account::EMAIL, "email"), index_entries(tx, Account::AGE, "age"))
+}
+
 #[test]
 fn failed_validation_writes_nothing_and_the_transaction_goes_on() {
     let db = db();
@@ -237,36 +247,53 @@ fn failed_validation_writes_nothing_and_the_transaction_goes_on() {
         assert_eq!(tx.insert(&bad).unwrap_err().kind(), ErrorKind::Validation);
         // No row, no unique entry, no index entry, no key used up.
         assert_eq!(tx.query::<Account>().count()?, 1);
+        assert_eq!(tx.get::<Account>(&2)?, None);
         assert_eq!(tx.get_by::<Account, _>(Account::EMAIL, "bob@example.com")?, None);
         assert_eq!(tx.query::<Account>().filter(Account::AGE.eq(999)).count()?, 0);
+        assert_eq!(account_entries(tx), (vec![("ann@example.com".into(), 1)], vec![(31, 1)]));
         let next = tx.insert(&Account { email: "bob@example.com".into(), ..valid() })?;
         assert_eq!(next, 2);
         Ok(())
     })
     .unwrap();
     assert_eq!(db.read(|tx| tx.query::<Account>().count()).unwrap(), 2);
+    assert_eq!(
+        db.read(|tx| Ok(account_entries(tx))).unwrap(),
+        (vec![("ann@example.com".into(), 1), ("bob@example.com".into(), 1)], vec![(31, 2)])
+    );
 }
 
 #[test]
 fn update_and_upsert_validate_before_writing() {
     let db = db();
     let id = db.write(|tx| tx.insert(&valid())).unwrap();
-    let bad = Account { id, name: String::new(), age: 40, ..valid() };
-    let err = db.write(|tx| tx.update(&bad)).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Validation);
-    let err = db.write(|tx| tx.upsert(&bad)).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Validation);
-    // A new row through upsert is checked too.
-    let err = db.write(|tx| tx.upsert(&Account { id: 99, ..bad.clone() })).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Validation);
-    db.read(|tx| {
+    let bad = Account { id, email: "new@example.com".into(), name: String::new(), age: 40, ..valid() };
+    db.write(|tx| {
+        let err = tx.update(&bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation);
+        let err = tx.upsert(&bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation);
+        // A new row through upsert is checked too.
+        let err = tx.upsert(&Account { id: 99, email: "other@example.com".into(), ..bad.clone() }).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation);
+        // Inside the same transaction: the row and its entries as they were.
         assert_eq!(tx.get::<Account>(&id)?.unwrap(), Account { id, ..valid() });
         assert_eq!(tx.query::<Account>().filter(Account::AGE.eq(40)).count()?, 0);
         assert_eq!(tx.get::<Account>(&99)?, None);
+        assert_eq!(tx.get_by::<Account, _>(Account::EMAIL, "new@example.com")?, None);
+        assert_eq!(tx.get_by::<Account, _>(Account::EMAIL, "other@example.com")?, None);
+        assert_eq!(account_entries(tx), (vec![("ann@example.com".into(), 1)], vec![(31, 1)]));
+        // The transaction goes on: a valid update.
+        tx.update(&Account { id, age: 40, ..valid() })
+    })
+    .unwrap();
+    db.read(|tx| {
+        assert_eq!(tx.get::<Account>(&id)?.unwrap(), Account { id, age: 40, ..valid() });
+        assert_eq!(tx.get::<Account>(&99)?, None);
+        assert_eq!(account_entries(tx), (vec![("ann@example.com".into(), 1)], vec![(40, 1)]));
         Ok(())
     })
     .unwrap();
-    db.write(|tx| tx.update(&Account { id, age: 40, ..valid() })).unwrap();
 }
 
 #[test]
