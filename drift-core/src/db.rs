@@ -115,7 +115,7 @@ impl DbBuilder {
         let path = path.as_ref();
         let display = path.display().to_string();
         // A file that is refused is refused read-only: opening it for writing would let
-        // redb write to it when it is closed again, which on a damaged file can panic
+        // the engine write to it when it is closed again, which on a damaged file can panic
         // twice and abort the process.
         if let Some(inspector) = Backend::inspect(path)? {
             let existing = inspector.table_names()?;
@@ -168,7 +168,7 @@ impl DbBuilder {
             Ok(stored) => stored,
             Err(e) => {
                 if matches!(e, Error::NotADatabase { .. }) {
-                    // Closing lets redb write its allocator state into the file, which is
+                    // Closing lets the engine write its allocator state into the file, which is
                     // not ours to write.
                     backend.abandon();
                 }
@@ -191,7 +191,7 @@ impl DbBuilder {
         };
         if let Err(e) = db.initialize(display) {
             if matches!(e, Error::NotADatabase { .. }) {
-                // Closing lets redb write its allocator state into the file, which is not
+                // Closing lets the engine write its allocator state into the file, which is not
                 // ours to write, and on a damaged one can panic twice and abort.
                 db.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).abandon();
             }

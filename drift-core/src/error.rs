@@ -214,6 +214,14 @@ pub enum Error {
         /// Field name.
         field: &'static str,
     },
+    /// The transaction lost a race: the storage engine found at commit that another
+    /// commit changed what it read (engines with optimistic commits; redb, which runs
+    /// one writer at a time, never reports it). Nothing was applied: run it again.
+    #[error("the transaction conflicted with another commit and was not applied: {reason}")]
+    Conflict {
+        /// What the engine reported.
+        reason: String,
+    },
     /// The transaction cannot be used any more: a rollback of a failed statement
     /// itself failed.
     #[error("the transaction was poisoned by an earlier storage failure and can only be dropped")]
@@ -288,6 +296,8 @@ pub enum ErrorKind {
     Query,
     /// [`Error::NoUniqueIndex`]
     NoUniqueIndex,
+    /// [`Error::Conflict`]
+    Conflict,
     /// [`Error::Poisoned`]
     Poisoned,
     /// [`Error::Registration`]
@@ -322,6 +332,7 @@ impl Error {
             Error::Overflow { .. } => ErrorKind::Overflow,
             Error::Query { .. } => ErrorKind::Query,
             Error::NoUniqueIndex { .. } => ErrorKind::NoUniqueIndex,
+            Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Poisoned => ErrorKind::Poisoned,
             Error::Registration { .. } => ErrorKind::Registration,
             Error::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,

@@ -7,6 +7,7 @@ mod catalog;
 mod changes;
 mod codec;
 mod db;
+mod engine;
 mod entity;
 mod error;
 mod message;

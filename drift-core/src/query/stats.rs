@@ -1,6 +1,7 @@
 //! Planner statistics: row counts and distinct-value estimates.
 //!
-//! - Row count per table: redb keeps each table's length, so it is exact and free.
+//! - Row count per table: the engine's table length where it keeps one (redb does:
+//!   exact and free), else a count.
 //! - Distinct values of the leading field of each index (and of a composite primary
 //!   key): counted by a skip scan that seeks from one value to the next, so it costs
 //!   one seek per distinct value, stopping at [`DISTINCT_CAP`] (the count is then a

@@ -1,219 +1,64 @@
-//! The redb adapter: the one module that imports redb.
+//! Transactions over byte tables as the rest of drift-core sees them: the engine
+//! chosen when the database was opened (see [`crate::engine`] for the contract), and,
+//! above it, the undo log that makes each statement and savepoint all or nothing
+//! without aborting the whole transaction. Nothing here depends on which engine runs.
 //!
-//! Everything above sees ordered byte tables addressed by a [`TableId`], with get,
-//! put, remove and range scans, inside read or write transactions. Every write made
-//! through [`WriteStore`] is recorded in an undo log so that a failed statement or
-//! savepoint can be taken back without aborting the whole transaction.
-//!
-//! redb asserts on some damaged files (a corrupt allocator state, found by the
-//! `open_file` fuzz target) instead of returning an error. Every call into it runs
-//! under [`engine`], which turns such a panic into [`Error::Storage`] and marks the
-//! database damaged: from then on every transaction of it fails at once, since
-//! redb's in-memory state can no longer be trusted. Its values are dropped under
-//! [`Quiet`], as their drops then panic too (on a lock poisoned by the first panic);
-//! those of a damaged database are leaked instead, as redb's close can panic twice
-//! on a damaged file, which aborts the process (the file then stays locked until the
-//! process exits).
+//! Every write made through [`WriteStore`] is recorded in the undo log: the table,
+//! the key and the value it replaced. [`WriteStore::rollback_to`] writes the old
+//! values back, newest first.
 
-mod overlay;
 mod undo;
 
-use std::cell::OnceCell;
 use std::ops::Bound;
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
-
-use crate::error::{Error, Result, StorageError};
+pub use crate::engine::Durability;
+pub(crate) use crate::engine::TableId;
+use crate::engine::redb_engine::{RedbEngine, RedbHandle, RedbInspector, RedbRange, RedbRead, RedbValue, RedbWrite};
+use crate::engine::{Engine, EngineRead, EngineWrite};
+use crate::error::Result;
 use undo::UndoLog;
 
-type Raw = &'static [u8];
-type Def<'a> = TableDefinition<'a, Raw, Raw>;
-
-/// Index of a table in the database's [`Catalog`](crate::catalog::Catalog).
-pub(crate) type TableId = usize;
-
-/// Durability of a write transaction's commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Durability {
-    /// The commit is on disk when `commit` returns (fsync).
-    #[default]
-    Immediate,
-    /// The commit is visible at once and consistent after a crash, but only
-    /// persisted by a later immediate commit or [`Db::flush`](crate::Db::flush).
-    None,
+/// The open store. One variant per engine; redb is the only one today.
+pub(crate) enum Backend {
+    Redb(RedbEngine),
 }
 
-fn storage<E: std::error::Error + Send + Sync + 'static>(context: &'static str) -> impl FnOnce(E) -> Error {
-    move |e| Error::Storage(StorageError::wrap(context, e))
+/// A share of the open store, to start a transaction with (see
+/// [`RedbHandle`] on why no lock is held while a writer waits).
+pub(crate) enum Handle {
+    Redb(RedbHandle),
 }
 
-/// Set once the storage engine panicked: the database is then refused.
-type Damaged = Arc<AtomicBool>;
-
-/// Runs a call into redb; a panic becomes an error and marks the database damaged.
-fn engine<R>(damaged: &AtomicBool, what: &str, f: impl FnOnce() -> Result<R>) -> Result<R> {
-    if damaged.load(Ordering::Acquire) {
-        return Err(Error::Storage(StorageError::new(
-            "the database file is damaged: the storage engine failed on it earlier, and this handle refuses further work",
-        )));
-    }
-    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(payload) => {
-            damaged.store(true, Ordering::Release);
-            let detail = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            Err(Error::Storage(StorageError::new(format!(
-                "the storage engine failed while {what}, the file is damaged: {detail}"
-            ))))
-        }
-    }
-}
-
-/// Owns a redb value and drops it under `catch_unwind`: after redb panicked once,
-/// its drops panic on a poisoned lock.
-struct Quiet<T>(Option<T>);
-
-impl<T> Quiet<T> {
-    fn new(value: T) -> Self {
-        Quiet(Some(value))
-    }
-
-    fn get(&self) -> Result<&T> {
-        self.0.as_ref().ok_or_else(|| Error::Storage(StorageError::new("the transaction has ended")))
-    }
-
-    fn get_mut(&mut self) -> Result<&mut T> {
-        self.0.as_mut().ok_or_else(|| Error::Storage(StorageError::new("the transaction has ended")))
-    }
-
-    fn take(&mut self) -> Result<T> {
-        self.0.take().ok_or_else(|| Error::Storage(StorageError::new("the transaction has ended")))
-    }
-}
-
-impl<T> Drop for Quiet<T> {
-    fn drop(&mut self) {
-        if let Some(value) = self.0.take() {
-            quiet_drop(value);
-        }
-    }
-}
-
-fn quiet_drop<T>(value: T) {
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        if self.damaged.load(Ordering::Acquire) {
-            std::mem::forget(self.db.take());
-        }
-    }
-}
-
-/// Drops each opened table on its own: were one drop to panic while a `Vec` of them
-/// is dropped, the next one's panic would abort the process.
-fn close_tables<T>(tables: &mut [OnceCell<T>]) {
-    for cell in tables {
-        if let Some(table) = cell.take() {
-            quiet_drop(table);
-        }
-    }
-}
-
-/// The open database file (or memory region).
-pub(crate) struct Backend {
-    db: Quiet<Arc<redb::Database>>,
-    damaged: Damaged,
-}
-
-/// A share of the open database, to start a transaction with. Starting a write
-/// transaction waits for the current writer: it does so through a handle, holding no
-/// lock of the [`Db`](crate::Db), so that nothing (a compaction, a reader) ever
-/// queues behind a waiting writer.
-pub(crate) struct Handle {
-    db: Arc<redb::Database>,
-    damaged: Damaged,
+/// An existing file opened without the right to change it, to check it first.
+pub(crate) enum Inspector {
+    Redb(RedbInspector),
 }
 
 impl Backend {
+    /// Opens (or creates) a redb file.
     pub(crate) fn open(path: &Path) -> Result<Backend> {
-        let existed = path.metadata().map(|m| m.len() > 0).unwrap_or(false);
-        let display = path.display().to_string();
-        let opened = std::panic::catch_unwind(|| redb::Database::builder().create(path));
-        match opened {
-            Ok(Ok(db)) => Ok(Backend { db: Quiet::new(Arc::new(db)), damaged: Damaged::default() }),
-            Ok(Err(e)) => match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    Err(Error::Storage(StorageError::new(format!("{display} is already open in this process"))))
-                }
-                redb::DatabaseError::Storage(redb::StorageError::Io(io)) if !existed => {
-                    Err(Error::Storage(StorageError::wrap(&format!("cannot create {display}"), io)))
-                }
-                other if existed => Err(Error::NotADatabase { path: display, reason: other.to_string() }),
-                other => Err(storage("cannot open the database")(other)),
-            },
-            Err(_) => {
-                Err(Error::NotADatabase { path: display, reason: "the storage engine could not read the file".into() })
-            }
-        }
+        RedbEngine::open(path).map(Backend::Redb)
     }
 
-    /// Opens an existing file for checks that must not write to it: read-only, or,
-    /// when redb must repair the file first, through an [`overlay::Overlay`] that
-    /// keeps the repair in memory. `None` when there is nothing to check (no file, an
-    /// empty one).
-    pub(crate) fn inspect(path: &Path) -> Result<Option<Inspector>> {
-        if path.metadata().map_or(true, |m| m.len() == 0) {
-            return Ok(None);
-        }
-        let display = path.display().to_string();
-        let refused = |reason: String| Error::NotADatabase { path: display.clone(), reason };
-        match std::panic::catch_unwind(|| redb::Database::builder().open_read_only(path)) {
-            Ok(Ok(db)) => Ok(Some(Inspector { db: Quiet::new(Inspected::ReadOnly(db)), damaged: Damaged::default() })),
-            Ok(Err(redb::DatabaseError::RepairAborted)) => {
-                let view = overlay::Overlay::open(path)
-                    .map_err(|e| Error::Storage(StorageError::wrap(&format!("cannot read {display}"), e)))?;
-                match std::panic::catch_unwind(|| redb::Database::builder().create_with_backend(view)) {
-                    Ok(Ok(db)) => {
-                        Ok(Some(Inspector { db: Quiet::new(Inspected::Repaired(db)), damaged: Damaged::default() }))
-                    }
-                    Ok(Err(e)) => Err(refused(e.to_string())),
-                    Err(_) => Err(refused("the storage engine could not repair the file".into())),
-                }
-            }
-            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
-                Err(Error::Storage(StorageError::new(format!("{display} is already open in this process"))))
-            }
-            Ok(Err(other)) => Err(Error::NotADatabase { path: display, reason: other.to_string() }),
-            Err(_) => {
-                Err(Error::NotADatabase { path: display, reason: "the storage engine could not read the file".into() })
-            }
-        }
-    }
-
+    /// A fresh store in memory.
     pub(crate) fn in_memory() -> Result<Backend> {
-        let db = redb::Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(storage("cannot create an in-memory database"))?;
-        Ok(Backend { db: Quiet::new(Arc::new(db)), damaged: Damaged::default() })
+        RedbEngine::in_memory().map(Backend::Redb)
     }
 
-    /// A handle to start transactions with, once the caller has let go of its locks.
+    /// Opens an existing file for checks that must not write to it; `None` when there
+    /// is nothing to check.
+    pub(crate) fn inspect(path: &Path) -> Result<Option<Inspector>> {
+        Ok(RedbEngine::inspect(path)?.map(Inspector::Redb))
+    }
+
     pub(crate) fn handle(&self) -> Result<Handle> {
-        Ok(Handle { db: Arc::clone(self.db.get()?), damaged: Arc::clone(&self.damaged) })
+        match self {
+            Backend::Redb(e) => e.handle().map(Handle::Redb),
+        }
     }
 
-    /// Names of all tables in the file.
     pub(crate) fn table_names(&self) -> Result<Vec<String>> {
         self.handle()?.table_names()
     }
@@ -222,113 +67,154 @@ impl Backend {
         self.handle()?.begin_read(names)
     }
 
-    /// Leaks the storage engine's handle on drop instead of closing it, so that it
-    /// writes nothing more to the file (which stays locked until the process exits).
+    /// Leaves the file as it is when the store is dropped (no close, no write).
     pub(crate) fn abandon(&self) {
-        self.damaged.store(true, Ordering::Release);
+        match self {
+            Backend::Redb(e) => e.abandon(),
+        }
     }
 
-    /// Rewrites the file to reclaim free space. Never waits: fails at once while a
-    /// transaction is open or starting.
+    /// Rewrites the file to reclaim free space; fails at once while a transaction is
+    /// open or starting.
     pub(crate) fn compact(&mut self) -> Result<bool> {
-        let Backend { db, damaged } = self;
-        engine(damaged, "compacting", || {
-            let db = Arc::get_mut(db.get_mut()?).ok_or_else(|| {
-                Error::Storage(StorageError::new("cannot compact while a transaction is starting; try again later"))
-            })?;
-            db.compact().map_err(storage("cannot compact the database"))
-        })
+        match self {
+            Backend::Redb(e) => e.compact(),
+        }
     }
 }
 
 impl Handle {
-    pub(crate) fn begin_write(&self, names: Arc<[String]>) -> Result<WriteStore> {
-        let txn = engine(&self.damaged, "beginning a write transaction", || {
-            self.db.begin_write().map_err(storage("cannot begin a write transaction"))
-        })?;
-        let n = names.len();
-        Ok(WriteStore {
-            cell: Quiet::new(WriteCell::new(txn, |_| (0..n).map(|_| OnceCell::new()).collect())),
-            names,
-            undo: UndoLog::default(),
-            damaged: Arc::clone(&self.damaged),
-        })
-    }
-
     pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
-        let txn = engine(&self.damaged, "beginning a read transaction", || {
-            self.db.begin_read().map_err(storage("cannot begin a read transaction"))
-        })?;
-        let tables = (0..names.len()).map(|_| OnceCell::new()).collect();
-        Ok(ReadStore { tables, txn: Quiet::new(txn), names, damaged: Arc::clone(&self.damaged) })
-    }
-
-    /// Names of all tables in the file.
-    pub(crate) fn table_names(&self) -> Result<Vec<String>> {
-        engine(&self.damaged, "listing tables", || {
-            let txn = self.db.begin_read().map_err(storage("cannot begin a read transaction"))?;
-            let names = txn.list_tables().map_err(storage("cannot list tables"))?;
-            Ok(names.map(|h| redb::TableHandle::name(&h).to_string()).collect())
-        })
-    }
-}
-
-/// An existing file opened without the right to change it, to check it before
-/// opening it for writing.
-pub(crate) struct Inspector {
-    db: Quiet<Inspected>,
-    damaged: Damaged,
-}
-
-enum Inspected {
-    ReadOnly(redb::ReadOnlyDatabase),
-    /// Repaired in memory: see [`overlay`].
-    Repaired(redb::Database),
-}
-
-impl Inspected {
-    fn begin_read(&self) -> Result<redb::ReadTransaction> {
         match self {
-            Inspected::ReadOnly(db) => db.begin_read(),
-            Inspected::Repaired(db) => db.begin_read(),
+            Handle::Redb(h) => Engine::begin_read(h, names).map(ReadStore::Redb),
         }
-        .map_err(storage("cannot begin a read transaction"))
+    }
+
+    pub(crate) fn begin_write(&self, names: Arc<[String]>) -> Result<WriteStore> {
+        let txn = match self {
+            Handle::Redb(h) => WriteTxn::Redb(Engine::begin_write(h, names)?),
+        };
+        Ok(WriteStore { txn, undo: UndoLog::default() })
+    }
+
+    pub(crate) fn table_names(&self) -> Result<Vec<String>> {
+        match self {
+            Handle::Redb(h) => Engine::table_names(h),
+        }
     }
 }
 
 impl Inspector {
-    /// Names of all tables in the file.
     pub(crate) fn table_names(&self) -> Result<Vec<String>> {
-        engine(&self.damaged, "listing tables", || {
-            let txn = self.db.get()?.begin_read()?;
-            let names = txn.list_tables().map_err(storage("cannot list tables"))?;
-            Ok(names.map(|h| redb::TableHandle::name(&h).to_string()).collect())
-        })
+        match self {
+            Inspector::Redb(i) => i.table_names(),
+        }
     }
 
     pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
-        let txn = engine(&self.damaged, "beginning a read transaction", || self.db.get()?.begin_read())?;
-        let tables = (0..names.len()).map(|_| OnceCell::new()).collect();
-        Ok(ReadStore { tables, txn: Quiet::new(txn), names, damaged: Arc::clone(&self.damaged) })
+        match self {
+            Inspector::Redb(i) => i.begin_read(names).map(ReadStore::Redb),
+        }
     }
 }
 
-type Tables<'a> = Vec<OnceCell<redb::Table<'a, Raw, Raw>>>;
+/// A value (or key) read from a table, borrowed from its transaction.
+pub(crate) enum Guard<'a> {
+    Redb(RedbValue<'a>),
+}
 
-self_cell::self_cell!(
-    struct WriteCell {
-        owner: redb::WriteTransaction,
-        #[not_covariant]
-        dependent: Tables,
+impl Guard<'_> {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Guard::Redb(v) => v.as_ref(),
+        }
     }
-);
+}
+
+/// The entries of a range of a table, in key order (reversible).
+pub(crate) enum RawRange<'a> {
+    Redb(RedbRange<'a>),
+}
+
+fn pair<'a>(e: Result<(RedbValue<'a>, RedbValue<'a>)>) -> Result<(Guard<'a>, Guard<'a>)> {
+    e.map(|(k, v)| (Guard::Redb(k), Guard::Redb(v)))
+}
+
+impl<'a> Iterator for RawRange<'a> {
+    type Item = Result<(Guard<'a>, Guard<'a>)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            RawRange::Redb(r) => r.next().map(pair),
+        }
+    }
+}
+
+impl DoubleEndedIterator for RawRange<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            RawRange::Redb(r) => r.next_back().map(pair),
+        }
+    }
+}
+
+/// Reads shared by both kinds of transaction.
+pub(crate) trait ReadAccess {
+    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>>;
+    fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>>;
+    /// The number of entries of a table: from the engine when it knows, else counted.
+    fn len(&self, tid: TableId) -> Result<u64>;
+    /// The entry with the greatest key.
+    fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
+        self.range(tid, Bound::Unbounded, Bound::Unbounded)?.next_back().transpose()
+    }
+}
+
+/// The engine's answer to `len`, or a count of the table's entries.
+fn len_of<E: EngineRead>(txn: &E, tid: TableId) -> Result<u64> {
+    match txn.len(tid)? {
+        Some(n) => Ok(n),
+        None => {
+            let mut n = 0;
+            for e in txn.range(tid, Bound::Unbounded, Bound::Unbounded)? {
+                e?;
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// A read transaction over byte tables.
+pub(crate) enum ReadStore {
+    Redb(RedbRead),
+}
+
+impl ReadAccess for ReadStore {
+    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
+        match self {
+            ReadStore::Redb(t) => Ok(t.get(tid, key)?.map(Guard::Redb)),
+        }
+    }
+    fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
+        match self {
+            ReadStore::Redb(t) => t.range(tid, lo, hi).map(RawRange::Redb),
+        }
+    }
+    fn len(&self, tid: TableId) -> Result<u64> {
+        match self {
+            ReadStore::Redb(t) => len_of(t, tid),
+        }
+    }
+}
+
+enum WriteTxn {
+    Redb(RedbWrite),
+}
 
 /// A write transaction over byte tables, with an undo log.
 pub(crate) struct WriteStore {
-    cell: Quiet<WriteCell>,
-    names: Arc<[String]>,
+    txn: WriteTxn,
     undo: UndoLog,
-    damaged: Damaged,
 }
 
 /// A point in the undo log to roll back to.
@@ -336,72 +222,32 @@ pub(crate) struct WriteStore {
 pub(crate) struct Mark(undo::Mark);
 
 impl WriteStore {
-    fn with_table_mut<R>(
-        &mut self,
-        tid: TableId,
-        f: impl FnOnce(&mut redb::Table<'_, Raw, Raw>, &mut UndoLog) -> Result<R>,
-    ) -> Result<R> {
-        let names = &self.names;
-        let undo = &mut self.undo;
-        let cell = &mut self.cell;
-        engine(&self.damaged, "writing", || {
-            cell.get_mut()?.with_dependent_mut(|txn, tables| {
-                let cell = tables.get_mut(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
-                if cell.get().is_none() {
-                    let t = txn.open_table(Def::new(&names[tid])).map_err(storage("cannot open table"))?;
-                    let _ = cell.set(t);
-                }
-                match cell.get_mut() {
-                    Some(t) => f(t, undo),
-                    None => Err(Error::Storage(StorageError::new("table did not open"))),
-                }
-            })
-        })
-    }
-
-    fn with_table<'s, R>(
-        &'s self,
-        tid: TableId,
-        f: impl FnOnce(&'s redb::Table<'_, Raw, Raw>) -> Result<R>,
-    ) -> Result<R> {
-        let names = &self.names;
-        engine(&self.damaged, "reading", || {
-            self.cell.get()?.with_dependent(|txn, tables| {
-                let cell = tables.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
-                if cell.get().is_none() {
-                    let t = txn.open_table(Def::new(&names[tid])).map_err(storage("cannot open table"))?;
-                    let _ = cell.set(t);
-                }
-                match cell.get() {
-                    Some(t) => f(t),
-                    None => Err(Error::Storage(StorageError::new("table did not open"))),
-                }
-            })
-        })
-    }
-
     /// Writes `key -> value`, returning whether the key was present before.
     pub(crate) fn put(&mut self, tid: TableId, key: &[u8], value: &[u8]) -> Result<bool> {
-        self.with_table_mut(tid, |t, undo| {
-            let old = t.insert(key, value).map_err(storage("write failed"))?;
-            let existed = old.is_some();
-            undo.record(tid, key, old.as_ref().map(|g| g.value()));
-            Ok(existed)
-        })
+        let WriteStore { txn, undo } = self;
+        let mut existed = false;
+        let mut log = |old: Option<&[u8]>| {
+            existed = old.is_some();
+            undo.record(tid, key, old);
+        };
+        match txn {
+            WriteTxn::Redb(t) => t.put(tid, key, value, &mut log)?,
+        }
+        Ok(existed)
     }
 
     /// Removes `key`, returning whether it was present.
     pub(crate) fn remove(&mut self, tid: TableId, key: &[u8]) -> Result<bool> {
-        self.with_table_mut(tid, |t, undo| {
-            let old = t.remove(key).map_err(storage("delete failed"))?;
-            match old {
-                Some(g) => {
-                    undo.record(tid, key, Some(g.value()));
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
-        })
+        let WriteStore { txn, undo } = self;
+        let mut existed = false;
+        let mut log = |old: &[u8]| {
+            existed = true;
+            undo.record(tid, key, Some(old));
+        };
+        match txn {
+            WriteTxn::Redb(t) => t.remove(tid, key, &mut log)?,
+        }
+        Ok(existed)
     }
 
     pub(crate) fn mark(&self) -> Mark {
@@ -411,19 +257,12 @@ impl WriteStore {
     /// Takes back every write made since `mark`, newest first.
     pub(crate) fn rollback_to(&mut self, mark: Mark) -> Result<()> {
         let entries = self.undo.split_off(mark.0);
-        for e in entries.iter().rev() {
-            let (tid, key, old) = e;
-            self.with_table_mut(*tid, |t, _| {
-                match old {
-                    Some(v) => {
-                        t.insert(key.as_slice(), v.as_slice()).map_err(storage("undo failed"))?;
-                    }
-                    None => {
-                        t.remove(key.as_slice()).map_err(storage("undo failed"))?;
-                    }
-                }
-                Ok(())
-            })?;
+        let WriteTxn::Redb(t) = &mut self.txn;
+        for (tid, key, old) in entries.iter().rev() {
+            match old {
+                Some(v) => t.put(*tid, key, v, &mut |_| {})?,
+                None => t.remove(*tid, key, &mut |_| {})?,
+            }
         }
         Ok(())
     }
@@ -433,152 +272,27 @@ impl WriteStore {
         self.undo.clear();
     }
 
-    pub(crate) fn commit(mut self, durability: Durability) -> Result<()> {
-        let WriteStore { cell, damaged, .. } = &mut self;
-        engine(damaged, "committing", || {
-            let mut cell = cell.take()?;
-            cell.with_dependent_mut(|_, tables| close_tables(tables));
-            let mut txn = Quiet::new(cell.into_owner());
-            let d = match durability {
-                Durability::Immediate => redb::Durability::Immediate,
-                Durability::None => redb::Durability::None,
-            };
-            txn.get_mut()?.set_durability(d).map_err(storage("cannot set durability"))?;
-            txn.take()?.commit().map_err(storage("commit failed"))
-        })
-    }
-}
-
-impl Drop for WriteStore {
-    fn drop(&mut self) {
-        if self.damaged.load(Ordering::Acquire) {
-            std::mem::forget(self.cell.take());
-        } else if let Ok(cell) = self.cell.get_mut() {
-            cell.with_dependent_mut(|_, tables| close_tables(tables));
+    pub(crate) fn commit(self, durability: Durability) -> Result<()> {
+        match self.txn {
+            WriteTxn::Redb(t) => t.commit(durability),
         }
-    }
-}
-
-/// A read transaction over byte tables.
-pub(crate) struct ReadStore {
-    txn: Quiet<redb::ReadTransaction>,
-    tables: Vec<OnceCell<redb::ReadOnlyTable<Raw, Raw>>>,
-    names: Arc<[String]>,
-    damaged: Damaged,
-}
-
-impl Drop for ReadStore {
-    fn drop(&mut self) {
-        if self.damaged.load(Ordering::Acquire) {
-            std::mem::forget(std::mem::take(&mut self.tables));
-            std::mem::forget(self.txn.take());
-        } else {
-            close_tables(&mut self.tables);
-        }
-    }
-}
-
-impl ReadStore {
-    /// Runs `f` on table `tid`, opened on first use, under [`engine`].
-    fn with_table<'s, R>(
-        &'s self,
-        tid: TableId,
-        f: impl FnOnce(&'s redb::ReadOnlyTable<Raw, Raw>) -> Result<R>,
-    ) -> Result<R> {
-        engine(&self.damaged, "reading", || {
-            let cell = self.tables.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
-            if cell.get().is_none() {
-                let t = self.txn.get()?.open_table(Def::new(&self.names[tid])).map_err(storage("cannot open table"))?;
-                let _ = cell.set(t);
-            }
-            f(cell.get().ok_or_else(|| Error::Storage(StorageError::new("table did not open")))?)
-        })
-    }
-}
-
-/// A value read from a table, borrowed from the transaction.
-pub(crate) struct Guard<'a>(redb::AccessGuard<'a, Raw>);
-
-/// Wraps a guard after reading its value once: on a damaged page that read panics,
-/// and it must do so inside [`engine`]. The value of a guard never changes, so later
-/// reads through [`Guard::bytes`] cannot panic.
-fn checked(guard: redb::AccessGuard<'_, Raw>) -> Guard<'_> {
-    let _ = guard.value();
-    Guard(guard)
-}
-
-impl Guard<'_> {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        self.0.value()
-    }
-}
-
-/// A range over a table, in key order (reversible).
-pub(crate) struct RawRange<'a>(redb::Range<'a, Raw, Raw>, &'a AtomicBool);
-
-impl<'a> Iterator for RawRange<'a> {
-    type Item = Result<(Guard<'a>, Guard<'a>)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        let RawRange(range, damaged) = self;
-        engine(damaged, "reading", || {
-            range.next().transpose().map(|e| e.map(|(k, v)| (checked(k), checked(v)))).map_err(storage("read failed"))
-        })
-        .transpose()
-    }
-}
-
-impl DoubleEndedIterator for RawRange<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        let RawRange(range, damaged) = self;
-        engine(damaged, "reading", || {
-            range
-                .next_back()
-                .transpose()
-                .map(|e| e.map(|(k, v)| (checked(k), checked(v))))
-                .map_err(storage("read failed"))
-        })
-        .transpose()
-    }
-}
-
-/// Reads shared by both kinds of transaction.
-pub(crate) trait ReadAccess {
-    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>>;
-    fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>>;
-    fn len(&self, tid: TableId) -> Result<u64>;
-    fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>>;
-}
-
-impl ReadAccess for ReadStore {
-    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
-        self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(checked)))
-    }
-    fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
-        self.with_table(tid, |t| {
-            Ok(RawRange(t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?, &self.damaged))
-        })
-    }
-    fn len(&self, tid: TableId) -> Result<u64> {
-        self.with_table(tid, |t| t.len().map_err(storage("read failed")))
-    }
-    fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
-        self.with_table(tid, |t| Ok(t.last().map_err(storage("read failed"))?.map(|(k, v)| (checked(k), checked(v)))))
     }
 }
 
 impl ReadAccess for WriteStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
-        self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(checked)))
+        match &self.txn {
+            WriteTxn::Redb(t) => Ok(t.get(tid, key)?.map(Guard::Redb)),
+        }
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
-        self.with_table(tid, |t| {
-            Ok(RawRange(t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?, &self.damaged))
-        })
+        match &self.txn {
+            WriteTxn::Redb(t) => t.range(tid, lo, hi).map(RawRange::Redb),
+        }
     }
     fn len(&self, tid: TableId) -> Result<u64> {
-        self.with_table(tid, |t| t.len().map_err(storage("read failed")))
-    }
-    fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
-        self.with_table(tid, |t| Ok(t.last().map_err(storage("read failed"))?.map(|(k, v)| (checked(k), checked(v)))))
+        match &self.txn {
+            WriteTxn::Redb(t) => len_of(t, tid),
+        }
     }
 }
