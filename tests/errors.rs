@@ -266,6 +266,50 @@ fn poisoned_says_what_to_do() {
 }
 
 #[test]
+fn poisoned_comes_from_a_failed_undo_as_tests_integrity_shows() {
+    // tests/integrity.rs `a_savepoint_whose_undo_fails_poisons_the_transaction` gets it
+    // from a real undo that fails on a damaged file; here only the kind is pinned.
+    assert_eq!(drift::Error::Poisoned.kind(), ErrorKind::Poisoned);
+}
+
+#[test]
+fn registration_names_the_entity_and_the_fix() {
+    mod other {
+        use drift::prelude::*;
+        #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        #[drift(table = "parcel")]
+        pub struct Box {
+            #[drift(primary_key)]
+            pub id: u64,
+        }
+    }
+    let err = Db::builder().entity::<Parcel>().entity::<other::Box>().in_memory().unwrap_err();
+    assert_names(&err, ErrorKind::Registration, &["cannot register Box", "table `parcel`", "Parcel", "#[drift(table"]);
+}
+
+#[test]
+fn conflict_says_nothing_was_applied() {
+    let err = drift::Error::Conflict { reason: "key `user/1` changed at revision 7".into() };
+    assert_names(&err, ErrorKind::Conflict, &["conflicted with another commit", "not applied", "revision 7"]);
+}
+
+#[test]
+fn unregistered_names_the_entity_to_register() {
+    let err = drift::Error::Unregistered {
+        entity: "Tag",
+        key: "3".into(),
+        child: "PostTag".into(),
+        field: "tag_id".into(),
+        on_delete: drift::OnDelete::Cascade,
+    };
+    assert_names(
+        &err,
+        ErrorKind::Unregistered,
+        &["Tag with key 3", "PostTag rows refer to it through `tag_id`", "cascade", ".entity::<PostTag>()"],
+    );
+}
+
+#[test]
 fn schema_mismatch_names_entity_and_fields() {
     mod v2 {
         use drift::prelude::*;
