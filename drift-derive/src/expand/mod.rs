@@ -1,5 +1,6 @@
 //! Code generation from the checked model.
 
+mod fallback;
 mod fields;
 mod key;
 mod relation;
@@ -14,26 +15,28 @@ use crate::internals::ast::Entity;
 use crate::internals::check::check;
 use crate::internals::ctxt::Ctxt;
 
-/// parse -> check -> expand; on error, every error together.
+/// parse -> check -> expand; on error, every error together, beside a fallback that
+/// keeps the mistake from cascading into the code using the entity.
 pub(crate) fn derive_entity(input: &syn::DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let entity = Entity::from_ast(&cx, input);
     if let Some(entity) = &entity {
         check(&cx, entity);
     }
-    if let Err(err) = cx.check() {
-        return err.to_compile_error();
-    }
-    match entity {
-        Some(entity) => expand(&entity),
-        None => TokenStream::new(),
+    match (cx.check(), entity) {
+        (Ok(()), Some(entity)) => expand(&entity),
+        // `from_ast` has no model only after reporting why.
+        (result, entity) => {
+            let errors = result.err().map_or_else(TokenStream::new, |e| e.to_compile_error());
+            fallback::expand(input, entity.as_ref(), &errors)
+        }
     }
 }
 
 fn expand(entity: &Entity<'_>) -> TokenStream {
     let ident = entity.ident;
     let handles = fields::handles(entity);
-    let assertions = fields::assertions(entity);
+    let key_fns = key::key_fns(entity);
     let row = row::row_types(entity);
     let encode_row = row::encode_row(entity);
     let decode_row = row::decode_row(entity);
@@ -42,7 +45,8 @@ fn expand(entity: &Entity<'_>) -> TokenStream {
     let schema = schema::descriptor(entity);
     let failing_key_field = key::failing_key_field(entity);
     let validate = validate::validate_fn(entity);
-    let relation_inherent = relation::inherent(entity);
+    let relation_inherent = relation::inherent(entity, relation::Bodies::Load);
+    let relation_impls = relation::trait_impls(entity);
     let relation_checks = relation::checks(entity);
     let relation_fns = relation::entity_fns(entity);
     quote! {
@@ -50,7 +54,8 @@ fn expand(entity: &Entity<'_>) -> TokenStream {
         #relation_inherent
 
         const _: () = {
-            #assertions
+            #key_fns
+            #relation_impls
             #relation_checks
             #row
 
@@ -146,6 +151,23 @@ mod snapshots {
                 pub tags: ManyToMany<Tag>,
                 #[drift(has_many(Comment, foreign_key = post_id))]
                 pub comments: HasMany<Comment>,
+            }
+            "#
+        ));
+    }
+
+    #[test]
+    fn fallback_beside_an_error() {
+        insta::assert_snapshot!(expand(
+            r#"
+            pub struct Post {
+                #[drift(primary_key)]
+                pub id: u64,
+                #[drift(indexed)]
+                pub r#type: String,
+                pub author_id: u64,
+                #[drift(belongs_to(User, key = author_id))]
+                pub author: BelongsTo<User>,
             }
             "#
         ));

@@ -10,24 +10,13 @@ use syn::spanned::Spanned;
 
 use crate::internals::ast::Entity;
 use crate::internals::relation::{RelKind, RelationAttr};
+use crate::internals::unraw::{handle, join, unraw};
 
-/// FNV-1a of the field names joined by `,`, as `drift::__private::fields_hash`.
-fn fields_hash(names: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in names.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-fn unraw(ident: &syn::Ident) -> String {
-    let s = ident.to_string();
-    s.strip_prefix("r#").map_or_else(|| s.clone(), str::to_string)
-}
-
-fn is_option(ty: &syn::Type) -> bool {
-    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+/// The const argument of `IndexOn`/`UniqueOn` for fields named `names` (joined by
+/// `,`): the runtime's own hash, computed by the compiler, so that the derive and
+/// `drift-core` cannot disagree on it.
+fn fields_hash(names: &str) -> TokenStream {
+    quote!({ ::drift::__private::fields_hash(#names) })
 }
 
 fn relations<'e, 'a>(entity: &'e Entity<'a>) -> impl Iterator<Item = (usize, &'e RelationAttr, usize)> + 'e {
@@ -38,17 +27,35 @@ fn relations<'e, 'a>(entity: &'e Entity<'a>) -> impl Iterator<Item = (usize, &'e
         .filter_map(|(ri, r)| entity.fields[r.field].attrs.relation.as_ref().map(|a| (ri, a, r.field)))
 }
 
+/// What the relation accessors do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bodies {
+    /// Load the related rows: the derive's output.
+    Load,
+    /// Nothing: the fallback beside errors, in a crate that does not compile, where
+    /// the accessors only need to exist so that calls to them type-check.
+    Unreachable,
+}
+
 /// Relation handles and accessors, in an inherent impl.
-pub(crate) fn inherent(entity: &Entity<'_>) -> TokenStream {
+pub(crate) fn inherent(entity: &Entity<'_>, bodies: Bodies) -> TokenStream {
     let ident = entity.ident;
     let pk = entity.key_fields();
+    let body = |load: TokenStream| match bodies {
+        Bodies::Load => load,
+        Bodies::Unreachable => quote!(::core::unreachable!()),
+    };
     let mut items = Vec::new();
     for (ri, attr, pos) in relations(entity) {
         let f = &entity.fields[pos];
+        if bodies == Bodies::Unreachable && f.proxy.map(|(kind, _)| kind) != Some(attr.kind) {
+            // Unchecked: a field whose type does not match its attribute has no handle.
+            continue;
+        }
         let fname = f.ident;
         let vis = &f.original.vis;
         let name = unraw(fname);
-        let cname = format_ident!("{}", name.to_uppercase(), span = fname.span());
+        let cname = handle(fname);
         let target = &attr.target;
         let proxy_kind = format_ident!("{}", attr.kind.proxy());
         let doc = format!("Handle on the `{name}` relation, for eager loading with `.with(..)`.");
@@ -64,31 +71,37 @@ pub(crate) fn inherent(entity: &Entity<'_>) -> TokenStream {
         let accessor = match attr.kind {
             RelKind::BelongsTo => {
                 let key = &entity.relations[ri].key_fields;
-                let optional = key.len() == 1 && is_option(entity.fields[key[0]].ty);
+                let optional = key.len() == 1 && entity.fields[key[0]].optional;
                 let doc = format!("The `{name}` parent: loaded on first call (one read), then kept in the proxy.");
                 if optional {
+                    let load = body(quote! {
+                        ::drift::__private::lazy_belongs_to::<Self, #target>(#reader, self, #ri, &self.#fname)
+                    });
                     quote! {
                         #[doc = #doc]
                         #vis fn #fname<'__drift_s>(
                             &'__drift_s self,
                             __drift_tx: &impl ::drift::__private::Transaction,
                         ) -> ::drift::__private::Result<::core::option::Option<&'__drift_s #target>> {
-                            ::drift::__private::lazy_belongs_to::<Self, #target>(#reader, self, #ri, &self.#fname)
+                            #load
                         }
                     }
                 } else {
+                    let load = body(quote! {
+                        match ::drift::__private::lazy_belongs_to::<Self, #target>(#reader, self, #ri, &self.#fname)? {
+                            ::core::option::Option::Some(__drift_p) => ::core::result::Result::Ok(__drift_p),
+                            ::core::option::Option::None => ::core::result::Result::Err(
+                                ::drift::__private::dangling::<Self, #target>(self, #ri),
+                            ),
+                        }
+                    });
                     quote! {
                         #[doc = #doc]
                         #vis fn #fname<'__drift_s>(
                             &'__drift_s self,
                             __drift_tx: &impl ::drift::__private::Transaction,
                         ) -> ::drift::__private::Result<&'__drift_s #target> {
-                            match ::drift::__private::lazy_belongs_to::<Self, #target>(#reader, self, #ri, &self.#fname)? {
-                                ::core::option::Option::Some(__drift_p) => ::core::result::Result::Ok(__drift_p),
-                                ::core::option::Option::None => ::core::result::Result::Err(
-                                    ::drift::__private::dangling::<Self, #target>(self, #ri),
-                                ),
-                            }
+                            #load
                         }
                     }
                 }
@@ -96,43 +109,50 @@ pub(crate) fn inherent(entity: &Entity<'_>) -> TokenStream {
             RelKind::HasMany | RelKind::HasOne => {
                 let qname = format_ident!("{}_query", name, span = fname.span());
                 let conds = attr.key.iter().zip(&pk).map(|(fk, &p)| {
-                    let fk_const = format_ident!("{}", unraw(fk).to_uppercase(), span = fk.span());
+                    let fk_const = handle(fk);
                     let own = entity.fields[p].ident;
                     quote!(<#target>::#fk_const.__eq_parent_key(::core::clone::Clone::clone(&self.#own)))
                 });
                 let qdoc = format!("A query over the `{name}` rows of this row (filtered by their foreign key).");
+                let select = body(quote!(::drift::__private::query_of::<#target>(#reader).filter(#(#conds)&*)));
                 let query = quote! {
                     #[doc = #qdoc]
                     #vis fn #qname<'__drift_tx>(
                         &self,
                         __drift_tx: &'__drift_tx impl ::drift::__private::Transaction,
                     ) -> ::drift::__private::Query<'__drift_tx, #target> {
-                        ::drift::__private::query_of::<#target>(#reader).filter(#(#conds)&*)
+                        #select
                     }
                 };
                 if attr.kind == RelKind::HasMany {
                     let doc = format!(
                         "The `{name}` children: one prefix scan of their foreign-key index on first call, then kept."
                     );
+                    let load = body(quote! {
+                        ::drift::__private::lazy_has_many::<Self, #target>(#reader, self, #ri, &self.#fname)
+                    });
                     quote! {
                         #[doc = #doc]
                         #vis fn #fname<'__drift_s>(
                             &'__drift_s self,
                             __drift_tx: &impl ::drift::__private::Transaction,
                         ) -> ::drift::__private::Result<&'__drift_s [#target]> {
-                            ::drift::__private::lazy_has_many::<Self, #target>(#reader, self, #ri, &self.#fname)
+                            #load
                         }
                         #query
                     }
                 } else {
                     let doc = format!("The `{name}` child, if any: loaded on first call, then kept.");
+                    let load = body(quote! {
+                        ::drift::__private::lazy_has_one::<Self, #target>(#reader, self, #ri, &self.#fname)
+                    });
                     quote! {
                         #[doc = #doc]
                         #vis fn #fname<'__drift_s>(
                             &'__drift_s self,
                             __drift_tx: &impl ::drift::__private::Transaction,
                         ) -> ::drift::__private::Result<::core::option::Option<&'__drift_s #target>> {
-                            ::drift::__private::lazy_has_one::<Self, #target>(#reader, self, #ri, &self.#fname)
+                            #load
                         }
                         #query
                     }
@@ -140,13 +160,16 @@ pub(crate) fn inherent(entity: &Entity<'_>) -> TokenStream {
             }
             RelKind::ManyToMany => {
                 let doc = format!("The `{name}` rows paired through the join entity: loaded on first call, then kept.");
+                let load = body(quote! {
+                    ::drift::__private::lazy_many_to_many::<Self, #target>(#reader, self, #ri, &self.#fname)
+                });
                 quote! {
                     #[doc = #doc]
                     #vis fn #fname<'__drift_s>(
                         &'__drift_s self,
                         __drift_tx: &impl ::drift::__private::Transaction,
                     ) -> ::drift::__private::Result<&'__drift_s [#target]> {
-                        ::drift::__private::lazy_many_to_many::<Self, #target>(#reader, self, #ri, &self.#fname)
+                        #load
                     }
                 }
             }
@@ -164,8 +187,9 @@ pub(crate) fn inherent(entity: &Entity<'_>) -> TokenStream {
     }
 }
 
-/// Trait impls that other entities' checks rely on, and this entity's checks.
-pub(crate) fn checks(entity: &Entity<'_>) -> TokenStream {
+/// The trait impls that other entities' checks rely on: `IndexOn`, `UniqueOn`,
+/// `BelongsToRel`.
+pub(crate) fn trait_impls(entity: &Entity<'_>) -> TokenStream {
     let ident = entity.ident;
     let mut out = Vec::new();
     // IndexOn for every prefix of the key and of each index that finds every row by
@@ -183,32 +207,42 @@ pub(crate) fn checks(entity: &Entity<'_>) -> TokenStream {
             if partial && k < cols.len() {
                 continue;
             }
-            let names: Vec<String> = cols[..k].iter().map(|&p| unraw(entity.fields[p].ident)).collect();
-            let h = fields_hash(&names.join(","));
+            let names = join(cols[..k].iter().map(|&p| entity.fields[p].ident), ",");
+            let h = fields_hash(&names);
             let tys: Vec<&syn::Type> = cols[..k].iter().map(|&p| entity.fields[p].ty).collect();
             let vty = if k == 1 { tys[0].to_token_stream() } else { quote!((#(#tys,)*)) };
-            if seen.insert(h) {
+            if seen.insert(names.clone()) {
                 out.push(quote! {
                     impl ::drift::__private::IndexOn<#h> for #ident {
                         type Value = #vty;
                     }
                 });
             }
-            if *unique && k == cols.len() && seen_unique.insert(h) {
+            if *unique && k == cols.len() && seen_unique.insert(names) {
                 out.push(quote!(impl ::drift::__private::UniqueOn<#h> for #ident {}));
             }
         }
     }
     let mut parents = HashSet::new();
+    for (_, attr, _) in relations(entity) {
+        let target = &attr.target;
+        if attr.kind == RelKind::BelongsTo && parents.insert(target.to_token_stream().to_string()) {
+            out.push(quote!(impl ::drift::__private::BelongsToRel<#target> for #ident {}));
+        }
+    }
+    quote!(#(#out)*)
+}
+
+/// This entity's cross-entity checks, as calls whose bounds fail at the attribute
+/// that names the other entity.
+pub(crate) fn checks(entity: &Entity<'_>) -> TokenStream {
+    let ident = entity.ident;
     let mut asserts = Vec::new();
     for (ri, attr, _) in relations(entity) {
         let target = &attr.target;
         asserts.push(quote_spanned!(target.span()=> ::drift::__private::assert_entity::<#target>();));
         match attr.kind {
             RelKind::BelongsTo => {
-                if parents.insert(target.to_token_stream().to_string()) {
-                    out.push(quote!(impl ::drift::__private::BelongsToRel<#target> for #ident {}));
-                }
                 let key = &entity.relations[ri].key_fields;
                 if key.len() == 1 {
                     let f = &entity.fields[key[0]];
@@ -227,8 +261,7 @@ pub(crate) fn checks(entity: &Entity<'_>) -> TokenStream {
                 }
             }
             RelKind::HasMany | RelKind::HasOne => {
-                let names: Vec<String> = attr.key.iter().map(unraw).collect();
-                let h = fields_hash(&names.join(","));
+                let h = fields_hash(&join(&attr.key, ","));
                 let span = attr.key[0].span();
                 asserts.push(quote_spanned! {span=>
                     ::drift::__private::assert_indexed_fk::<#target, <#ident as ::drift::__private::Entity>::Key, #h>();
@@ -249,7 +282,6 @@ pub(crate) fn checks(entity: &Entity<'_>) -> TokenStream {
         }
     }
     quote! {
-        #(#out)*
         #[allow(dead_code, clippy::redundant_closure)]
         fn __drift_assert_relations() {
             #(#asserts)*
@@ -276,7 +308,7 @@ pub(crate) fn entity_fns(entity: &Entity<'_>) -> TokenStream {
             continue;
         }
         let key = &entity.relations[ri].key_fields;
-        if key.len() == 1 && is_option(entity.fields[key[0]].ty) {
+        if key.len() == 1 && entity.fields[key[0]].optional {
             let f = entity.fields[key[0]].ident;
             fk_arms.push(quote! {
                 #ri => match &self.#f {

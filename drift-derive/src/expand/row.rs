@@ -54,11 +54,7 @@ pub(crate) fn encode_row(entity: &Entity<'_>) -> TokenStream {
 }
 
 pub(crate) fn decode_row(entity: &Entity<'_>) -> TokenStream {
-    let keys = entity.key_fields();
-    let key_decodes = keys.iter().map(|&p| {
-        let (i, t) = (entity.fields[p].ident, entity.fields[p].ty);
-        quote!(let #i: #t = ::drift::__private::decode_key_field::<#t>(&mut __drift_k)?;)
-    });
+    let key_decodes = super::key::decode_key_fields(entity);
     let data = data_fields(entity);
     let row_decode = if data.is_empty() {
         quote! {
@@ -81,7 +77,7 @@ pub(crate) fn decode_row(entity: &Entity<'_>) -> TokenStream {
     });
     quote! {
         let mut __drift_k: &[u8] = __drift_key;
-        #(#key_decodes)*
+        #key_decodes
         if !__drift_k.is_empty() {
             return ::core::result::Result::Err(::std::format!("{} bytes left over after the key", __drift_k.len()));
         }

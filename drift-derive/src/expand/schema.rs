@@ -5,18 +5,14 @@ use quote::{ToTokens, quote};
 
 use crate::internals::ast::Entity;
 use crate::internals::relation::{OnDeleteAttr, RelKind};
+use crate::internals::unraw::unraw;
 
 fn type_name(ty: &syn::Type) -> String {
     ty.to_token_stream().to_string().chars().filter(|c| !c.is_whitespace()).collect()
 }
 
-fn unraw(ident: &syn::Ident) -> String {
-    let s = ident.to_string();
-    s.strip_prefix("r#").map_or_else(|| s.clone(), str::to_string)
-}
-
 pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
-    let name = entity.ident.to_string();
+    let name = unraw(entity.ident);
     let table = &entity.table;
     let version = entity.version;
     let fields = entity.fields.iter().map(|f| {
@@ -57,7 +53,7 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
         let f = &entity.fields[r.field];
         let Some(attr) = &f.attrs.relation else { return TokenStream::new() };
         let rname = unraw(f.ident);
-        let target = attr.target.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let target = attr.target.segments.last().map(|s| unraw(&s.ident)).unwrap_or_default();
         let kind = match attr.kind {
             RelKind::BelongsTo => quote!(BelongsTo),
             RelKind::HasMany => quote!(HasMany),
@@ -67,7 +63,7 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
         let key = attr.key.iter().map(unraw);
         let through = match attr.through.as_ref().and_then(|p| p.segments.last()) {
             Some(s) => {
-                let t = s.ident.to_string();
+                let t = unraw(&s.ident);
                 quote!(::core::option::Option::Some(::drift::__private::Cow::Borrowed(#t)))
             }
             None => quote!(::core::option::Option::None),

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 
 use crate::internals::ast::{Entity, Field, Shape};
 use crate::internals::attr::{NumValue, Number, Rule};
+use crate::internals::unraw::unraw;
 
 /// The `__validate` method, or nothing when the entity has no rule (the trait's
 /// default accepts every value).
@@ -42,11 +43,6 @@ fn path_text(path: &syn::Path) -> String {
     path.to_token_stream().to_string().replace(' ', "")
 }
 
-fn field_name(f: &Field<'_>) -> String {
-    let s = f.ident.to_string();
-    s.strip_prefix("r#").map_or_else(|| s.clone(), str::to_string)
-}
-
 /// One rule's check, on `__drift_value` (the field, borrowed), spanned at the rule so
 /// that a type error points at it.
 fn rule_check(f: &Field<'_>, rule: &Rule) -> TokenStream {
@@ -61,7 +57,7 @@ fn rule_check(f: &Field<'_>, rule: &Rule) -> TokenStream {
 }
 
 fn rule_call(f: &Field<'_>, rule: &Rule) -> TokenStream {
-    let name = field_name(f);
+    let name = unraw(f.ident);
     match rule {
         Rule::Length { span, min, max } => {
             let bound = |b: &Option<(usize, syn::Expr)>| {

@@ -6,6 +6,7 @@ use syn::{Ident, Type};
 use super::attr::{Container, FieldAttrs};
 use super::ctxt::Ctxt;
 use super::relation::RelKind;
+use super::unraw::{join, same, unraw};
 
 pub(crate) struct Entity<'a> {
     pub(crate) ident: &'a Ident,
@@ -51,7 +52,7 @@ pub(crate) fn is_option(ty: &Type) -> bool {
 fn proxy_of(ty: &Type) -> Option<(RelKind, &Type)> {
     let Type::Path(p) = ty else { return None };
     let seg = p.path.segments.last()?;
-    let kind = RelKind::from_proxy(&seg.ident.to_string())?;
+    let kind = RelKind::from_proxy(&unraw(&seg.ident))?;
     let syn::PathArguments::AngleBracketed(args) = &seg.arguments else { return None };
     match args.args.first()? {
         syn::GenericArgument::Type(t) => Some((kind, t)),
@@ -105,7 +106,7 @@ impl Shape {
                     }),
                     _ => None,
                 };
-                match last.ident.to_string().as_str() {
+                match unraw(&last.ident).as_str() {
                     "Option" | "Box" | "Cow" => first_arg.map_or(Shape::Unknown, Shape::of),
                     "String" | "str" => Shape::Text,
                     "Vec" | "VecDeque" | "HashSet" | "BTreeSet" | "HashMap" | "BTreeMap" => Shape::Collection,
@@ -165,31 +166,24 @@ impl<'a> Entity<'a> {
         let mut indexes = Vec::new();
         for (pos, f) in fields.iter().enumerate() {
             if let Some(span) = f.attrs.unique.or(f.attrs.index) {
-                indexes.push(Index {
-                    name: f.ident.to_string(),
-                    fields: vec![pos],
-                    unique: f.attrs.unique.is_some(),
-                    span,
-                });
+                indexes.push(Index { name: unraw(f.ident), fields: vec![pos], unique: f.attrs.unique.is_some(), span });
             }
         }
         for idx in container.indexes {
             let mut positions = Vec::new();
             for name in &idx.fields {
-                match fields.iter().position(|f| f.ident == name) {
+                match fields.iter().position(|f| same(f.ident, name)) {
                     Some(p) => positions.push(p),
                     None => cx.error_spanned_by(
                         name,
                         format!(
-                            "unknown field `{name}` in `#[drift(index(fields(...)))]`: the struct has no such field"
+                            "unknown field `{}` in `#[drift(index(fields(...)))]`: the struct has no such field",
+                            unraw(name)
                         ),
                     ),
                 }
             }
-            let name = idx.name.as_ref().map_or_else(
-                || idx.fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("_"),
-                syn::LitStr::value,
-            );
+            let name = idx.name.as_ref().map_or_else(|| join(&idx.fields, "_"), syn::LitStr::value);
             indexes.push(Index {
                 name,
                 fields: positions,
@@ -203,11 +197,14 @@ impl<'a> Entity<'a> {
             let mut key_fields = Vec::new();
             if rel.kind == RelKind::BelongsTo {
                 for k in &rel.key {
-                    match fields.iter().position(|g| g.ident == k) {
+                    match fields.iter().position(|g| same(g.ident, k)) {
                         Some(p) => key_fields.push(p),
                         None => cx.error_spanned_by(
                             k,
-                            format!("unknown field `{k}` in `key = ...`: the struct has no field of that name"),
+                            format!(
+                                "unknown field `{}` in `key = ...`: the struct has no field of that name",
+                                unraw(k)
+                            ),
                         ),
                     }
                 }
@@ -224,7 +221,7 @@ impl<'a> Entity<'a> {
                 let served =
                     key_names.len() == rel.key.len() && (pk.starts_with(&key_names) || indexes.iter().any(serves));
                 if !served && key_names.len() == rel.key.len() {
-                    let name = rel.key.iter().map(ToString::to_string).collect::<Vec<_>>().join("_");
+                    let name = join(&rel.key, "_");
                     indexes.push(Index { name, fields: key_names, unique: false, span: rel.span });
                 }
             }
@@ -232,7 +229,7 @@ impl<'a> Entity<'a> {
         }
         let (table, table_span) = match &container.table {
             Some(lit) => (lit.value(), lit.span()),
-            None => (snake_case(&input.ident.to_string()), input.ident.span()),
+            None => (snake_case(&unraw(&input.ident)), input.ident.span()),
         };
         Some(Entity {
             ident: &input.ident,

@@ -14,6 +14,7 @@ use super::symbol::{
     AUTO_INCREMENT, CUSTOM, DRIFT, EMAIL, FIELDS, INDEX, LENGTH, MAX, MIN, NAME, PRIMARY_KEY, RANGE, REGEX, Symbol,
     TABLE, UNIQUE, VALIDATE, VALIDATE_WITH, VERSION,
 };
+use super::unraw::{same, unraw};
 
 /// A value that may be set at most once (`serde_derive`'s `Attr`).
 pub(crate) struct Attr<'c, T> {
@@ -313,8 +314,11 @@ fn parse_field_list(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option
             _ => None,
         };
         match ident {
-            Some(id) if list.contains(id) => {
-                cx.error_spanned_by(id, format!("field `{id}` appears twice in `fields(...)`: list each field once"));
+            Some(id) if list.iter().any(|listed| same(listed, id)) => {
+                cx.error_spanned_by(
+                    id,
+                    format!("field `{}` appears twice in `fields(...)`: list each field once", unraw(id)),
+                );
                 valid = false;
             }
             Some(id) => list.push(id.clone()),

@@ -1,10 +1,14 @@
-//! Cross-field rules, one `check_<rule>` each. Generators rely on these.
+//! Cross-field rules, one `check_<rule>` each, run on the model once attributes parse.
+//! Rules that one attribute can check alone are checked while parsing it (`attr.rs`).
+//! Generators rely on these: they never validate.
 
 use quote::ToTokens;
 
 use super::ast::{Entity, Field, Shape};
 use super::attr::{NumValue, Number, Rule};
 use super::ctxt::Ctxt;
+use super::relation::{OnDeleteAttr, RelKind};
+use super::unraw::{same, unraw};
 
 pub(crate) fn check(cx: &Ctxt, entity: &Entity<'_>) {
     check_relations(cx, entity);
@@ -18,6 +22,8 @@ pub(crate) fn check(cx: &Ctxt, entity: &Entity<'_>) {
     check_validate_regex(cx, entity);
 }
 
+/// The struct has no generic parameters: an entity is one table with one schema, and
+/// the generated impls name the type without parameters.
 fn check_generics(cx: &Ctxt, entity: &Entity<'_>) {
     let generics = &entity.original.generics;
     if !generics.params.is_empty() {
@@ -28,6 +34,10 @@ fn check_generics(cx: &Ctxt, entity: &Entity<'_>) {
     }
 }
 
+/// The table name, given or derived from the struct's name, is 1 to 64 ASCII letters,
+/// digits or `_`, not starting with a digit: it names the table in the file and is
+/// part of the `<table>#<index>` table names and the ASCII `schema/<table>` meta keys
+/// (docs/format.md), which a `#`, `/` or non-ASCII character would make ambiguous.
 fn check_table_name(cx: &Ctxt, entity: &Entity<'_>) {
     let t = &entity.table;
     let ok = !t.is_empty()
@@ -42,6 +52,8 @@ fn check_table_name(cx: &Ctxt, entity: &Entity<'_>) {
     }
 }
 
+/// At least one field is `primary_key`, and at most 6 (a composite key is a tuple, and
+/// `KeyCodec` is implemented for tuples of up to 6): every row is stored under its key.
 fn check_primary_key(cx: &Ctxt, entity: &Entity<'_>) {
     let keys = entity.key_fields();
     if keys.is_empty() {
@@ -59,6 +71,8 @@ fn is_u64(ty: &syn::Type) -> bool {
     matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("u64"))
 }
 
+/// `auto_increment` sits on the only `primary_key` field, of type `u64`: the runtime
+/// assigns keys from a `u64` sequence, and a composite key has no next value.
 fn check_auto_increment(cx: &Ctxt, entity: &Entity<'_>) {
     let keys = entity.key_fields();
     for f in &entity.fields {
@@ -87,6 +101,9 @@ fn check_auto_increment(cx: &Ctxt, entity: &Entity<'_>) {
     }
 }
 
+/// A field is `unique` or `index`, not both (a unique index is already an index); the
+/// primary key is not indexed again (it is unique and ordered); index names differ,
+/// as each names a table of the file.
 fn check_indexes(cx: &Ctxt, entity: &Entity<'_>) {
     for f in &entity.fields {
         if let (Some(_), Some(span)) = (f.attrs.unique, f.attrs.index) {
@@ -122,7 +139,8 @@ fn type_text(ty: &syn::Type) -> String {
 }
 
 /// Each rule fits its field's type, where the type's spelling tells: `length` on
-/// strings and collections, `range` on numbers, `email` and `regex` on strings.
+/// strings and collections, `range` on numbers, `email` and `regex` on strings. Said
+/// here, on the rule, rather than as a trait-bound error inside the generated code.
 fn check_validate_applies(cx: &Ctxt, entity: &Entity<'_>) {
     for f in &entity.fields {
         for rule in &f.attrs.validate {
@@ -150,7 +168,7 @@ fn check_validate_applies(cx: &Ctxt, entity: &Entity<'_>) {
                     format!(
                         "`{}` applies to {what}, but `{}` has type `{}`{instead}",
                         rule.keyword(),
-                        f.ident,
+                        unraw(f.ident),
                         type_text(f.ty)
                     ),
                 ));
@@ -159,7 +177,9 @@ fn check_validate_applies(cx: &Ctxt, entity: &Entity<'_>) {
     }
 }
 
-/// Bounds are in order and, on a field of a known number type, of that type.
+/// Bounds are in order and, on a field of a known number type, of that type: a rule
+/// no value can pass, or a bound that does not compile as the field's type, is a
+/// mistake better named here than at run time or in a type error.
 fn check_validate_bounds(cx: &Ctxt, entity: &Entity<'_>) {
     for f in &entity.fields {
         for rule in &f.attrs.validate {
@@ -211,16 +231,20 @@ fn check_number_fits(cx: &Ctxt, f: &Field<'_>, bound: &Number) {
     match bound.value {
         NumValue::Float(_) => cx.error_spanned_by(
             &bound.expr,
-            format!("`range` on the integer field `{}` needs integer bounds, found `{shown}`", f.ident),
+            format!("`range` on the integer field `{}` needs integer bounds, found `{shown}`", unraw(f.ident)),
         ),
         NumValue::Int(v) if v < lo || v > hi => {
-            cx.error_spanned_by(&bound.expr, format!("`{shown}` is out of range for `{ty}`, the type of `{}`", f.ident))
+            cx.error_spanned_by(
+                &bound.expr,
+                format!("`{shown}` is out of range for `{ty}`, the type of `{}`", unraw(f.ident)),
+            );
         }
         NumValue::Int(_) => {}
     }
 }
 
-/// Each `regex` pattern compiles, with the syntax of the `regex` crate that runs it.
+/// Each `regex` pattern compiles, with the syntax of the `regex` crate that runs it:
+/// a bad pattern would otherwise fail on the first validation, at run time.
 fn check_validate_regex(cx: &Ctxt, entity: &Entity<'_>) {
     for f in &entity.fields {
         for rule in &f.attrs.validate {
@@ -240,27 +264,23 @@ fn check_validate_regex(cx: &Ctxt, entity: &Entity<'_>) {
     }
 }
 
-/// The last path segment's name of a type (`Option` for `Option<u64>`).
-fn type_name(ty: &syn::Type) -> Option<String> {
-    match ty {
-        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
-        _ => None,
-    }
-}
-
+/// A relation field has both its attribute and the matching proxy type
+/// (`BelongsTo<P>` for `belongs_to(P, ..)`), and is not stored, so neither a key nor
+/// indexed. A `belongs_to` key is made of stored fields; `set_null` needs every key
+/// field to be an `Option` and none in the primary key (a row's key never changes); a
+/// composite key has no `Option` fields (a half-null key points nowhere).
 fn check_relations(cx: &Ctxt, entity: &Entity<'_>) {
-    use super::relation::{OnDeleteAttr, RelKind};
     for f in &entity.fields {
         match (&f.attrs.relation, f.proxy) {
             (None, Some((kind, target))) => {
                 let target = quote::ToTokens::to_token_stream(target).to_string().replace(' ', "");
                 let hint = match kind {
-                    RelKind::BelongsTo => format!("`#[drift(belongs_to({target}, key = {}_id))]`", f.ident),
+                    RelKind::BelongsTo => format!("`#[drift(belongs_to({target}, key = {}_id))]`", unraw(f.ident)),
                     RelKind::HasMany => format!("`#[drift(has_many({target}, foreign_key = ...))]`"),
                     RelKind::HasOne => format!("`#[drift(has_one({target}, foreign_key = ...))]`"),
                     RelKind::ManyToMany => format!("`#[drift(many_to_many({target}, through = ...))]`"),
                 };
-                cx.error_spanned_by(f.ty, format!("relation field `{}` needs its attribute: {hint}", f.ident));
+                cx.error_spanned_by(f.ty, format!("relation field `{}` needs its attribute: {hint}", unraw(f.ident)));
             }
             (Some(rel), proxy) => {
                 if proxy.map(|(k, _)| k) != Some(rel.kind) {
@@ -283,7 +303,7 @@ fn check_relations(cx: &Ctxt, entity: &Entity<'_>) {
                 }
                 if rel.kind == RelKind::BelongsTo {
                     let keys: Vec<&crate::internals::ast::Field<'_>> =
-                        rel.key.iter().filter_map(|k| entity.fields.iter().find(|g| g.ident == k)).collect();
+                        rel.key.iter().filter_map(|k| entity.fields.iter().find(|g| same(g.ident, k))).collect();
                     for k in &keys {
                         if k.is_relation() {
                             cx.error_spanned_by(
@@ -292,19 +312,13 @@ fn check_relations(cx: &Ctxt, entity: &Entity<'_>) {
                             );
                         }
                     }
-                    let optional: Vec<bool> =
-                        keys.iter().map(|k| type_name(k.ty).as_deref() == Some("Option")).collect();
+                    let optional: Vec<bool> = keys.iter().map(|k| k.optional).collect();
                     if rel.on_delete == OnDeleteAttr::SetNull && optional.iter().any(|o| !o) {
                         let span = rel.on_delete_span.unwrap_or(rel.span);
                         let k = keys.iter().zip(&optional).find(|(_, o)| !**o).map(|(k, _)| k);
                         let (name, ty) = k.map_or_else(
                             || (String::new(), String::new()),
-                            |k| {
-                                (
-                                    k.ident.to_string(),
-                                    quote::ToTokens::to_token_stream(k.ty).to_string().replace(' ', ""),
-                                )
-                            },
+                            |k| (unraw(k.ident), quote::ToTokens::to_token_stream(k.ty).to_string().replace(' ', "")),
                         );
                         cx.syn_error(syn::Error::new(
                             span,
@@ -317,7 +331,7 @@ fn check_relations(cx: &Ctxt, entity: &Entity<'_>) {
                                 rel.on_delete_span.unwrap_or(rel.span),
                                 format!(
                                     "`on_delete = set_null` cannot clear `{}`: it is part of the primary key, and a row's key cannot change; use `restrict` or `cascade`",
-                                    k.ident
+                                    unraw(k.ident)
                                 ),
                             ));
                         }

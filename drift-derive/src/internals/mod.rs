@@ -4,3 +4,4 @@ pub(crate) mod check;
 pub(crate) mod ctxt;
 pub(crate) mod relation;
 pub(crate) mod symbol;
+pub(crate) mod unraw;
