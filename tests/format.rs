@@ -305,7 +305,7 @@ fn meta_holds_each_schema_as_json_under_schema_slash_table() {
     assert_eq!(json["auto_increment"], true);
     assert_eq!(
         json["fields"][1],
-        serde_json::json!({"name": "email", "ty": "String", "kind": "Data", "optional": false})
+        serde_json::json!({"name": "email", "ty": "String", "kind": "Data", "optional": false, "shape": "String"})
     );
     assert_eq!(json["fields"][0]["kind"], "Key");
     let index = json["indexes"].as_array().unwrap().iter().find(|i| i["name"] == "a_b").unwrap();

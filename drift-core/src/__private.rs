@@ -12,8 +12,10 @@ pub use crate::relation::{
     lazy_has_many, lazy_has_one, lazy_many_to_many,
 };
 pub use crate::schema::{
-    EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor, OnDelete, RelationDescriptor, RelationKind,
+    EntityDescriptor, FieldDefault, FieldDescriptor, FieldKind, FieldShape, IndexDescriptor, OnDelete,
+    RelationDescriptor, RelationKind,
 };
+pub use crate::shape::{NamedShape, Shape, ShapeProbe, Variant, ViaDescribe, ViaOpaque};
 pub use std::any::TypeId;
 
 /// A query over `T` read through `reader` (for generated `*_query` accessors).

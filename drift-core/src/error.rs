@@ -244,6 +244,25 @@ pub enum Error {
         /// The differences, one sentence each.
         changes: Vec<String>,
     },
+    /// A migration step failed; nothing was written. Names the step, the entity, and
+    /// where one is at fault the row's key and the field.
+    #[error(
+        "migration failed at {step}, {entity}{}{}: {reason}",
+        key.as_ref().map(|k| format!(" key {k}")).unwrap_or_default(),
+        field.as_ref().map(|f| format!(" field `{f}`")).unwrap_or_default()
+    )]
+    Migration {
+        /// The step, in words (`"Post v1 -> v2"`, `"build unique index `email`"`).
+        step: String,
+        /// The entity being migrated.
+        entity: String,
+        /// The key of the row at fault, rendered.
+        key: Option<String>,
+        /// The field at fault.
+        field: Option<String>,
+        /// What went wrong.
+        reason: String,
+    },
     /// The file exists but is not a Drift database (or is damaged beyond opening).
     #[error("{path} is not a Drift database: {reason}")]
     NotADatabase {
@@ -304,6 +323,8 @@ pub enum ErrorKind {
     Registration,
     /// [`Error::SchemaMismatch`]
     SchemaMismatch,
+    /// [`Error::Migration`]
+    Migration,
     /// [`Error::NotADatabase`]
     NotADatabase,
     /// [`Error::Storage`]
@@ -336,6 +357,7 @@ impl Error {
             Error::Poisoned => ErrorKind::Poisoned,
             Error::Registration { .. } => ErrorKind::Registration,
             Error::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,
+            Error::Migration { .. } => ErrorKind::Migration,
             Error::NotADatabase { .. } => ErrorKind::NotADatabase,
             Error::Storage(_) => ErrorKind::Storage,
         }

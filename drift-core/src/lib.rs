@@ -18,6 +18,7 @@ mod read;
 mod relation;
 mod row;
 mod schema;
+mod shape;
 mod shared;
 mod stats;
 mod storage;
@@ -38,8 +39,10 @@ pub use query::plan::{Access, GroupStrategy, Plan, Step};
 pub use query::{Query, QueryIter};
 pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany, Relation, Transaction};
 pub use schema::{
-    EntityDescriptor, FieldDescriptor, FieldKind, IndexDescriptor, OnDelete, RelationDescriptor, RelationKind, Text,
+    EntityDescriptor, FieldDefault, FieldDescriptor, FieldKind, FieldShape, IndexDescriptor, OnDelete,
+    RelationDescriptor, RelationKind, Text,
 };
+pub use shape::{Describe, NamedShape, Shape, Variant};
 pub use stats::{DbStats, TxStats};
 pub use storage::Durability;
 pub use transaction::{MAX_KEY_LEN, MAX_ROW_LEN, ReadTx, WriteTx};

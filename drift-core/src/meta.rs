@@ -1,8 +1,8 @@
 //! The meta table `drift#meta`, and the one module that reads or writes it: the format
-//! marker, the stored entity descriptors and the auto_increment marks (see
-//! docs/format.md, "Meta table"). Keys are plain ASCII, not key-encoded. Key prefixes
-//! not listed here (for instance `history/`, for applied migrations) are reserved for
-//! later formats and ignored by this one.
+//! marker, the stored entity descriptors, the auto_increment marks and the records of
+//! applied migrations (see docs/format.md, "Meta table"). Keys are plain ASCII, not
+//! key-encoded. Key prefixes not listed here are reserved for later formats and ignored
+//! by this one.
 
 use std::ops::Bound;
 
@@ -20,6 +20,7 @@ const FORMAT_KEY: &[u8] = b"format";
 const FORMAT_VALUE: &[u8] = b"drift-kv/1";
 const SCHEMA_PREFIX: &str = "schema/";
 const SEQ_PREFIX: &str = "seq/";
+const HISTORY_PREFIX: &str = "history/";
 
 fn schema_key(table: &str) -> String {
     format!("{SCHEMA_PREFIX}{table}")
@@ -86,14 +87,53 @@ pub(crate) fn initialize<'s>(
         store.put(META, FORMAT_KEY, FORMAT_VALUE)?;
     }
     for schema in schemas {
-        let key = schema_key(&schema.table);
-        if store.get(META, key.as_bytes())?.is_none() {
-            let json = serde_json::to_vec(schema)
-                .map_err(|e| Error::Storage(StorageError::wrap("cannot serialize a schema", e)))?;
-            store.put(META, key.as_bytes(), &json)?;
+        match stored_schema(store, &schema.table, "")? {
+            None => put_schema(store, schema)?,
+            // Descriptors stored before shapes existed get the shapes of the fields
+            // whose type is unchanged.
+            Some(mut stored) => {
+                if stored.upgrade_shapes(schema) {
+                    put_schema(store, &stored)?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Stores `schema` as the descriptor of its table.
+pub(crate) fn put_schema(store: &mut WriteStore, schema: &EntityDescriptor) -> Result<()> {
+    let json =
+        serde_json::to_vec(schema).map_err(|e| Error::Storage(StorageError::wrap("cannot serialize a schema", e)))?;
+    store.put(META, schema_key(&schema.table).as_bytes(), &json).map(drop)
+}
+
+/// Removes the stored descriptor of `table`.
+pub(crate) fn remove_schema(store: &mut WriteStore, table: &str) -> Result<()> {
+    store.remove(META, schema_key(table).as_bytes()).map(drop)
+}
+
+/// Removes the auto_increment mark of `table`.
+pub(crate) fn remove_sequence(store: &mut WriteStore, table: &str) -> Result<()> {
+    store.remove(META, seq_key(table).as_bytes()).map(drop)
+}
+
+/// Records of applied migrations, oldest first.
+pub(crate) fn history(store: &dyn ReadAccess) -> Result<Vec<Vec<u8>>> {
+    let prefix = HISTORY_PREFIX.as_bytes();
+    let hi = prefix_successor(prefix);
+    let hi = hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let mut out = Vec::new();
+    for e in store.range(META, Bound::Included(prefix), hi)? {
+        out.push(e?.1.bytes().to_vec());
+    }
+    Ok(out)
+}
+
+/// Appends a record of an applied migration under `history/<20-digit number>`.
+pub(crate) fn push_history(store: &mut WriteStore, record: &[u8]) -> Result<()> {
+    let n = history(store)?.len();
+    store.put(META, format!("{HISTORY_PREFIX}{n:020}").as_bytes(), record).map(drop)
 }
 
 /// The stored auto_increment mark of `table` (0 when there is none).

@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::shape::Shape;
+
 /// Text that is `&'static` when generated and owned when read back from a file.
 pub type Text = Cow<'static, str>;
 
@@ -28,6 +30,10 @@ pub struct EntityDescriptor {
     /// Relations, in field order.
     #[serde(default)]
     pub relations: Cow<'static, [RelationDescriptor]>,
+    /// The entity's name before a rename (`#[drift(renamed_from = "Old")]`): a
+    /// migration moves the old entity's rows here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<Text>,
 }
 
 /// What kind of relation a field declares.
@@ -90,6 +96,101 @@ pub struct FieldDescriptor {
     /// ([`EntityDescriptor::upgrade`]).
     #[serde(default)]
     pub optional: bool,
+    /// The field's wire shape (see [`Shape`]): how a migration reads its stored bytes
+    /// without the struct. Descriptors stored before shapes existed have none until
+    /// they are upgraded on open.
+    #[serde(default)]
+    pub shape: FieldShape,
+    /// The field's name before a rename (`#[drift(renamed_from = "old")]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<Text>,
+    /// The value a migration gives this field in rows stored without it
+    /// (`#[drift(default = expr)]`). Not stored.
+    #[serde(skip)]
+    pub default: Option<FieldDefault>,
+}
+
+/// A field's wire shape as a descriptor holds it: computed on demand for a compiled
+/// entity, read back for a stored one. Serialized as the shape itself (or `null`).
+#[derive(Clone, Default)]
+pub enum FieldShape {
+    /// Computed by the derive's generated function.
+    Compiled(fn() -> Shape),
+    /// Read from a stored descriptor.
+    Stored(Shape),
+    /// Not known: a descriptor stored before shapes existed.
+    #[default]
+    Unknown,
+}
+
+impl FieldShape {
+    /// The shape, when known.
+    #[must_use]
+    pub fn get(&self) -> Option<Shape> {
+        match self {
+            FieldShape::Compiled(f) => Some(f()),
+            FieldShape::Stored(s) => Some(s.clone()),
+            FieldShape::Unknown => None,
+        }
+    }
+}
+
+impl PartialEq for FieldShape {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for FieldShape {}
+
+impl std::fmt::Debug for FieldShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.get() {
+            Some(s) => write!(f, "{s:?}"),
+            None => f.write_str("Unknown"),
+        }
+    }
+}
+
+impl Serialize for FieldShape {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.get().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldShape {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        Ok(Option::<Shape>::deserialize(deserializer)?.map_or(FieldShape::Unknown, FieldShape::Stored))
+    }
+}
+
+/// A field's default for migrations: a function returning the value encoded as the
+/// field is stored (postcard), generated from `#[drift(default = expr)]`.
+#[derive(Clone, Copy)]
+pub struct FieldDefault(pub fn() -> std::result::Result<Vec<u8>, String>);
+
+impl FieldDefault {
+    /// The default value, encoded.
+    ///
+    /// # Errors
+    /// The encoder's message when the value cannot be encoded.
+    pub fn encoded(&self) -> std::result::Result<Vec<u8>, String> {
+        (self.0)()
+    }
+}
+
+impl PartialEq for FieldDefault {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoded() == other.encoded()
+    }
+}
+
+impl Eq for FieldDefault {}
+
+impl std::fmt::Debug for FieldDefault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldDefault(..)")
+    }
 }
 
 /// How a field is stored.
@@ -128,6 +229,24 @@ impl EntityDescriptor {
         }
     }
 
+    /// Fills in the shapes a descriptor stored before shapes existed lacks, from
+    /// `compiled`, for each field whose type is written the same in both. Returns
+    /// whether anything was filled in.
+    pub(crate) fn upgrade_shapes(&mut self, compiled: &EntityDescriptor) -> bool {
+        let mut changed = false;
+        for f in self.fields.to_mut() {
+            if matches!(f.shape, FieldShape::Unknown) && f.kind != FieldKind::Relation {
+                if let Some(c) = compiled.field(&f.name).filter(|c| c.ty == f.ty && c.kind == f.kind) {
+                    if let Some(shape) = c.shape.get() {
+                        f.shape = FieldShape::Stored(shape);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        changed
+    }
+
     /// Whether field `name` exists and is an `Option`.
     #[must_use]
     pub fn is_optional(&self, name: &str) -> bool {
@@ -159,6 +278,9 @@ impl EntityDescriptor {
                 }
                 Some(c) if c.kind != f.kind => {
                     out.push(format!("field `{}` changed from {:?} to {:?}", f.name, f.kind, c.kind));
+                }
+                Some(c) if matches!((f.shape.get(), c.shape.get()), (Some(a), Some(b)) if a != b) => {
+                    out.push(format!("field `{}` of type `{}` changed its stored layout", f.name, f.ty));
                 }
                 Some(_) => {}
             }

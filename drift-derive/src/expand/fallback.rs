@@ -61,6 +61,7 @@ pub(crate) fn expand(input: &syn::DeriveInput, entity: Option<&Entity<'_>>, erro
                     auto_increment: false,
                     indexes: ::drift::__private::Cow::Borrowed(&[]),
                     relations: ::drift::__private::Cow::Borrowed(&[]),
+                    renamed_from: ::core::option::Option::None,
                 };
 
                 fn key(&self) -> #key {

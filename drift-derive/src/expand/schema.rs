@@ -26,12 +26,31 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
         } else {
             quote!(Data)
         };
+        let fty = f.ty;
+        // Relation proxies are never stored: they have no shape.
+        let shape = if f.is_relation() {
+            quote!(::drift::__private::FieldShape::Unknown)
+        } else {
+            quote! {
+                ::drift::__private::FieldShape::Compiled({
+                    fn __drift_shape() -> ::drift::__private::Shape {
+                        #[allow(unused_imports)]
+                        use ::drift::__private::{ViaDescribe as _, ViaOpaque as _};
+                        (&&::drift::__private::ShapeProbe::<#fty>::new()).drift_shape()
+                    }
+                    __drift_shape
+                })
+            }
+        };
         quote! {
             ::drift::__private::FieldDescriptor {
                 name: ::drift::__private::Cow::Borrowed(#fname),
                 ty: ::drift::__private::Cow::Borrowed(#ty),
                 kind: ::drift::__private::FieldKind::#kind,
                 optional: #optional,
+                shape: #shape,
+                renamed_from: ::core::option::Option::None,
+                default: ::core::option::Option::None,
             }
         }
     });
@@ -94,6 +113,7 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
             auto_increment: #auto,
             indexes: ::drift::__private::Cow::Borrowed(&[#(#indexes),*]),
             relations: ::drift::__private::Cow::Borrowed(&[#(#relations),*]),
+            renamed_from: ::core::option::Option::None,
         }
     }
 }
