@@ -103,6 +103,29 @@ pub(crate) fn child_prefix(parent_key: &[u8], optional: bool) -> std::borrow::Co
     }
 }
 
+/// The name of the table of index `index` of the entity stored in `table`.
+#[must_use]
+pub fn index_table(table: &str, index: &str) -> String {
+    format!("{table}#{index}")
+}
+
+/// Per index of `schema`: for a unique index with `Option` fields, its fields
+/// (position, is an `Option`), whose `None` means the row has no entry there.
+pub(crate) fn nullable_fields(schema: &EntityDescriptor) -> Vec<Option<Vec<(usize, bool)>>> {
+    schema
+        .indexes
+        .iter()
+        .map(|idx| {
+            let fields: Vec<(usize, bool)> = idx
+                .fields
+                .iter()
+                .filter_map(|f| schema.fields.iter().position(|d| d.name == *f).map(|p| (p, schema.is_optional(f))))
+                .collect();
+            (idx.unique && fields.iter().any(|(_, o)| *o)).then_some(fields)
+        })
+        .collect()
+}
+
 /// One registered entity and its tables.
 #[derive(Debug)]
 pub(crate) struct EntityInfo {
@@ -188,23 +211,10 @@ impl Catalog {
             let mut indexes = Vec::new();
             for idx in schema.indexes.iter() {
                 indexes.push(names.len());
-                names.push(format!("{}#{}", schema.table, idx.name));
+                names.push(index_table(&schema.table, &idx.name));
             }
             by_type.insert(r.type_id, ordinal);
-            let nullable = schema
-                .indexes
-                .iter()
-                .map(|idx| {
-                    let fields: Vec<(usize, bool)> = idx
-                        .fields
-                        .iter()
-                        .filter_map(|f| {
-                            schema.fields.iter().position(|d| d.name == *f).map(|p| (p, schema.is_optional(f)))
-                        })
-                        .collect();
-                    (idx.unique && fields.iter().any(|(_, o)| *o)).then_some(fields)
-                })
-                .collect();
+            let nullable = nullable_fields(schema);
             let in_key = |f: &crate::schema::Text| schema.primary_key.contains(f);
             let key_in_index = schema.indexes.iter().any(|i| i.fields.iter().any(in_key))
                 || schema.relations.iter().any(|r| r.kind == RelationKind::BelongsTo && r.key.iter().any(in_key));
@@ -242,7 +252,7 @@ impl Catalog {
                 let target = rel.target.rsplit("::").next().unwrap_or("").trim();
                 let (table_name, exact) = match prefix_source(child, &rel.key) {
                     Some(Source::Table) => (child.table.to_string(), true),
-                    Some(Source::Index(i, _)) => (format!("{}#{}", child.table, child.indexes[i].name), true),
+                    Some(Source::Index(i, _)) => (index_table(&child.table, &child.indexes[i].name), true),
                     None => (child.table.to_string(), false),
                 };
                 let table = names.iter().position(|n| *n == table_name).unwrap_or_else(|| {

@@ -11,6 +11,7 @@ use crate::catalog::{Catalog, Registered};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::meta;
+use crate::raw::{CompiledEntity, Migrator, RawRead, RawWrite};
 use crate::schema::EntityDescriptor;
 use crate::shared::Shared;
 use crate::stats::DbStats;
@@ -42,6 +43,8 @@ impl std::fmt::Debug for Db {
 pub struct DbBuilder {
     entities: Vec<Registered>,
     ops: Vec<WriteOps>,
+    compiled: Vec<CompiledEntity>,
+    migrator: Option<Box<dyn Migrator>>,
     strict_loading: bool,
     durability: Durability,
     cache_capacity: usize,
@@ -62,6 +65,8 @@ impl Default for DbBuilder {
         DbBuilder {
             entities: Vec::new(),
             ops: Vec::new(),
+            compiled: Vec::new(),
+            migrator: None,
             durability: Durability::default(),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             strict_loading: false,
@@ -77,8 +82,24 @@ impl DbBuilder {
         if !self.entities.iter().any(|r| r.type_id == id) {
             self.entities.push(Registered { type_id: id, schema: T::SCHEMA, vtable: VTable::of::<T>() });
             self.ops.push(WriteOps::of::<T>());
+            self.compiled.push(CompiledEntity::of::<T>());
         }
         self
+    }
+
+    /// Migrates the file on open, when its stored schema differs from the compiled
+    /// one, before anything else reads it: `drift_migrate::Migrations` is the
+    /// migrator. Without one, a difference fails the open with
+    /// [`Error::SchemaMismatch`].
+    pub fn migrations(mut self, migrator: impl Migrator + 'static) -> Self {
+        self.migrator = Some(Box::new(migrator));
+        self
+    }
+
+    /// The registered entities, with their typed row checks.
+    #[must_use]
+    pub fn compiled(&self) -> &[CompiledEntity] {
+        &self.compiled
     }
 
     /// The durability of write transactions that do not set their own (default
@@ -122,7 +143,11 @@ impl DbBuilder {
             if !existing.is_empty() {
                 meta::check_tables(&existing, &display)?;
                 let store = inspector.begin_read(Arc::from(vec![meta::META_TABLE.to_string()]))?;
-                check_meta(&store, self.entities.iter().map(|r| r.schema), &display)?;
+                match check_meta(&store, self.entities.iter().map(|r| r.schema), &display) {
+                    // A migration runs once the file is open for writing.
+                    Err(Error::SchemaMismatch { .. }) if self.migrator.is_some() => {}
+                    r => r?,
+                }
                 // Every stored descriptor is read on open (relations of unregistered
                 // entities are honoured): one that cannot be is refused here, before
                 // the file is opened for writing.
@@ -143,6 +168,25 @@ impl DbBuilder {
         self.finish(backend, ":memory:")
     }
 
+    /// Runs `migrator` in one write transaction over the existing tables and those of
+    /// the registered entities.
+    fn migrate(&self, backend: &Backend, migrator: &dyn Migrator, existing: &[String], display: &str) -> Result<()> {
+        let wanted: Vec<String> = self
+            .entities
+            .iter()
+            .flat_map(|r| {
+                let s = r.schema;
+                std::iter::once(s.table.to_string())
+                    .chain(s.indexes.iter().map(|i| crate::raw::index_table(&s.table, &i.name)))
+            })
+            .collect();
+        let names = RawWrite::names(existing, wanted.iter().cloned());
+        let store = backend.handle()?.begin_write(names)?;
+        let mut raw = RawWrite::new(store, existing.to_vec(), wanted, display.to_string());
+        migrator.migrate(&mut raw, &self.compiled)?;
+        raw.commit()
+    }
+
     fn finish(self, backend: Backend, display: &str) -> Result<Db> {
         for (i, a) in self.entities.iter().map(|r| r.schema).enumerate() {
             if let Some(b) = self.entities[..i].iter().map(|r| r.schema).find(|b| b.table == a.table) {
@@ -155,7 +199,13 @@ impl DbBuilder {
                 });
             }
         }
-        let existing = backend.table_names()?;
+        let mut existing = backend.table_names()?;
+        if let Some(migrator) = &self.migrator {
+            if meta::check_tables(&existing, display).is_ok() && !existing.is_empty() {
+                self.migrate(&backend, migrator.as_ref(), &existing, display)?;
+                existing = backend.table_names()?;
+            }
+        }
         let stored = match meta::check_tables(&existing, display) {
             Ok(()) if existing.is_empty() => Ok(Vec::new()),
             Ok(()) => {
@@ -186,6 +236,7 @@ impl DbBuilder {
                 cache: EntityCache::new(self.cache_capacity),
                 planner: crate::query::stats::PlannerStats::default(),
                 strict_loading: self.strict_loading,
+                display: display.to_string(),
             }),
             ops: self.ops.into(),
         };
@@ -303,6 +354,17 @@ impl Db {
         }
     }
 
+    /// A snapshot of every table of the file, by name, below entities (for tools).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the store fails.
+    pub fn raw_read(&self) -> Result<RawRead> {
+        let handle = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).handle()?;
+        let existing = handle.table_names()?;
+        let store = handle.begin_read(RawRead::names(&existing))?;
+        Ok(RawRead::new(store, existing, self.inner.display.clone()))
+    }
+
     /// The schemas of the registered entities.
     pub fn schemas(&self) -> impl Iterator<Item = &'static EntityDescriptor> + '_ {
         self.inner.catalog.entities.iter().map(|e| e.schema)
@@ -317,8 +379,28 @@ fn check_meta<'s>(
     display: &str,
 ) -> Result<()> {
     meta::check_format(store, display)?;
+    let mut all_stored = None;
     for schema in schemas {
-        let Some(stored) = meta::stored_schema(store, &schema.table, display)? else { continue };
+        let Some(stored) = meta::stored_schema(store, &schema.table, display)? else {
+            // A new table: the entity is new, unless the file holds it under another
+            // table (renamed, or its table changed).
+            let all = match &mut all_stored {
+                Some(all) => all,
+                None => all_stored.insert(meta::stored_schemas(store, display)?),
+            };
+            let old = all.iter().find(|s: &&EntityDescriptor| {
+                s.name == schema.name || schema.renamed_from.as_deref() == Some(&*s.name)
+            });
+            if let Some(old) = old {
+                let change = if old.name == schema.name {
+                    format!("table `{}` became `{}`", old.table, schema.table)
+                } else {
+                    format!("entity `{}` was renamed to `{}`", old.name, schema.name)
+                };
+                return Err(Error::SchemaMismatch { entity: schema.name.to_string(), changes: vec![change] });
+            }
+            continue;
+        };
         let changes = stored.differences(schema);
         if !changes.is_empty() {
             return Err(Error::SchemaMismatch { entity: schema.name.to_string(), changes });

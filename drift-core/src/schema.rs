@@ -264,6 +264,9 @@ impl EntityDescriptor {
     #[must_use]
     pub fn differences(&self, compiled: &EntityDescriptor) -> Vec<String> {
         let mut out = Vec::new();
+        if self.name != compiled.name {
+            out.push(format!("entity `{}` was renamed to `{}`", self.name, compiled.name));
+        }
         if self.table != compiled.table {
             out.push(format!("table `{}` became `{}`", self.table, compiled.table));
         }

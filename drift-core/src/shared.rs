@@ -17,4 +17,6 @@ pub(crate) struct Shared {
     pub(crate) cache: Option<EntityCache>,
     pub(crate) planner: crate::query::stats::PlannerStats,
     pub(crate) strict_loading: bool,
+    /// The file's name (or `:memory:`), for messages.
+    pub(crate) display: String,
 }

@@ -110,6 +110,10 @@ pub(crate) trait EngineWrite: EngineRead + Sized {
     /// Removes `key`; `removed` is called once with its value when it was present.
     fn remove(&mut self, table: TableId, key: &[u8], removed: &mut dyn FnMut(&[u8])) -> Result<()>;
 
+    /// Deletes table `table` and its entries; returns whether it existed. The table
+    /// is created again, empty, if the transaction uses it afterwards.
+    fn delete_table(&mut self, table: TableId) -> Result<bool>;
+
     /// Makes every write visible at once, persisted as `durability` says.
     fn commit(self, durability: Durability) -> Result<()>;
 }

@@ -94,7 +94,7 @@ impl Handle {
         let txn = match self {
             Handle::Redb(h) => WriteTxn::Redb(Engine::begin_write(h, names)?),
         };
-        Ok(WriteStore { txn, undo: UndoLog::default() })
+        Ok(WriteStore { txn, undo: UndoLog::default(), logging: true })
     }
 
     pub(crate) fn table_names(&self) -> Result<Vec<String>> {
@@ -215,6 +215,9 @@ enum WriteTxn {
 pub(crate) struct WriteStore {
     txn: WriteTxn,
     undo: UndoLog,
+    /// Whether writes are recorded; off for work that is all or nothing as a whole
+    /// transaction (a migration), whose undo log would grow with the file.
+    logging: bool,
 }
 
 /// A point in the undo log to roll back to.
@@ -224,11 +227,13 @@ pub(crate) struct Mark(undo::Mark);
 impl WriteStore {
     /// Writes `key -> value`, returning whether the key was present before.
     pub(crate) fn put(&mut self, tid: TableId, key: &[u8], value: &[u8]) -> Result<bool> {
-        let WriteStore { txn, undo } = self;
+        let WriteStore { txn, undo, logging } = self;
         let mut existed = false;
         let mut log = |old: Option<&[u8]>| {
             existed = old.is_some();
-            undo.record(tid, key, old);
+            if *logging {
+                undo.record(tid, key, old);
+            }
         };
         match txn {
             WriteTxn::Redb(t) => t.put(tid, key, value, &mut log)?,
@@ -238,11 +243,13 @@ impl WriteStore {
 
     /// Removes `key`, returning whether it was present.
     pub(crate) fn remove(&mut self, tid: TableId, key: &[u8]) -> Result<bool> {
-        let WriteStore { txn, undo } = self;
+        let WriteStore { txn, undo, logging } = self;
         let mut existed = false;
         let mut log = |old: &[u8]| {
             existed = true;
-            undo.record(tid, key, Some(old));
+            if *logging {
+                undo.record(tid, key, Some(old));
+            }
         };
         match txn {
             WriteTxn::Redb(t) => t.remove(tid, key, &mut log)?,
@@ -265,6 +272,21 @@ impl WriteStore {
             }
         }
         Ok(())
+    }
+
+    /// Stops recording writes: from here on the transaction can only be taken back
+    /// whole, by dropping it. No savepoint or statement rollback may follow.
+    pub(crate) fn stop_logging(&mut self) {
+        self.undo.clear();
+        self.logging = false;
+    }
+
+    /// Deletes table `tid` with its entries (not undoable: call after
+    /// [`WriteStore::stop_logging`]). Returns whether it existed.
+    pub(crate) fn delete_table(&mut self, tid: TableId) -> Result<bool> {
+        match &mut self.txn {
+            WriteTxn::Redb(t) => t.delete_table(tid),
+        }
     }
 
     /// Forgets the undo log (no savepoint can reach back past this point).

@@ -9,6 +9,7 @@ mod write;
 
 use on_delete::RestrictCheck;
 pub(crate) use on_delete::WriteOps;
+pub(crate) use write::has_none;
 use sequence::Sequence;
 pub use write::{MAX_KEY_LEN, MAX_ROW_LEN};
 

@@ -416,7 +416,7 @@ pub(super) fn encode_row<T: Entity>(entity: &T, kbuf: &[u8], rbuf: &mut Vec<u8>)
 
 /// Whether an encoded unique-index entry holds a `None` in one of its `Option`
 /// fields (`fields`: position, is an `Option`, in index order).
-fn has_none<T: Entity>(mut entry: &[u8], fields: &[(usize, bool)]) -> bool {
+pub(crate) fn has_none<T: Entity>(mut entry: &[u8], fields: &[(usize, bool)]) -> bool {
     for &(pos, optional) in fields {
         if optional && entry.first() == Some(&0) {
             return true;

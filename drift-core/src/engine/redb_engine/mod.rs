@@ -335,6 +335,21 @@ impl EngineWrite for RedbWrite {
         })
     }
 
+    fn delete_table(&mut self, tid: TableId) -> Result<bool> {
+        let names = &self.names;
+        let cell = &mut self.cell;
+        engine(&self.damaged, "deleting a table", || {
+            cell.get_mut()?.with_dependent_mut(|txn, tables| {
+                // An open table must be closed before it can be deleted.
+                if let Some(open) = tables.get_mut(tid) {
+                    drop(open.take());
+                }
+                let name = names.get(tid).ok_or_else(|| Error::Storage(StorageError::new("unknown table id")))?;
+                txn.delete_table(Def::new(name)).map_err(storage("cannot delete table"))
+            })
+        })
+    }
+
     fn commit(mut self, durability: Durability) -> Result<()> {
         let RedbWrite { cell, damaged, .. } = &mut self;
         engine(damaged, "committing", || {
