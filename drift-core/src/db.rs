@@ -45,6 +45,7 @@ pub struct DbBuilder {
     ops: Vec<WriteOps>,
     compiled: Vec<CompiledEntity>,
     migrator: Option<Box<dyn Migrator>>,
+    page_cache: Option<usize>,
     strict_loading: bool,
     durability: Durability,
     cache_capacity: usize,
@@ -67,6 +68,7 @@ impl Default for DbBuilder {
             ops: Vec::new(),
             compiled: Vec::new(),
             migrator: None,
+            page_cache: None,
             durability: Durability::default(),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             strict_loading: false,
@@ -125,6 +127,15 @@ impl DbBuilder {
         self
     }
 
+    /// Caps the storage engine's page cache (pages read and pages written but not
+    /// yet committed) at `bytes`; the engine's default (1 GiB for redb) otherwise.
+    /// Memory use then stays near this figure whatever the file's size, also while
+    /// a migration rewrites every row.
+    pub fn page_cache(mut self, bytes: usize) -> Self {
+        self.page_cache = Some(bytes);
+        self
+    }
+
     /// Opens the database file at `path`, creating it when missing.
     ///
     /// # Errors
@@ -154,7 +165,7 @@ impl DbBuilder {
                 meta::stored_schemas(&store, &display)?;
             }
         }
-        let backend = Backend::open(path)?;
+        let backend = Backend::open(path, self.page_cache)?;
         self.finish(backend, &display)
     }
 

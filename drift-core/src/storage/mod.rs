@@ -37,9 +37,9 @@ pub(crate) enum Inspector {
 }
 
 impl Backend {
-    /// Opens (or creates) a redb file.
-    pub(crate) fn open(path: &Path) -> Result<Backend> {
-        RedbEngine::open(path).map(Backend::Redb)
+    /// Opens (or creates) a redb file, its page cache capped at `cache` bytes.
+    pub(crate) fn open(path: &Path, cache: Option<usize>) -> Result<Backend> {
+        RedbEngine::open(path, cache).map(Backend::Redb)
     }
 
     /// A fresh store in memory.

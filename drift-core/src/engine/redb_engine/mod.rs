@@ -127,10 +127,18 @@ pub(crate) struct RedbHandle {
 }
 
 impl RedbEngine {
-    pub(crate) fn open(path: &Path) -> Result<RedbEngine> {
+    /// Opens (or creates) the file at `path`; `cache` caps redb's page cache (read
+    /// cache and write buffer) in bytes, redb's default when `None`.
+    pub(crate) fn open(path: &Path, cache: Option<usize>) -> Result<RedbEngine> {
         let existed = path.metadata().map(|m| m.len() > 0).unwrap_or(false);
         let display = path.display().to_string();
-        let opened = std::panic::catch_unwind(|| redb::Database::builder().create(path));
+        let opened = std::panic::catch_unwind(|| {
+            let mut builder = redb::Database::builder();
+            if let Some(bytes) = cache {
+                builder.set_cache_size(bytes);
+            }
+            builder.create(path)
+        });
         match opened {
             Ok(Ok(db)) => Ok(RedbEngine { db: Quiet::new(Arc::new(db)), damaged: Damaged::default() }),
             Ok(Err(e)) => match e {
