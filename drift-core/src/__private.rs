@@ -15,7 +15,7 @@ pub use crate::schema::{
     EntityDescriptor, FieldDefault, FieldDescriptor, FieldKind, FieldShape, IndexDescriptor, OnDelete,
     RelationDescriptor, RelationKind,
 };
-pub use crate::shape::{NamedShape, Shape, ShapeProbe, Variant, ViaDescribe, ViaOpaque};
+pub use crate::shape::{Describe, NamedShape, Shape, ShapeProbe, Variant, ViaDescribe, ViaOpaque};
 pub use std::any::TypeId;
 
 /// A query over `T` read through `reader` (for generated `*_query` accessors).
@@ -142,4 +142,43 @@ pub fn decode_key_field<K: KeyCodec>(input: &mut &[u8]) -> Result<K, String> {
 /// When the bytes are not a valid encoding.
 pub fn skip_key<K: KeyCodec>(input: &mut &[u8]) -> Result<(), KeyError> {
     K::decode_key(input).map(drop)
+}
+
+// Migration defaults: `#[drift(default = expr)]`.
+
+/// A field's `default = expr`, encoded as the field is stored in a row: a row is a
+/// postcard struct of its fields, which postcard writes as the fields one after the
+/// other, so one field's bytes are the value's own encoding.
+///
+/// # Errors
+/// The postcard error, rendered.
+pub fn encode_default<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    encode_row(value, &mut out)?;
+    Ok(out)
+}
+
+// `#[derive(Describe)]`.
+
+/// The shape `shape` builds for the type `T`, or [`Shape::Opaque`] when `T`'s shape is
+/// already being built on this thread: a recursive type (`enum List { Cons(u32,
+/// Box<List>), Nil }`) has no finite shape, so the place where it holds itself is
+/// opaque.
+pub fn describe_once<T: ?Sized>(shape: impl FnOnce() -> Shape) -> Shape {
+    thread_local! {
+        static BUILDING: std::cell::RefCell<Vec<&'static str>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            BUILDING.with_borrow_mut(Vec::pop);
+        }
+    }
+    let name = std::any::type_name::<T>();
+    if BUILDING.with_borrow(|b| b.contains(&name)) {
+        return Shape::Opaque;
+    }
+    BUILDING.with_borrow_mut(|b| b.push(name));
+    let _done = Done;
+    shape()
 }

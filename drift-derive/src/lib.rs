@@ -1,4 +1,4 @@
-//! `#[derive(Entity)]` for Drift KV.
+//! `#[derive(Entity)]` and `#[derive(Describe)]` for Drift KV.
 //!
 //! # Attributes
 //!
@@ -23,8 +23,23 @@
 //!   `Option` field passes when `None`. A rule that cannot apply to the field's type is
 //!   a compile error.
 //!
+//! For migrations (on the struct and on a field):
+//! - `#[drift(renamed_from = "OldName")]` on the struct, `#[drift(renamed_from = "old_name")]`
+//!   on a stored field: the name it had in the stored schema; a migration moves the
+//!   old entity's rows, or the old field's values, here.
+//! - `#[drift(default = expr)]` on a stored field that is not part of the key: the value,
+//!   of the field's type, a migration gives the field in rows stored without it.
+//!
 //! Key and index fields need `drift::KeyCodec`; stored fields need
 //! `serde::Serialize + serde::de::DeserializeOwned`.
+//!
+//! `#[derive(Describe)]` describes a struct or enum used as a field type, so that
+//! migrations can read its stored bytes without the type (see `drift::Shape`). It reads
+//! the type's `#[serde(...)]` attributes: `skip` leaves a field out, `transparent`
+//! gives the type its one field's shape, and `flatten`, `tag`, `untagged`, `content`,
+//! `with`, `serialize_with`, `deserialize_with`, `skip_serializing_if`, `other`,
+//! `remote`, `into`, `from`, `try_from` and a one-way `skip_serializing` or
+//! `skip_deserializing` on a field are errors: the layout they give cannot be described.
 #![forbid(unsafe_code)]
 
 mod expand;
@@ -39,4 +54,12 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_entity(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive_entity(&input).into()
+}
+
+/// Derives `drift::Describe`: the type's wire shape, for migrations. See the crate
+/// documentation for the serde attributes it reads.
+#[proc_macro_derive(Describe)]
+pub fn derive_describe(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive_describe(&input).into()
 }

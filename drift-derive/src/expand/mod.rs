@@ -1,5 +1,6 @@
 //! Code generation from the checked model.
 
+mod describe;
 mod fallback;
 mod fields;
 mod key;
@@ -14,6 +15,8 @@ use quote::quote;
 use crate::internals::ast::Entity;
 use crate::internals::check::check;
 use crate::internals::ctxt::Ctxt;
+
+pub(crate) use describe::derive_describe;
 
 /// parse -> check -> expand; on error, every error together, beside a fallback that
 /// keeps the mistake from cascading into the code using the entity.
@@ -96,9 +99,12 @@ mod snapshots {
     //! the expansion shows up as a reviewable diff of these snapshots.
 
     fn expand(src: &str) -> String {
+        expand_with(src, super::derive_entity)
+    }
+
+    fn expand_with(src: &str, derive: fn(&syn::DeriveInput) -> proc_macro2::TokenStream) -> String {
         let input: syn::DeriveInput = syn::parse_str(src).expect("test input parses");
-        let tokens = super::derive_entity(&input);
-        let file: syn::File = syn::parse2(tokens).expect("generated code parses as items");
+        let file: syn::File = syn::parse2(derive(&input)).expect("generated code parses as items");
         prettyplease::unparse(&file)
     }
 
@@ -170,6 +176,67 @@ mod snapshots {
                 pub author: BelongsTo<User>,
             }
             "#
+        ));
+    }
+
+    #[test]
+    fn entity_with_renames_and_a_default() {
+        insta::assert_snapshot!(expand(
+            r#"
+            #[drift(renamed_from = "Account")]
+            pub struct User {
+                #[drift(primary_key)]
+                pub id: u64,
+                #[drift(renamed_from = "mail")]
+                pub email: String,
+                #[drift(default = Plan::Free)]
+                pub plan: Plan,
+            }
+            "#
+        ));
+    }
+
+    #[test]
+    fn describe_generic_struct_with_a_skipped_field() {
+        insta::assert_snapshot!(expand_with(
+            r#"
+            pub struct Pair<'a, T, const N: usize> {
+                pub first: T,
+                pub rest: [u8; N],
+                #[serde(skip)]
+                pub cache: &'a str,
+            }
+            "#,
+            super::derive_describe
+        ));
+    }
+
+    #[test]
+    fn describe_enum_of_every_variant_kind() {
+        insta::assert_snapshot!(expand_with(
+            r#"
+            pub enum Event {
+                Started,
+                Moved(i32, i32),
+                Renamed { from: String, to: String },
+                #[serde(skip)]
+                Internal(Cache),
+            }
+            "#,
+            super::derive_describe
+        ));
+    }
+
+    #[test]
+    fn describe_beside_an_error() {
+        insta::assert_snapshot!(expand_with(
+            r#"
+            #[serde(tag = "type")]
+            pub enum Event {
+                Started { at: u64 },
+            }
+            "#,
+            super::derive_describe
         ));
     }
 }

@@ -3,12 +3,37 @@
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 
-use crate::internals::ast::Entity;
+use crate::internals::ast::{Entity, Field};
+use crate::internals::attr::RenamedFrom;
 use crate::internals::relation::{OnDeleteAttr, RelKind};
 use crate::internals::unraw::unraw;
 
 fn type_name(ty: &syn::Type) -> String {
     ty.to_token_stream().to_string().chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// `Some(Cow::Borrowed("old"))` for `renamed_from = "old"`, else `None`.
+fn renamed_from(attr: Option<&RenamedFrom>) -> TokenStream {
+    match attr {
+        Some(r) => {
+            let name = &r.name;
+            quote!(::core::option::Option::Some(::drift::__private::Cow::Borrowed(#name)))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// `default = expr`: a function encoding `expr`, typed as the field, so that a value
+/// of another type fails to compile at `expr`.
+fn default(field: &Field<'_>) -> TokenStream {
+    let Some(d) = &field.attrs.default else { return quote!(::core::option::Option::None) };
+    let (ty, expr) = (field.ty, &d.expr);
+    quote! {
+        ::core::option::Option::Some(::drift::__private::FieldDefault(|| {
+            let __drift_value: #ty = #expr;
+            ::drift::__private::encode_default(&__drift_value)
+        }))
+    }
 }
 
 pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
@@ -27,6 +52,8 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
             quote!(Data)
         };
         let fty = f.ty;
+        let renamed_from = renamed_from(f.attrs.renamed_from.as_ref());
+        let default = default(f);
         // Relation proxies are never stored: they have no shape.
         let shape = if f.is_relation() {
             quote!(::drift::__private::FieldShape::Unknown)
@@ -49,13 +76,14 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
                 kind: ::drift::__private::FieldKind::#kind,
                 optional: #optional,
                 shape: #shape,
-                renamed_from: ::core::option::Option::None,
-                default: ::core::option::Option::None,
+                renamed_from: #renamed_from,
+                default: #default,
             }
         }
     });
     let keys = entity.key_fields().into_iter().map(|p| unraw(entity.fields[p].ident));
     let auto = entity.auto_increment();
+    let entity_renamed_from = renamed_from(entity.renamed_from.as_ref());
     let indexes = entity.indexes.iter().map(|idx| {
         let iname = &idx.name;
         let ifields = idx.fields.iter().map(|&p| unraw(entity.fields[p].ident));
@@ -113,7 +141,7 @@ pub(crate) fn descriptor(entity: &Entity<'_>) -> TokenStream {
             auto_increment: #auto,
             indexes: ::drift::__private::Cow::Borrowed(&[#(#indexes),*]),
             relations: ::drift::__private::Cow::Borrowed(&[#(#relations),*]),
-            renamed_from: ::core::option::Option::None,
+            renamed_from: #entity_renamed_from,
         }
     }
 }

@@ -3,7 +3,7 @@
 use proc_macro2::Span;
 use syn::{Ident, Type};
 
-use super::attr::{Container, FieldAttrs};
+use super::attr::{Container, FieldAttrs, RenamedFrom};
 use super::ctxt::Ctxt;
 use super::relation::RelKind;
 use super::unraw::{join, same, unraw};
@@ -20,6 +20,8 @@ pub(crate) struct Entity<'a> {
     pub(crate) validate_with: Option<syn::Path>,
     /// Relation fields (with their attribute), in field order.
     pub(crate) relations: Vec<Relation>,
+    /// `#[drift(renamed_from = "Old")]`.
+    pub(crate) renamed_from: Option<RenamedFrom>,
 }
 
 /// A relation field: its position, its attribute, and the positions of its key
@@ -241,6 +243,7 @@ impl<'a> Entity<'a> {
             indexes,
             validate_with: container.validate_with,
             relations,
+            renamed_from: container.renamed_from,
         })
     }
 

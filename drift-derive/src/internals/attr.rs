@@ -3,6 +3,7 @@
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
+use syn::ext::IdentExt as _;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
@@ -11,8 +12,8 @@ use syn::{Expr, Ident, Lit, LitStr, Token};
 
 use super::ctxt::Ctxt;
 use super::symbol::{
-    AUTO_INCREMENT, CUSTOM, DRIFT, EMAIL, FIELDS, INDEX, LENGTH, MAX, MIN, NAME, PRIMARY_KEY, RANGE, REGEX, Symbol,
-    TABLE, UNIQUE, VALIDATE, VALIDATE_WITH, VERSION,
+    AUTO_INCREMENT, CUSTOM, DEFAULT, DRIFT, EMAIL, FIELDS, INDEX, LENGTH, MAX, MIN, NAME, PRIMARY_KEY, RANGE, REGEX,
+    RENAMED_FROM, Symbol, TABLE, UNIQUE, VALIDATE, VALIDATE_WITH, VERSION,
 };
 use super::unraw::{same, unraw};
 
@@ -64,6 +65,24 @@ pub(crate) struct Container {
     pub(crate) version: Option<(u32, Span)>,
     pub(crate) indexes: Vec<IndexAttr>,
     pub(crate) validate_with: Option<syn::Path>,
+    pub(crate) renamed_from: Option<RenamedFrom>,
+}
+
+/// `#[drift(renamed_from = "old")]`: a name the struct or field had in an earlier
+/// schema, well formed (an identifier, without `r#`).
+pub(crate) struct RenamedFrom {
+    pub(crate) name: String,
+    pub(crate) lit: LitStr,
+    /// The `renamed_from` keyword.
+    pub(crate) span: Span,
+}
+
+/// `#[drift(default = expr)]` on a field: the value a migration gives the field in
+/// rows stored without it.
+pub(crate) struct DefaultAttr {
+    pub(crate) expr: Expr,
+    /// The `default` keyword.
+    pub(crate) span: Span,
 }
 
 /// Attributes on a field.
@@ -74,6 +93,8 @@ pub(crate) struct FieldAttrs {
     pub(crate) index: Option<Span>,
     pub(crate) validate: Vec<Rule>,
     pub(crate) relation: Option<super::relation::RelationAttr>,
+    pub(crate) renamed_from: Option<RenamedFrom>,
+    pub(crate) default: Option<DefaultAttr>,
 }
 
 /// A number literal in a `range` bound, maybe negated.
@@ -162,12 +183,31 @@ fn parse_lit_str(cx: &Ctxt, meta: &ParseNestedMeta<'_>, form: &str) -> syn::Resu
     }
 }
 
+/// `renamed_from = "old"`: the literal must hold an identifier (`old_name`, `r#type`);
+/// `None` after reporting anything else.
+fn parse_renamed_from(cx: &Ctxt, meta: &ParseNestedMeta<'_>, form: &str) -> syn::Result<Option<RenamedFrom>> {
+    let span = meta.path.span();
+    let Some(lit) = parse_lit_str(cx, meta, form)? else { return Ok(None) };
+    let value = lit.value();
+    match Ident::parse_any.parse_str(&value) {
+        Ok(ident) if ident != "_" && ident == value => Ok(Some(RenamedFrom { name: unraw(&ident), lit, span })),
+        _ => {
+            cx.error_spanned_by(
+                &lit,
+                format!("`renamed_from` takes the old name, an identifier, as in `#[drift({form})]`; found {value:?}"),
+            );
+            Ok(None)
+        }
+    }
+}
+
 impl Container {
     pub(crate) fn from_ast(cx: &Ctxt, input: &syn::DeriveInput) -> Container {
         let mut table = Attr::none(cx, TABLE);
         let mut version = Attr::none(cx, VERSION);
         let mut indexes = Vec::new();
         let mut validate_with = Attr::none(cx, VALIDATE_WITH);
+        let mut renamed_from = Attr::none(cx, RENAMED_FROM);
         for attr in &input.attrs {
             if attr.path() != DRIFT {
                 continue;
@@ -207,6 +247,10 @@ impl Container {
                     if let Some(path) = parse_fn_path(cx, &meta, "validate_with = check_entity")? {
                         validate_with.set(&meta.path, path);
                     }
+                } else if meta.path == RENAMED_FROM {
+                    if let Some(r) = parse_renamed_from(cx, &meta, "renamed_from = \"OldName\"")? {
+                        renamed_from.set(&meta.path, r);
+                    }
                 } else if meta.path == VALIDATE {
                     let path = &meta.path;
                     let rest = take_rest(&meta)?;
@@ -214,12 +258,19 @@ impl Container {
                         quote!(#path #rest),
                         "`#[drift(validate(...))]` belongs on a field; on the struct write `#[drift(validate_with = path)]`",
                     );
+                } else if meta.path == DEFAULT {
+                    let path = &meta.path;
+                    let rest = take_rest(&meta)?;
+                    cx.error_spanned_by(
+                        quote!(#path #rest),
+                        "`#[drift(default = ...)]` belongs on a field: the value a migration gives it in older rows",
+                    );
                 } else {
                     unknown(
                         cx,
                         &meta,
                         "struct",
-                        "`table = \"...\"`, `version = N`, `index(fields(...))`, `validate_with = path`",
+                        "`table = \"...\"`, `version = N`, `index(fields(...))`, `validate_with = path`, `renamed_from = \"...\"`",
                     );
                     take_rest(&meta)?;
                 }
@@ -234,6 +285,7 @@ impl Container {
             version: version.get().map(|(v, _)| v),
             indexes,
             validate_with: validate_with.get().map(|(v, _)| v),
+            renamed_from: renamed_from.get().map(|(v, _)| v),
         }
     }
 }
@@ -340,6 +392,8 @@ impl FieldAttrs {
         let mut index = Attr::none(cx, INDEX);
         let mut validate = Vec::new();
         let mut relation: Option<super::relation::RelationAttr> = None;
+        let mut renamed_from = Attr::none(cx, RENAMED_FROM);
+        let mut default = Attr::none(cx, DEFAULT);
         for attr in &field.attrs {
             if attr.path() != DRIFT {
                 continue;
@@ -375,6 +429,14 @@ impl FieldAttrs {
                     }
                 } else if meta.path == VALIDATE {
                     parse_validate(cx, &meta, &mut validate)?;
+                } else if meta.path == RENAMED_FROM {
+                    if let Some(r) = parse_renamed_from(cx, &meta, "renamed_from = \"old_name\"")? {
+                        renamed_from.set(&meta.path, r);
+                    }
+                } else if meta.path == DEFAULT {
+                    let span = meta.path.span();
+                    let expr: Expr = meta.value()?.parse()?;
+                    default.set(&meta.path, DefaultAttr { expr, span });
                 } else if meta.path == VALIDATE_WITH {
                     let path = &meta.path;
                     let rest = take_rest(&meta)?;
@@ -394,7 +456,7 @@ impl FieldAttrs {
                         cx,
                         &meta,
                         "field",
-                        "`primary_key`, `auto_increment`, `unique`, `index`, `validate(...)`, `belongs_to(...)`, `has_many(...)`, `has_one(...)`, `many_to_many(...)`",
+                        "`primary_key`, `auto_increment`, `unique`, `index`, `validate(...)`, `belongs_to(...)`, `has_many(...)`, `has_one(...)`, `many_to_many(...)`, `renamed_from = \"...\"`, `default = expr`",
                     );
                     take_rest(&meta)?;
                 }
@@ -411,6 +473,8 @@ impl FieldAttrs {
             index: flag(index),
             validate,
             relation,
+            renamed_from: renamed_from.get().map(|(v, _)| v),
+            default: default.get().map(|(v, _)| v),
         }
     }
 }

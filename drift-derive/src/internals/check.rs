@@ -7,6 +7,7 @@ use quote::ToTokens;
 use super::ast::{Entity, Field, Shape};
 use super::attr::{NumValue, Number, Rule};
 use super::ctxt::Ctxt;
+use super::describe::{Body, Describe};
 use super::relation::{OnDeleteAttr, RelKind};
 use super::unraw::{same, unraw};
 
@@ -20,6 +21,30 @@ pub(crate) fn check(cx: &Ctxt, entity: &Entity<'_>) {
     check_validate_applies(cx, entity);
     check_validate_bounds(cx, entity);
     check_validate_regex(cx, entity);
+    check_renamed_from(cx, entity);
+    check_migration_attrs_placement(cx, entity);
+}
+
+/// The rules of `#[derive(Describe)]` that span more than one attribute.
+pub(crate) fn check_describe(cx: &Ctxt, describe: &Describe<'_>) {
+    check_transparent(cx, describe);
+}
+
+/// `#[serde(transparent)]` sits on a struct with exactly one field that is not
+/// skipped: that field's layout is the type's (serde's own rule, repeated so that the
+/// shape is never made from a type serde rejects).
+fn check_transparent(cx: &Ctxt, describe: &Describe<'_>) {
+    let Some(span) = describe.transparent else { return };
+    let ok = match &describe.body {
+        Body::Struct(members) => members.iter().filter(|m| !m.skip).count() == 1,
+        Body::Enum(_) => false,
+    };
+    if !ok {
+        cx.syn_error(syn::Error::new(
+            span,
+            "`#[serde(transparent)]` needs a struct with exactly one field that is not `#[serde(skip)]`",
+        ));
+    }
 }
 
 /// The struct has no generic parameters: an entity is one table with one schema, and
@@ -345,6 +370,82 @@ fn check_relations(cx: &Ctxt, entity: &Entity<'_>) {
                 }
             }
             (None, None) => {}
+        }
+    }
+}
+
+/// A `renamed_from` names what was there before: not the struct's or field's own name
+/// (that is no rename), not a name another field has now (a migration could not tell
+/// the two apart), and each old field name once (one stored field becomes one field).
+fn check_renamed_from(cx: &Ctxt, entity: &Entity<'_>) {
+    if let Some(r) = &entity.renamed_from {
+        if r.name == unraw(entity.ident) {
+            cx.error_spanned_by(
+                &r.lit,
+                format!("`renamed_from = \"{}\"` is the struct's own name: give the name it had before", r.name),
+            );
+        }
+    }
+    for (i, f) in entity.fields.iter().enumerate() {
+        let Some(r) = &f.attrs.renamed_from else { continue };
+        let own = unraw(f.ident);
+        if r.name == own {
+            cx.error_spanned_by(
+                &r.lit,
+                format!("`renamed_from = \"{own}\"` is the field's own name: give the name it had before"),
+            );
+        } else if entity.fields.iter().any(|g| unraw(g.ident) == r.name) {
+            cx.error_spanned_by(
+                &r.lit,
+                format!(
+                    "`{own}` cannot be renamed from `{}`: the struct still has a field of that name; rename that field too, or drop `renamed_from`",
+                    r.name
+                ),
+            );
+        } else if let Some(g) =
+            entity.fields[..i].iter().find(|g| g.attrs.renamed_from.as_ref().is_some_and(|o| o.name == r.name))
+        {
+            cx.error_spanned_by(
+                &r.lit,
+                format!(
+                    "`{}` is already renamed from `{}`: one stored field becomes one field, so name it in one `renamed_from`",
+                    unraw(g.ident),
+                    r.name
+                ),
+            );
+        }
+    }
+}
+
+/// `renamed_from` and `default` sit on stored fields, and `default` not on the key: a
+/// relation has nothing stored to rename or fill in, and every stored row already has
+/// its key (a new key field changes every key, which takes a transform).
+fn check_migration_attrs_placement(cx: &Ctxt, entity: &Entity<'_>) {
+    for f in &entity.fields {
+        if f.is_relation() {
+            if let Some(r) = &f.attrs.renamed_from {
+                cx.syn_error(syn::Error::new(
+                    r.span,
+                    format!(
+                        "`renamed_from` applies to stored fields, and `{}` is a relation, which is not stored",
+                        unraw(f.ident)
+                    ),
+                ));
+            }
+            if let Some(d) = &f.attrs.default {
+                cx.syn_error(syn::Error::new(
+                    d.span,
+                    format!(
+                        "`default` applies to stored fields, and `{}` is a relation, which is not stored",
+                        unraw(f.ident)
+                    ),
+                ));
+            }
+        } else if let (Some(_), Some(d)) = (f.attrs.primary_key, &f.attrs.default) {
+            cx.syn_error(syn::Error::new(
+                d.span,
+                "a `#[drift(primary_key)]` field cannot have a `default`: every stored row has its key, and a new key field changes every key, which takes a transform",
+            ));
         }
     }
 }

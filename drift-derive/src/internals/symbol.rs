@@ -33,6 +33,32 @@ pub(crate) const REGEX: Symbol = Symbol("regex");
 pub(crate) const CUSTOM: Symbol = Symbol("custom");
 pub(crate) const MIN: Symbol = Symbol("min");
 pub(crate) const MAX: Symbol = Symbol("max");
+pub(crate) const RENAMED_FROM: Symbol = Symbol("renamed_from");
+pub(crate) const DEFAULT: Symbol = Symbol("default");
+
+// serde's attributes, as `#[derive(Describe)]` reads them.
+pub(crate) const SERDE: Symbol = Symbol("serde");
+pub(crate) const SKIP: Symbol = Symbol("skip");
+pub(crate) const SKIP_SERIALIZING: Symbol = Symbol("skip_serializing");
+pub(crate) const SKIP_DESERIALIZING: Symbol = Symbol("skip_deserializing");
+pub(crate) const TRANSPARENT: Symbol = Symbol("transparent");
+/// serde attributes that change a type's postcard layout in ways a drift `Shape`
+/// cannot say, or hand it to code the derive cannot see.
+pub(crate) const LAYOUT_CHANGING: [Symbol; 13] = [
+    Symbol("flatten"),
+    Symbol("tag"),
+    Symbol("untagged"),
+    Symbol("content"),
+    Symbol("with"),
+    Symbol("serialize_with"),
+    Symbol("deserialize_with"),
+    Symbol("skip_serializing_if"),
+    Symbol("other"),
+    Symbol("remote"),
+    Symbol("into"),
+    Symbol("from"),
+    Symbol("try_from"),
+];
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {
