@@ -6,6 +6,7 @@
 //!
 //! Run with `cargo run --release --example migrate`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use drift::migrate::{Migrations, Row, SchemaHistory};
@@ -94,8 +95,11 @@ fn main() -> drift::Result<()> {
     let err = Db::builder().entity::<v2::Post>().open(&path).unwrap_err();
     println!("\nv2 without migrations:\n  {err}");
 
-    let migrations = Migrations::new().history(history).transform("Post", 2, split_tags).on_progress(|p| {
-        if p.rows_done % 25_000 == 0 || p.rows_done == p.rows_total {
+    let printed = AtomicU64::new(0);
+    let migrations = Migrations::new().history(history).transform("Post", 2, split_tags).on_progress(move |p| {
+        // Every 25,000 rows (progress comes after each chunk of rows).
+        let mark = p.rows_done / 25_000;
+        if p.rows_done == 0 || mark > printed.swap(mark, Ordering::Relaxed) {
             println!("  {}: {}/{} rows", p.step, p.rows_done, p.rows_total);
         }
     });

@@ -273,9 +273,15 @@ impl EntityDescriptor {
         if self.version != compiled.version {
             out.push(format!("version {} became {}", self.version, compiled.version));
         }
+        let renamed_to = |old: &str| {
+            compiled.fields.iter().find(|c| c.renamed_from.as_deref() == Some(old) && self.field(&c.name).is_none())
+        };
         for f in self.fields.iter() {
             match compiled.field(&f.name) {
-                None => out.push(format!("field `{}` was removed", f.name)),
+                None => match renamed_to(&f.name) {
+                    Some(c) => out.push(format!("field `{}` was renamed to `{}`", f.name, c.name)),
+                    None => out.push(format!("field `{}` was removed", f.name)),
+                },
                 Some(c) if c.ty != f.ty => {
                     out.push(format!("field `{}` changed type from `{}` to `{}`", f.name, f.ty, c.ty));
                 }
@@ -289,7 +295,8 @@ impl EntityDescriptor {
             }
         }
         for c in compiled.fields.iter() {
-            if self.field(&c.name).is_none() {
+            let renamed = c.renamed_from.as_deref().is_some_and(|old| self.field(old).is_some());
+            if self.field(&c.name).is_none() && !renamed {
                 out.push(format!("field `{}` of type `{}` was added", c.name, c.ty));
             }
         }
