@@ -43,12 +43,12 @@ pub(crate) fn fit(value: Value, to: &Shape, depth: usize) -> Result<Value, Fault
         | (Shape::F64, v @ Value::F64(_))
         | (Shape::Char, v @ Value::Char(_))
         | (Shape::String, v @ Value::String(_))
+        | (Shape::Bytes, v @ Value::Bytes(_))
         | (Shape::Unit, v @ Value::Unit) => v,
         (Shape::F64, Value::F32(x)) => Value::F64(x.into()),
         // An f64 that round-trips through f32 is held exactly (NaN stays NaN).
         #[allow(clippy::cast_possible_truncation, clippy::float_cmp)]
         (Shape::F32, Value::F64(x)) if x.is_nan() || f64::from(x as f32) == x => Value::F32(x as f32),
-        (Shape::Bytes, v @ Value::Bytes(_)) => v,
         (Shape::Seq(item), v @ Value::Bytes(_)) if **item == Shape::U8 => v,
         (Shape::Bytes, Value::Seq(items) | Value::Tuple(items)) => Value::Bytes(to_bytes(items)?),
         (Shape::Seq(item), Value::Seq(items) | Value::Tuple(items)) if **item == Shape::U8 => {

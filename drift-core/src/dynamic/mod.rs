@@ -18,6 +18,8 @@ mod row;
 mod value;
 mod wire;
 
+#[cfg(test)]
+mod tests;
 
 pub use key::{decode_key_value, encode_key_value};
 pub use row::{Row, RowError};

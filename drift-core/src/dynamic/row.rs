@@ -281,6 +281,7 @@ impl Row {
     }
 
     /// The fields, in order: a decoded row's in descriptor order, set fields after.
+    #[must_use]
     pub fn fields(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> + '_ {
         self.fields.iter().map(|(n, v)| (n.as_str(), v))
     }

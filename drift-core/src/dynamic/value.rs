@@ -216,7 +216,13 @@ impl fmt::Display for Value {
             Value::Struct(fields) => named(f, fields),
             Value::Enum { variant, fields } => {
                 f.write_str(variant)?;
-                if fields.is_empty() { Ok(()) } else { named(f, fields) }
+                if fields.is_empty() {
+                    return Ok(());
+                }
+                if !positional(fields) {
+                    f.write_str(" ")?;
+                }
+                named(f, fields)
             }
         }
     }

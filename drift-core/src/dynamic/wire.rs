@@ -245,10 +245,10 @@ fn varint(input: &mut &[u8], bits: u32, shape: &Shape) -> Result<u128, Fault> {
 }
 
 fn unzigzag(n: u128) -> i128 {
-    // The shift leaves the top bit clear, so the cast keeps the value.
+    // Both operands are below 2^127, so the casts keep their values.
     #[allow(clippy::cast_possible_wrap)]
-    let half = (n >> 1) as i128;
-    half ^ -((n & 1) as i128)
+    let (half, sign) = ((n >> 1) as i128, (n & 1) as i128);
+    half ^ -sign
 }
 
 /// Narrows a decoded varint to its type; [`varint`] keeps it within the type's bits.
