@@ -157,12 +157,12 @@ fn diff_classifies_each_change() {
     assert!(changes.iter().any(|c| matches!(c.kind, ChangeKind::VersionChanged { from: 1, to: 2 })));
     assert!(kinds.iter().any(|k| k == "Post: field `pinned` of type `Option<bool>` added (automatic)"), "{kinds:?}");
     // The other way round, a removed field drops data and a removed entity too.
-    let back = diff(&[<add_option::Post as Entity>::SCHEMA.clone()], &[<v1::Post as Entity>::SCHEMA]);
+    let back = diff(std::slice::from_ref(<add_option::Post as Entity>::SCHEMA), &[<v1::Post as Entity>::SCHEMA]);
     assert!(
         back.iter().any(|c| matches!(&c.kind, ChangeKind::FieldRemoved { field } if field == "pinned")
             && c.class == Class::Acknowledge)
     );
-    let gone = diff(&[<v1::Writer as Entity>::SCHEMA.clone()], &[]);
+    let gone = diff(std::slice::from_ref(<v1::Writer as Entity>::SCHEMA), &[]);
     assert_eq!(gone[0].kind, ChangeKind::EntityRemoved);
     assert_eq!(gone[0].class, Class::Acknowledge);
 }

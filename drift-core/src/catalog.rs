@@ -22,6 +22,10 @@ pub(crate) enum Source {
 /// Reads the foreign key of relation `rel` from a stored row (key, row bytes).
 pub(crate) type FkOfRow = fn(&crate::stats::Counters, &[u8], &[u8], usize) -> Result<Option<Vec<u8>>>;
 
+/// Reads the foreign key of relation `rel` from a stored row (key, row bytes), without
+/// counters.
+pub(crate) type FkOfStoredRow = fn(&[u8], &[u8], usize) -> Result<Option<Vec<u8>>>;
+
 /// Type-erased reads of one entity type, captured when it is registered, so that
 /// code that does not name the type (cascades, loaders, messages) can use it. The
 /// writes a cascade needs are in [`crate::transaction::WriteOps`].

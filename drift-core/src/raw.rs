@@ -345,13 +345,18 @@ impl RawWrite {
     }
 }
 
+/// One index entry of a row: (index position in the descriptor, entry key, entry value).
+pub type IndexEntry = (usize, Vec<u8>, Vec<u8>);
+
+type IndexEntriesFn = fn(&[u8], &[u8], &mut Vec<IndexEntry>) -> Result<()>;
+
 /// Reads of a stored row of one compiled entity type, captured by
 /// [`CompiledEntity::of`].
 #[derive(Clone, Copy)]
 struct RowOps {
     check: fn(&[u8], &[u8]) -> Result<()>,
-    index_entries: fn(&[u8], &[u8], &mut Vec<(usize, Vec<u8>, Vec<u8>)>) -> Result<()>,
-    belongs_to_key: fn(&[u8], &[u8], usize) -> Result<Option<Vec<u8>>>,
+    index_entries: IndexEntriesFn,
+    belongs_to_key: crate::catalog::FkOfStoredRow,
     render_key: fn(&[u8]) -> String,
 }
 
@@ -400,7 +405,7 @@ impl CompiledEntity {
     ///
     /// # Errors
     /// [`Error::Decode`] or [`Error::Key`] naming the entity, key and field.
-    pub fn index_entries(&self, key: &[u8], row: &[u8], out: &mut Vec<(usize, Vec<u8>, Vec<u8>)>) -> Result<()> {
+    pub fn index_entries(&self, key: &[u8], row: &[u8], out: &mut Vec<IndexEntry>) -> Result<()> {
         out.clear();
         (self.ops.index_entries)(key, row, out)
     }
@@ -442,7 +447,7 @@ fn check_row<T: Entity>(key: &[u8], row: &[u8]) -> Result<()> {
     entity.validate().map_err(Error::Validation)
 }
 
-fn index_entries<T: Entity>(key: &[u8], row: &[u8], out: &mut Vec<(usize, Vec<u8>, Vec<u8>)>) -> Result<()> {
+fn index_entries<T: Entity>(key: &[u8], row: &[u8], out: &mut Vec<IndexEntry>) -> Result<()> {
     let entity: T = crate::row::decode(&Counters::default(), key, row)?;
     let schema: &'static EntityDescriptor = T::SCHEMA;
     let nullable = nullable_fields(schema);

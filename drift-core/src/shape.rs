@@ -409,6 +409,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the borrows pick the impl, as in generated code
     fn the_probe_falls_back_to_opaque() {
         struct NotDescribed;
         assert_eq!((&&ShapeProbe::<u32>::new()).drift_shape(), Shape::U32);

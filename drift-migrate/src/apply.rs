@@ -19,11 +19,15 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub(crate) type RowFn = Arc<dyn Fn(Row) -> std::result::Result<Row, BoxError> + Send + Sync>;
 
+/// Stored key and row bytes to the new key and row bytes.
+type TypedRowFn = dyn Fn(&[u8], &[u8]) -> std::result::Result<(Vec<u8>, Vec<u8>), BoxError> + Send + Sync;
+type ProgressFn = dyn Fn(&Progress) + Send + Sync;
+
 /// A typed transform: reads a stored row as the old struct, returns the new row.
 #[derive(Clone)]
 pub(crate) struct TypedFn {
     pub(crate) from: &'static EntityDescriptor,
-    pub(crate) f: Arc<dyn Fn(&[u8], &[u8]) -> std::result::Result<(Vec<u8>, Vec<u8>), BoxError> + Send + Sync>,
+    pub(crate) f: Arc<TypedRowFn>,
 }
 
 struct Transform {
@@ -109,7 +113,7 @@ pub struct Migrations {
     typed: Vec<(String, TypedFn)>,
     dropped_fields: Vec<(String, String)>,
     dropped_entities: Vec<String>,
-    progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    progress: Option<Arc<ProgressFn>>,
 }
 
 impl std::fmt::Debug for Migrations {
