@@ -14,8 +14,11 @@ use crate::shape::{NamedShape, Shape};
 const MAX_ZERO_WIDTH_VALUES: usize = 1 << 16;
 
 /// Decodes one value of shape `shape` from the front of `input`, advancing it past
-/// the bytes read, exactly as postcard would deserialize the type. A sequence of `u8`
-/// is [`Value::Bytes`], a fixed array a [`Value::Tuple`].
+/// the bytes read, as postcard deserializes the type. A sequence of `u8` is
+/// [`Value::Bytes`], a fixed array a [`Value::Tuple`]. Whatever postcard writes
+/// decodes and [`encode_value`] writes it back byte for byte; of the bytes postcard
+/// also reads, a varint with needless continuation bytes is accepted (and written
+/// back shortest), a char that is not exactly one character is refused.
 ///
 /// # Errors
 /// When the bytes end early or are not a valid encoding of `shape` (a bool byte
