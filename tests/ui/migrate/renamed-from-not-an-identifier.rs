@@ -1,0 +1,11 @@
+use drift::prelude::*;
+
+#[derive(Entity, Clone)]
+struct User {
+    #[drift(primary_key)]
+    id: u64,
+    #[drift(renamed_from = "full name")]
+    name: String,
+}
+
+fn main() {}
