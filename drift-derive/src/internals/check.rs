@@ -398,7 +398,7 @@ fn check_renamed_from(cx: &Ctxt, entity: &Entity<'_>) {
             cx.error_spanned_by(
                 &r.lit,
                 format!(
-                    "`{own}` cannot be renamed from `{}`: the struct still has a field of that name; rename that field too, or drop `renamed_from`",
+                    "`{own}` cannot be renamed from `{0}`: the struct still has a field named `{0}`, and a stored `{0}` cannot become both",
                     r.name
                 ),
             );
