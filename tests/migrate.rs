@@ -698,3 +698,613 @@ fn the_snapshot_guard_fails_on_an_unrecorded_schema_and_records_it_on_request() 
     SchemaHistory::assert_recorded(&lock, &compiled);
     assert!(SchemaHistory::load(&lock).unwrap().unrecorded(&compiled).is_empty());
 }
+
+// Found in review: each of these failed before its fix.
+
+#[test]
+fn drop_entity_acknowledgement_does_not_brick_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(&dir, 3);
+    let migrations = || Migrations::new().drop_entity("Writer");
+    let db = Db::builder().entity::<v1::Post>().migrations(migrations()).open(&path).unwrap();
+    drop(db);
+    let again = Db::builder().entity::<v1::Post>().migrations(migrations()).open(&path);
+    assert!(again.is_ok(), "second open failed: {}", again.unwrap_err());
+    let fresh = dir.path().join("fresh.drift");
+    drop(Db::builder().entity::<v1::Post>().migrations(migrations()).open(&fresh).unwrap());
+    let again = Db::builder().entity::<v1::Post>().migrations(migrations()).open(&fresh);
+    assert!(again.is_ok(), "second open of a fresh file failed: {}", again.unwrap_err());
+}
+
+mod article_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, renamed_from = "Post")]
+    pub struct Article {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub title: String,
+        pub views: String,
+        pub author_id: u64,
+    }
+}
+
+mod story_v3 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 3, renamed_from = "Article")]
+    pub struct Story {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub title: String,
+        pub views: String,
+        pub author_id: u64,
+    }
+}
+
+#[test]
+fn an_entity_renamed_twice_keeps_its_rows_through_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(&dir, 8);
+    let mut history = SchemaHistory::default();
+    history.record([<v1::Post as Entity>::SCHEMA, <v1::Writer as Entity>::SCHEMA]);
+    history.record([<article_v2::Article as Entity>::SCHEMA]);
+    history.record([<story_v3::Story as Entity>::SCHEMA]);
+    let db = Db::builder()
+        .entity::<story_v3::Story>()
+        .entity::<v1::Writer>()
+        .migrations(Migrations::new().history(history))
+        .open(&path)
+        .expect("open");
+    let n = db.read(|tx| tx.query::<story_v3::Story>().count()).unwrap();
+    drop(db);
+    let file = contents(&path);
+    assert_eq!(
+        n,
+        8,
+        "Story opened with {n} rows; table `post` still holds {}",
+        file.get("post").map_or(0, |t| t.len())
+    );
+}
+
+mod fam_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Owner {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Pet {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub owner_id: u64,
+        #[drift(belongs_to(Owner, key = owner_id))]
+        pub owner: BelongsTo<Owner>,
+    }
+}
+
+mod fam_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, renamed_from = "Owner")]
+    pub struct Keeper {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+fn fam_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("fam.drift");
+    let db = Db::builder().entity::<fam_v1::Owner>().entity::<fam_v1::Pet>().open(&path).unwrap();
+    db.write(|tx| {
+        tx.insert(&fam_v1::Owner { id: 1, name: "o".into() })?;
+        tx.insert(&fam_v1::Pet { id: 1, owner_id: 1, ..Default::default() })
+    })
+    .unwrap();
+    path
+}
+
+#[test]
+fn renaming_a_parent_keeps_the_restrict_of_unregistered_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fam_file(&dir);
+    let db = Db::builder().entity::<fam_v1::Owner>().open(&path).unwrap();
+    assert_eq!(db.write(|tx| tx.delete::<fam_v1::Owner>(&1)).unwrap_err().kind(), ErrorKind::Restrict);
+    drop(db);
+    let db = Db::builder().entity::<fam_v2::Keeper>().migrations(Migrations::new()).open(&path).unwrap();
+    let r = db.write(|tx| tx.delete::<fam_v2::Keeper>(&1));
+    drop(db);
+    assert!(r.is_err(), "Keeper 1 deleted while {} stored Pet row(s) point at it", contents(&path)["pet"].len());
+}
+
+mod fk_v1 {
+    use super::v1::Writer;
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "note")]
+    pub struct Note {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub body: String,
+        pub author_id: u64,
+        #[drift(belongs_to(Writer, key = author_id))]
+        pub author: BelongsTo<Writer>,
+    }
+}
+
+mod fk_v2 {
+    use super::v1::Writer;
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, table = "note")]
+    pub struct Note {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub body: String,
+        pub author_id: u64,
+        #[drift(belongs_to(Writer, key = author_id))]
+        pub author: BelongsTo<Writer>,
+        pub words: u64,
+    }
+}
+
+#[test]
+fn a_transform_cannot_write_a_dangling_foreign_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fk.drift");
+    let db = Db::builder().entity::<v1::Writer>().entity::<fk_v1::Note>().open(&path).unwrap();
+    db.write(|tx| {
+        tx.insert(&v1::Writer { id: 1, name: "w".into() })?;
+        tx.insert(&fk_v1::Note { id: 1, body: "a b".into(), author_id: 1, ..Default::default() })
+    })
+    .unwrap();
+    drop(db);
+    let m = Migrations::new().transform("Note", 2, |mut row: Row| {
+        let body: String = row.get_as("body")?;
+        row.set("words", body.split(' ').count() as u64);
+        row.set("author_id", 999u64); // a bug in the transform
+        Ok(row)
+    });
+    let err = Db::builder().entity::<v1::Writer>().entity::<fk_v2::Note>().migrations(m).open(&path).unwrap_err();
+    assert!(err.to_string().contains("1 -> 999"), "{err}");
+}
+
+mod auth {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "auth_accounts")]
+    pub struct Account {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+mod billing {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "billing_accounts")]
+    pub struct Account {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+fn auth_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("acc.drift");
+    let db = Db::builder().entity::<auth::Account>().open(&path).unwrap();
+    db.write(|tx| {
+        for i in 1..=3 {
+            tx.insert(&auth::Account { id: i, name: format!("a{i}") })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_new_entity_sharing_a_type_name_is_not_a_table_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = auth_file(&dir);
+    let r = Db::builder().entity::<auth::Account>().entity::<billing::Account>().open(&path);
+    assert!(r.is_ok(), "{}", r.unwrap_err());
+}
+
+#[test]
+fn a_new_entity_sharing_a_type_name_does_not_take_the_other_ones_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = auth_file(&dir);
+    let before = contents(&path)["auth_accounts"].clone();
+    let r =
+        Db::builder().entity::<auth::Account>().entity::<billing::Account>().migrations(Migrations::new()).open(&path);
+    let ok = r.as_ref().err().map(ToString::to_string);
+    drop(r);
+    let file = contents(&path);
+    assert_eq!(file.get("auth_accounts"), Some(&before), "open: {ok:?}");
+    assert!(ok.is_none(), "{ok:?}");
+    // And the program that knows only the first still opens its file.
+    let db = Db::builder().entity::<auth::Account>().open(&path).unwrap();
+    assert_eq!(db.read(|tx| tx.query::<auth::Account>().count()).unwrap(), 3);
+}
+
+mod people_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "users")]
+    pub struct User {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+mod people_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, renamed_from = "User", table = "users")]
+    pub struct Member {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "login_users")]
+    pub struct User {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+#[test]
+fn a_rename_and_a_new_entity_of_the_old_name_do_not_both_claim_the_rows() {
+    let (mut outcomes, mut ok) = (Vec::new(), true);
+    for member_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("people.drift");
+        let db = Db::builder().entity::<people_v1::User>().open(&path).unwrap();
+        db.write(|tx| {
+            for i in 1..=4 {
+                tx.insert(&people_v1::User { id: i, name: format!("u{i}") })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        drop(db);
+        let b = if member_first {
+            Db::builder().entity::<people_v2::Member>().entity::<people_v2::User>()
+        } else {
+            Db::builder().entity::<people_v2::User>().entity::<people_v2::Member>()
+        };
+        let r = b.migrations(Migrations::new()).open(&path);
+        let err = r.as_ref().err().map(ToString::to_string);
+        drop(r);
+        let file = contents(&path);
+        let users = file.get("users").map_or(0, |t| t.len());
+        let login = file.get("login_users").map_or(0, |t| t.len());
+        let stored = stored_json(&path, "users");
+        outcomes.push(format!("member_first={member_first}: open {err:?}; users {users}, login_users {login}"));
+        ok &= err.is_none() && users == 4 && login == 0 && stored["name"] == "Member";
+    }
+    assert!(ok, "{outcomes:#?}");
+}
+
+mod add_opt {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2)]
+    pub struct Post {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub title: String,
+        pub views: String,
+        pub author_id: u64,
+        pub pinned: Option<bool>,
+    }
+}
+
+/// A file written before shapes existed: no `shape` in any stored field.
+fn strip_shapes(path: &Path) {
+    let db = redb::Database::open(path).unwrap();
+    let tx = db.begin_write().unwrap();
+    {
+        let mut t = tx.open_table(TableDefinition::<&[u8], &[u8]>::new("drift#meta")).unwrap();
+        let mut edits = Vec::new();
+        for e in t.iter().unwrap() {
+            let (k, v) = e.unwrap();
+            if k.value().starts_with(b"schema/") {
+                let mut j: serde_json::Value = serde_json::from_slice(v.value()).unwrap();
+                for f in j["fields"].as_array_mut().unwrap() {
+                    f.as_object_mut().unwrap().remove("shape");
+                }
+                edits.push((k.value().to_vec(), serde_json::to_vec(&j).unwrap()));
+            }
+        }
+        for (k, v) in edits {
+            t.insert(k.as_slice(), v.as_slice()).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+#[test]
+fn a_file_without_shapes_migrates_automatically_and_with_a_typed_transform() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(&dir, 5);
+    strip_shapes(&path);
+    let m = Migrations::new().typed::<v1::Post, add_opt::Post>(|old| {
+        Ok(add_opt::Post {
+            id: old.id,
+            title: old.title,
+            views: old.views,
+            author_id: old.author_id,
+            pinned: Some(true),
+        })
+    });
+    let db = Db::builder().entity::<add_opt::Post>().entity::<v1::Writer>().migrations(m).open(&path).unwrap();
+    assert_eq!(db.read(|tx| tx.get::<add_opt::Post>(&2)).unwrap().unwrap().pinned, Some(true));
+    drop(db);
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(&dir, 5);
+    strip_shapes(&path);
+    let db = Db::builder()
+        .entity::<add_opt::Post>()
+        .entity::<v1::Writer>()
+        .migrations(Migrations::new())
+        .open(&path)
+        .unwrap();
+    assert_eq!(db.read(|tx| tx.get::<add_opt::Post>(&2)).unwrap().unwrap().title, "post 2");
+}
+
+mod mail_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "mail")]
+    pub struct Mail {
+        #[drift(primary_key)]
+        pub id: u64,
+        #[drift(index)]
+        pub subject: String,
+    }
+}
+
+mod mail_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, table = "mail")]
+    pub struct Mail {
+        #[drift(primary_key)]
+        pub id: u64,
+        #[drift(index)]
+        pub subject: String,
+        pub read: Option<bool>,
+    }
+}
+
+#[test]
+fn an_index_entry_an_insert_accepts_is_accepted_by_a_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.drift");
+    let db = Db::builder().entity::<mail_v1::Mail>().open(&path).unwrap();
+    let mut len = 1100; // the longest subject an insert accepts
+    while db.write(|tx| tx.insert(&mail_v1::Mail { id: 1, subject: "s".repeat(len) })).is_err() {
+        len -= 1;
+    }
+    drop(db);
+    let r = Db::builder().entity::<mail_v2::Mail>().migrations(Migrations::new()).open(&path);
+    assert!(r.is_ok(), "subject of {len} bytes, inserted fine: {}", r.unwrap_err());
+}
+
+fn count_values(v: &drift::dynamic::Value) -> usize {
+    use drift::dynamic::Value;
+    1 + match v {
+        Value::Seq(items) | Value::Tuple(items) => items.iter().map(count_values).sum(),
+        Value::Option(Some(b)) => count_values(b),
+        Value::Map(e) => e.iter().map(|(k, v)| count_values(k) + count_values(v)).sum(),
+        Value::Struct(f) | Value::Enum { fields: f, .. } => f.iter().map(|(_, v)| count_values(v)).sum(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn nested_zero_width_sequences_stay_within_one_budget_per_value() {
+    use drift::Shape;
+    // Seq<Seq<()>>: 20 inner sequences of 32,768 units, each within a per-sequence budget.
+    let shape = Shape::Seq(Box::new(Shape::Seq(Box::new(Shape::Unit))));
+    let mut bytes = vec![20u8];
+    for _ in 0..20 {
+        bytes.extend_from_slice(&[0x80, 0x80, 0x02]);
+    }
+    if let Ok(v) = drift::dynamic::decode_value(&shape, &mut &bytes[..]) {
+        let n = count_values(&v);
+        assert!(n <= 1 << 16, "{} bytes decoded into {n} values", bytes.len());
+    }
+}
+
+#[test]
+fn a_panicking_progress_callback_leaves_the_file_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(&dir, 600);
+    let before = contents(&path);
+    let r = Db::builder()
+        .entity::<add_opt::Post>()
+        .entity::<v1::Writer>()
+        .migrations(Migrations::new().on_progress(|p| {
+            if p.rows_done > 0 {
+                panic!("progress bar bug");
+            }
+        }))
+        .open(&path);
+    let err = r.unwrap_err();
+    assert!(err.to_string().contains("progress bar bug"), "{err}");
+    // No repair needed: redb opens it read-only.
+    redb::ReadOnlyDatabase::open(&path).map(drop).unwrap();
+    assert_eq!(contents(&path), before);
+    let db = Db::builder().entity::<v1::Post>().entity::<v1::Writer>().open(&path).unwrap();
+    assert_eq!(db.read(|tx| tx.query::<v1::Post>().count()).unwrap(), 600);
+}
+
+mod lang_v3 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 3)]
+    pub struct Post {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub title: String,
+        pub views: String,
+        pub author_id: u64,
+        #[drift(default = String::from("en"))]
+        pub lang: String,
+    }
+}
+
+#[test]
+fn a_transform_that_never_runs_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(&dir, 3);
+    let m = Migrations::new().transform("Post", 2, |mut row: Row| {
+        row.set("lang", "fr");
+        Ok(row)
+    });
+    let err = Db::builder().entity::<lang_v3::Post>().entity::<v1::Writer>().migrations(m).open(&path).unwrap_err();
+    assert!(err.to_string().contains("never runs"), "{err}");
+}
+
+mod draft_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Draft {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub text: String,
+    }
+}
+
+mod into_draft {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, renamed_from = "Post", table = "draft")]
+    pub struct Article {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub title: String,
+        pub views: String,
+        pub author_id: u64,
+    }
+}
+
+#[test]
+fn an_entity_moved_into_a_dropped_entitys_table_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(&dir, 8);
+    drop(Db::builder().entity::<v1::Post>().entity::<v1::Writer>().entity::<draft_v1::Draft>().open(&path).unwrap());
+    let db = Db::builder()
+        .entity::<into_draft::Article>()
+        .entity::<v1::Writer>()
+        .migrations(Migrations::new().drop_entity("Draft"))
+        .open(&path)
+        .expect("open");
+    let n = db.read(|tx| tx.query::<into_draft::Article>().count()).unwrap();
+    assert_eq!(n, 8, "the 8 Post rows were moved to `draft`, then deleted with the dropped Draft");
+}
+
+mod tags_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "tagged")]
+    pub struct Tagged {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub tags: Vec<u32>,
+    }
+}
+
+mod tags_v2 {
+    use drift::prelude::*;
+    use std::collections::BTreeSet;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, table = "tagged")]
+    pub struct Tagged {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub tags: BTreeSet<u32>,
+    }
+}
+
+#[test]
+fn a_vec_becoming_a_set_takes_a_transform() {
+    let changes =
+        diff(std::slice::from_ref(<tags_v1::Tagged as Entity>::SCHEMA), &[<tags_v2::Tagged as Entity>::SCHEMA]);
+    assert!(
+        changes.iter().any(|c| matches!(&c.kind, ChangeKind::TypeChanged { field, .. } if field == "tags")
+            && c.class == Class::Transform),
+        "{changes:?}"
+    );
+}
+
+#[test]
+fn dropping_a_parent_of_stored_children_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fam_file(&dir);
+    let err = Db::builder()
+        .entity::<auth::Account>()
+        .migrations(Migrations::new().drop_entity("Owner"))
+        .open(&path)
+        .unwrap_err();
+    assert!(err.to_string().contains("Pet"), "{err}");
+    assert_eq!(contents(&path)["owner"].len(), 1);
+}
+
+mod lang_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2)]
+    pub struct Post {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub title: String,
+        pub views: String,
+        pub author_id: u64,
+        #[drift(default = String::from("en"))]
+        pub lang: String,
+    }
+}
+
+mod pinned_v3 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 3)]
+    pub struct Post {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub title: String,
+        pub views: String,
+        pub author_id: u64,
+        #[drift(default = String::from("en"))]
+        pub lang: String,
+        pub pinned: Option<bool>,
+    }
+}
+
+#[test]
+fn a_defaulted_field_added_in_an_intermediate_version_needs_no_transform() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = v1_file(&dir, 3);
+    let mut history = SchemaHistory::default();
+    history.record([<v1::Post as Entity>::SCHEMA, <v1::Writer as Entity>::SCHEMA]);
+    history.record([<lang_v2::Post as Entity>::SCHEMA]);
+    history.record([<pinned_v3::Post as Entity>::SCHEMA]);
+    let db = Db::builder()
+        .entity::<pinned_v3::Post>()
+        .entity::<v1::Writer>()
+        .migrations(Migrations::new().history(history))
+        .open(&path)
+        .unwrap();
+    assert_eq!(db.read(|tx| tx.get::<pinned_v3::Post>(&1)).unwrap().unwrap().lang, "en");
+}

@@ -194,7 +194,34 @@ impl DbBuilder {
         let names = RawWrite::names(existing, wanted.iter().cloned());
         let store = backend.handle()?.begin_write(names)?;
         let mut raw = RawWrite::new(store, existing.to_vec(), wanted, display.to_string());
-        migrator.migrate(&mut raw, &self.compiled)?;
+        // A panic (in a transform, a progress callback, a validator) drops the
+        // transaction normally, so nothing is written and the file needs no repair.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| migrator.migrate(&mut raw, &self.compiled)));
+        match run {
+            Ok(r) => r?,
+            Err(payload) => {
+                let reason = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                return Err(Error::Migration {
+                    step: "migrate".into(),
+                    entity: String::new(),
+                    key: None,
+                    field: None,
+                    reason: format!("the migration panicked: {reason}"),
+                });
+            }
+        }
+        // Never commit a migration after which the file would not open.
+        check_meta(raw.store(), self.entities.iter().map(|r| r.schema), display).map_err(|e| Error::Migration {
+            step: "check".into(),
+            entity: String::new(),
+            key: None,
+            field: None,
+            reason: format!("the migrated file would not open, nothing changed: {e}"),
+        })?;
         raw.commit()
     }
 
@@ -390,8 +417,9 @@ fn check_meta<'s>(
     display: &str,
 ) -> Result<()> {
     meta::check_format(store, display)?;
+    let schemas: Vec<&EntityDescriptor> = schemas.collect();
     let mut all_stored = None;
-    for schema in schemas {
+    for &schema in &schemas {
         let Some(stored) = meta::stored_schema(store, &schema.table, display)? else {
             // A new table: the entity is new, unless the file holds it under another
             // table (renamed, or its table changed).
@@ -399,8 +427,10 @@ fn check_meta<'s>(
                 Some(all) => all,
                 None => all_stored.insert(meta::stored_schemas(store, display)?),
             };
+            // A stored entity in a table a registered entity uses is that one's.
             let old = all.iter().find(|s: &&EntityDescriptor| {
-                s.name == schema.name || schema.renamed_from.as_deref() == Some(&*s.name)
+                (s.name == schema.name || schema.renamed_from.as_deref() == Some(&*s.name))
+                    && !schemas.iter().any(|r| r.table == s.table)
             });
             if let Some(old) = old {
                 let change = if old.name == schema.name {

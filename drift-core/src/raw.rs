@@ -246,6 +246,11 @@ impl RawWrite {
 
     reads!();
 
+    /// The transaction, for checks inside drift-core.
+    pub(crate) fn store(&self) -> &WriteStore {
+        &self.store
+    }
+
     /// The file's name, for messages.
     #[must_use]
     pub fn display(&self) -> &str {

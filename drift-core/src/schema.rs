@@ -232,7 +232,7 @@ impl EntityDescriptor {
     /// Fills in the shapes a descriptor stored before shapes existed lacks, from
     /// `compiled`, for each field whose type is written the same in both. Returns
     /// whether anything was filled in.
-    pub(crate) fn upgrade_shapes(&mut self, compiled: &EntityDescriptor) -> bool {
+    pub fn upgrade_shapes(&mut self, compiled: &EntityDescriptor) -> bool {
         let mut changed = false;
         for f in self.fields.to_mut() {
             if matches!(f.shape, FieldShape::Unknown) && f.kind != FieldKind::Relation {

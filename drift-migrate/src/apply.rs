@@ -243,6 +243,10 @@ impl Migrations {
             .map(|t| Arc::clone(&t.f))
     }
 
+    pub(crate) fn transform_targets(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.transforms.iter().map(|t| (t.entity.as_str(), t.to_version))
+    }
+
     pub(crate) fn typed_for(&self, entity: &str) -> Option<TypedFn> {
         self.typed.iter().find(|(e, _)| e == entity).map(|(_, t)| t.clone())
     }
@@ -292,6 +296,15 @@ impl Migrator for Migrations {
         if work.entities.is_empty() && work.dropped.is_empty() {
             return Ok(());
         }
+        // Dropped entities go first: an entity may move into a dropped one's table.
+        for d in &work.dropped {
+            raw.delete_table(&d.table)?;
+            for i in d.indexes.iter() {
+                raw.delete_table(&drift_core::raw::index_table(&d.table, &i.name))?;
+            }
+            raw.remove_schema(&d.table)?;
+            raw.set_sequence(&d.table, 0)?;
+        }
         let mut applied = Vec::new();
         for e in &work.entities {
             migrate_entity(self, raw, e)?;
@@ -308,13 +321,8 @@ impl Migrator for Migrations {
         for e in &work.entities {
             check_relations(self, raw, e, compiled)?;
         }
-        for d in &work.dropped {
-            raw.delete_table(&d.table)?;
-            for i in d.indexes.iter() {
-                raw.delete_table(&drift_core::raw::index_table(&d.table, &i.name))?;
-            }
-            raw.remove_schema(&d.table)?;
-            raw.set_sequence(&d.table, 0)?;
+        for d in &work.retarget {
+            raw.put_schema(d)?;
         }
         let record = AppliedMigration {
             at_unix_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
@@ -469,7 +477,9 @@ fn migrate_entity(m: &Migrations, raw: &mut RawWrite, e: &EntityWork) -> Result<
                     continue;
                 }
                 let index = &to.indexes[*i];
-                if entry.len() > MAX_KEY_LEN {
+                // The limit is on the values: a non-unique entry ends with the key.
+                let values = if index.unique { entry.len() } else { entry.len() - nk.len() };
+                if values > MAX_KEY_LEN {
                     return Err(row_error(
                         e,
                         &step,

@@ -234,40 +234,92 @@ impl ChangeKind {
 }
 
 /// The differences between the `stored` descriptors of a file and the `compiled`
-/// ones, entity by entity: added, removed and renamed entities, then each entity's
-/// own changes (see [`diff_entity`]).
+/// ones, entity by entity: added, removed and renamed entities (matched as
+/// [`match_entities`] does), then each entity's own changes (see [`diff_entity`]).
 #[must_use]
 pub fn diff(stored: &[EntityDescriptor], compiled: &[&EntityDescriptor]) -> Vec<Change> {
+    let sources = match_entities(stored, compiled, |c| former_names(c, None));
     let mut out = Vec::new();
-    let mut matched = vec![false; stored.len()];
-    for c in compiled {
-        match source_entity(stored, c) {
-            Some(i) => {
-                matched[i] = true;
-                out.extend(diff_entity(&stored[i], c));
-            }
+    for (c, source) in compiled.iter().zip(&sources) {
+        match source {
+            Some(i) => out.extend(diff_entity(&stored[*i], c)),
             None => {
                 out.push(Change { entity: c.name.to_string(), kind: ChangeKind::EntityAdded, class: Class::Automatic })
             }
         }
     }
-    for (s, _) in stored.iter().zip(&matched).filter(|(_, m)| !**m) {
-        out.push(Change { entity: s.name.to_string(), kind: ChangeKind::EntityRemoved, class: Class::Acknowledge });
+    for (i, s) in stored.iter().enumerate() {
+        if !sources.contains(&Some(i)) {
+            out.push(Change { entity: s.name.to_string(), kind: ChangeKind::EntityRemoved, class: Class::Acknowledge });
+        }
     }
     out
 }
 
-/// The stored descriptor `compiled` continues: the one in its table (when its name
-/// is `compiled`'s or the one it was renamed from), else the one of its name or old
-/// name.
+/// The names `compiled` had before: its own, the one it was renamed from, and, through
+/// the recorded versions in `history`, every earlier one.
 #[must_use]
-pub fn source_entity(stored: &[EntityDescriptor], compiled: &EntityDescriptor) -> Option<usize> {
-    let named = |s: &EntityDescriptor| s.name == compiled.name || compiled.renamed_from.as_deref() == Some(&*s.name);
-    stored
-        .iter()
-        .position(|s| s.table == compiled.table && named(s))
-        .or_else(|| stored.iter().position(|s| s.name == compiled.name))
-        .or_else(|| stored.iter().position(|s| compiled.renamed_from.as_deref() == Some(&*s.name)))
+pub fn former_names(compiled: &EntityDescriptor, history: Option<&crate::SchemaHistory>) -> Vec<String> {
+    let mut names = vec![compiled.name.to_string()];
+    if let Some(old) = &compiled.renamed_from {
+        names.push(old.to_string());
+    }
+    let Some(history) = history else { return names };
+    let mut i = 0;
+    while i < names.len() {
+        let recorded: Vec<String> = history
+            .entities
+            .get(&names[i])
+            .into_iter()
+            .flat_map(|versions| versions.values())
+            .filter_map(|d| d.renamed_from.as_ref().map(ToString::to_string))
+            .collect();
+        for old in recorded {
+            if !names.contains(&old) {
+                names.push(old);
+            }
+        }
+        i += 1;
+    }
+    names
+}
+
+/// For each compiled entity, the stored descriptor it continues, each claimed at most
+/// once: first the one in its own table under one of its `former` names; then, for
+/// the rest, one of its former names in a table no compiled entity uses (a rename or
+/// a moved table). Two entities of one name in different tables stay apart.
+#[must_use]
+pub fn match_entities(
+    stored: &[EntityDescriptor],
+    compiled: &[&EntityDescriptor],
+    former: impl Fn(&EntityDescriptor) -> Vec<String>,
+) -> Vec<Option<usize>> {
+    let names: Vec<Vec<String>> = compiled.iter().map(|c| former(c)).collect();
+    let mut out = vec![None; compiled.len()];
+    let mut claimed = vec![false; stored.len()];
+    for (ci, c) in compiled.iter().enumerate() {
+        if let Some(si) = stored.iter().position(|s| s.table == c.table && names[ci].iter().any(|n| *n == *s.name)) {
+            out[ci] = Some(si);
+            claimed[si] = true;
+        }
+    }
+    for (ci, _) in compiled.iter().enumerate() {
+        if out[ci].is_some() {
+            continue;
+        }
+        // Former names in order: the nearest rename first.
+        for name in &names[ci] {
+            let found = stored.iter().enumerate().position(|(si, s)| {
+                !claimed[si] && s.name == *name && !compiled.iter().any(|other| other.table == s.table)
+            });
+            if let Some(si) = found {
+                out[ci] = Some(si);
+                claimed[si] = true;
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// The field of `from` that field `to` continues: the one of its name, or the one
@@ -275,6 +327,21 @@ pub fn source_entity(stored: &[EntityDescriptor], compiled: &EntityDescriptor) -
 #[must_use]
 pub fn source_field<'a>(from: &'a EntityDescriptor, to: &FieldDescriptor) -> Option<&'a FieldDescriptor> {
     from.field(&to.name).or_else(|| to.renamed_from.as_deref().and_then(|old| from.field(old)))
+}
+
+/// A key field's shape when known, and its type as written.
+type KeyType = (Option<Shape>, String);
+
+/// The outer type's name of a type as written: `BTreeSet` for `std::collections::BTreeSet<u32>`.
+fn head(ty: &str) -> &str {
+    ty.split('<').next().unwrap_or(ty).rsplit("::").next().unwrap_or(ty).trim()
+}
+
+/// Whether a value of type `a` read as type `b`, with the same bytes, keeps its
+/// meaning: not when one is a set and the other is not (duplicates and order).
+fn same_meaning(a: &str, b: &str) -> bool {
+    let set = |t: &str| matches!(head(t), "BTreeSet" | "HashSet" | "IndexSet");
+    set(a) == set(b)
 }
 
 fn stored_fields(d: &EntityDescriptor) -> impl Iterator<Item = &FieldDescriptor> {
@@ -305,15 +372,26 @@ pub fn diff_entity(from: &EntityDescriptor, to: &EntityDescriptor) -> Vec<Change
     }
     // Primary key: the key bytes are the row's address, and every index entry and
     // foreign key holds them.
-    let key_shapes = |d: &EntityDescriptor| -> Vec<(String, Option<Shape>)> {
-        d.primary_key.iter().map(|k| (k.to_string(), d.field(k).and_then(|f| f.shape.get()))).collect()
+    let key_types = |d: &EntityDescriptor| -> Vec<KeyType> {
+        d.primary_key
+            .iter()
+            .map(|k| {
+                let f = d.field(k);
+                (f.and_then(|f| f.shape.get()), f.map(|f| f.ty.to_string()).unwrap_or_default())
+            })
+            .collect()
     };
     let renamed_key: Vec<String> = to
         .primary_key
         .iter()
         .map(|k| to.field(k).and_then(|f| source_field(from, f)).map_or_else(|| k.to_string(), |f| f.name.to_string()))
         .collect();
-    let key_types_same = key_shapes(from).iter().map(|(_, s)| s).eq(key_shapes(to).iter().map(|(_, s)| s));
+    let (kf, kt) = (key_types(from), key_types(to));
+    let key_types_same = kf.len() == kt.len()
+        && kf.iter().zip(&kt).all(|((sa, ta), (sb, tb))| match (sa, sb) {
+            (Some(a), Some(b)) => a == b,
+            _ => ta == tb,
+        });
     if renamed_key != from.primary_key.iter().map(ToString::to_string).collect::<Vec<_>>() || !key_types_same {
         push(
             ChangeKind::PrimaryKeyChanged {
@@ -360,13 +438,14 @@ pub fn diff_entity(from: &EntityDescriptor, to: &EntityDescriptor) -> Vec<Change
                 }
                 let (fs, ts) = (f.shape.get(), t.shape.get());
                 let same_type = match (&fs, &ts) {
-                    (Some(a), Some(b)) if !a.is_opaque() && !b.is_opaque() => a == b,
+                    (Some(a), Some(b)) if !a.is_opaque() && !b.is_opaque() => a == b && same_meaning(&f.ty, &t.ty),
                     _ => f.ty == t.ty && fs == ts,
                 };
                 if same_type {
                     continue;
                 }
-                let widening = matches!((&fs, &ts), (Some(a), Some(b)) if !a.is_opaque() && a.widens_to(b));
+                let widening = matches!((&fs, &ts), (Some(a), Some(b)) if !a.is_opaque() && a.widens_to(b))
+                    && same_meaning(&f.ty, &t.ty);
                 if !f.optional && t.optional && widening {
                     push(ChangeKind::MadeOptional { field: t.name.to_string() }, Class::Automatic);
                 } else if f.optional && !t.optional {

@@ -111,16 +111,13 @@ impl SchemaHistory {
     }
 
     /// The recorded descriptors of `compiled` strictly between versions `after` and
-    /// `before`, ascending, looked up by its name and the name it was renamed from.
+    /// `before`, ascending, looked up by its name and every name it had before
+    /// ([`crate::former_names`]).
     #[must_use]
     pub fn between(&self, compiled: &EntityDescriptor, after: u32, before: u32) -> Vec<&EntityDescriptor> {
-        let mut names = vec![&*compiled.name];
-        if let Some(old) = compiled.renamed_from.as_deref() {
-            names.push(old);
-        }
         let mut out: BTreeMap<u32, &EntityDescriptor> = BTreeMap::new();
-        for name in names {
-            for (v, d) in self.entities.get(name).into_iter().flatten() {
+        for name in crate::former_names(compiled, Some(self)) {
+            for (v, d) in self.entities.get(&name).into_iter().flatten() {
                 if *v > after && *v < before {
                     out.entry(*v).or_insert(d);
                 }

@@ -29,7 +29,7 @@ mod history;
 mod plan;
 
 pub use apply::{AppliedMigration, AppliedStep, BoxError, Migrations, Progress, applied};
-pub use diff::{Change, ChangeKind, Class, diff, diff_entity, source_entity, source_field};
+pub use diff::{Change, ChangeKind, Class, diff, diff_entity, former_names, match_entities, source_field};
 pub use drift_core::dynamic::{Row, RowError, Value};
 pub use history::{RECORD_ENV, SchemaHistory, Unrecorded};
 pub use plan::{Plan, PlannedStep};

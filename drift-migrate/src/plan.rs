@@ -8,7 +8,7 @@ use drift_core::raw::CompiledEntity;
 use drift_core::{EntityDescriptor, FieldKind, RelationKind};
 
 use crate::apply::{Migrations, RowFn, TypedFn};
-use crate::diff::{Change, ChangeKind, Class, diff_entity, source_entity};
+use crate::diff::{Change, ChangeKind, Class, diff_entity, former_names, match_entities};
 
 /// What a migration will do, readable before anything is written
 /// ([`Migrations::dry_run`]).
@@ -120,6 +120,9 @@ pub(crate) struct Work {
     pub(crate) entities: Vec<EntityWork>,
     pub(crate) dropped: Vec<EntityDescriptor>,
     pub(crate) left: Vec<String>,
+    /// Descriptors of entities left as stored whose relations now name a renamed
+    /// entity by its new name.
+    pub(crate) retarget: Vec<EntityDescriptor>,
 }
 
 impl Work {
@@ -156,12 +159,54 @@ pub(crate) fn build(
 ) -> drift_core::Result<Result<Work, Vec<String>>> {
     let mut problems = Vec::new();
     let mut entities = Vec::new();
-    let mut matched = vec![false; stored.len()];
-    for c in compiled {
+    let schemas: Vec<&EntityDescriptor> = compiled.iter().map(|c| c.schema).collect();
+    let sources = match_entities(stored, &schemas, |c| former_names(c, Some(&m.history)));
+    // Stored entities no compiled one continues: dropped when acknowledged, else left.
+    let mut dropped = Vec::new();
+    let mut left = Vec::new();
+    for (i, s) in stored.iter().enumerate() {
+        if sources.contains(&Some(i)) {
+            continue;
+        }
+        if m.entity_dropped(&s.name) {
+            dropped.push(s.clone());
+        } else {
+            left.push(s.clone());
+        }
+    }
+    for name in m.dropped_entity_names() {
+        if schemas.iter().any(|c| c.name == *name) {
+            problems.push(format!("`.drop_entity(\"{name}\")`: `{name}` is still compiled into this program"));
+        }
+        // A drop of an entity the file does not hold was applied before (or the file
+        // never had it): nothing to do.
+    }
+    for d in &dropped {
+        let children: Vec<String> = left
+            .iter()
+            .chain(schemas.iter().copied())
+            .filter(|c| c.relations.iter().any(|r| r.kind == RelationKind::BelongsTo && r.target == d.name))
+            .map(|c| c.name.to_string())
+            .collect();
+        if !children.is_empty() {
+            problems.push(format!(
+                "`.drop_entity(\"{}\")`: rows of {} belong to it; drop or change them first",
+                d.name,
+                children.join(", ")
+            ));
+        }
+    }
+    let dropped_tables: Vec<&str> = dropped.iter().map(|d| &*d.table).collect();
+    let mut used_transforms: Vec<(String, String, u32)> = Vec::new();
+    let mut ranges: Vec<(String, String, u32, u32)> = Vec::new();
+    for (c, source) in compiled.iter().zip(&sources) {
         let to = c.schema;
-        let Some(si) = source_entity(stored, to) else { continue };
-        matched[si] = true;
-        let from = &stored[si];
+        let Some(si) = *source else { continue };
+        // Shapes a descriptor stored before shapes existed lacks, where the type is
+        // unchanged.
+        let mut from = stored[si].clone();
+        from.upgrade_shapes(to);
+        let from = &from;
         if from.differences(to).is_empty() && from.name == to.name {
             continue;
         }
@@ -172,11 +217,22 @@ pub(crate) fn build(
             ));
             continue;
         }
+        ranges.push((to.name.to_string(), from.name.to_string(), from.version, to.version));
         let typed = m.typed_for(&to.name);
         // The chain of descriptors: stored, recorded versions between, compiled.
         let mut chain: Vec<EntityDescriptor> = vec![from.clone()];
         if typed.is_none() {
-            chain.extend(m.history.between(to, from.version, to.version).into_iter().cloned());
+            for mut d in m.history.between(to, from.version, to.version).into_iter().cloned() {
+                // The history does not store defaults: a field that still has the
+                // same type takes the compiled default.
+                for f in d.fields.to_mut() {
+                    if f.default.is_none() {
+                        f.default = to.field(&f.name).filter(|c| c.ty == f.ty).and_then(|c| c.default);
+                    }
+                }
+                d.upgrade_shapes(to);
+                chain.push(d);
+            }
         }
         chain.push(to.clone());
         let mut steps = Vec::new();
@@ -185,6 +241,9 @@ pub(crate) fn build(
             let last = steps.len() + 2 == chain.len();
             let changes = diff_entity(a, b);
             let transform = if typed.is_some() { None } else { m.transform_for(&b.name, a, b.version) };
+            if transform.is_some() {
+                used_transforms.push((b.name.to_string(), a.name.to_string(), b.version));
+            }
             let step_name = format!("{} v{} -> v{}", b.name, a.version, b.version);
             let mut dropped = Vec::new();
             let mut renames = Vec::new();
@@ -245,25 +304,28 @@ pub(crate) fn build(
                 }
             }
         }
-        if moved && count(&to.table)? > 0 {
+        if moved && !dropped_tables.contains(&&*to.table) && count(&to.table)? > 0 {
             problems.push(format!(
                 "{}: its rows move from table `{}` to `{}`, which already holds rows",
                 to.name, from.table, to.table
             ));
         }
         let (build, drop_indexes) = indexes_to_build(from, to, rewrite);
+        // Code that rewrites rows may rewrite foreign keys: every relation is checked.
+        let coded = typed.is_some() || steps.iter().any(|s| s.transform.is_some());
         let check_relations = to
             .relations
             .iter()
             .enumerate()
             .filter(|(_, r)| r.kind == RelationKind::BelongsTo)
             .filter(|(_, r)| {
-                all.iter().any(|c| match &c.kind {
-                    ChangeKind::RelationAdded { relation, .. } | ChangeKind::RelationChanged { relation } => {
-                        *relation == r.name
-                    }
-                    _ => false,
-                })
+                coded
+                    || all.iter().any(|c| match &c.kind {
+                        ChangeKind::RelationAdded { relation, .. } | ChangeKind::RelationChanged { relation } => {
+                            *relation == r.name
+                        }
+                        _ => false,
+                    })
             })
             .map(|(i, _)| i)
             .collect();
@@ -280,23 +342,40 @@ pub(crate) fn build(
             rows,
         });
     }
-    let mut dropped = Vec::new();
-    let mut left = Vec::new();
-    for (s, _) in stored.iter().zip(&matched).filter(|(_, m)| !**m) {
-        if m.entity_dropped(&s.name) {
-            dropped.push(s.clone());
-        } else {
-            left.push(s.name.to_string());
+    // A transform to a version this migration passes over without a step to it
+    // would be skipped silently.
+    for (entity, version) in m.transform_targets() {
+        let passed =
+            ranges.iter().any(|(new, old, lo, hi)| (new == entity || old == entity) && *lo < version && version <= *hi);
+        let used = used_transforms.iter().any(|(new, old, v)| (new == entity || old == entity) && *v == version);
+        if passed && !used {
+            problems.push(format!(
+                "the transform of {entity} to version {version} never runs: no step goes to that version \
+                 (record version {version} in the schema history)"
+            ));
         }
     }
-    for name in m.dropped_entity_names() {
-        if !stored.iter().any(|s| s.name == *name) {
-            problems.push(format!("`.drop_entity(\"{name}\")`: the file holds no entity `{name}`"));
-        } else if compiled.iter().any(|c| c.schema.name == *name) {
-            problems.push(format!("`.drop_entity(\"{name}\")`: `{name}` is still compiled into this program"));
+    // Relations of entities left as stored that name a renamed entity follow it.
+    let mut retarget = Vec::new();
+    for l in &left {
+        let mut d = l.clone();
+        let mut changed = false;
+        for r in d.relations.to_mut() {
+            for (c, source) in schemas.iter().zip(&sources) {
+                if let Some(si) = source {
+                    if stored[*si].name == r.target && c.name != r.target {
+                        r.target = c.name.clone();
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if changed {
+            retarget.push(d);
         }
     }
-    Ok(if problems.is_empty() { Ok(Work { entities, dropped, left }) } else { Err(problems) })
+    let left = left.iter().map(|l| l.name.to_string()).collect();
+    Ok(if problems.is_empty() { Ok(Work { entities, dropped, left, retarget }) } else { Err(problems) })
 }
 
 /// Which compiled indexes to build from the rows, and which stored index tables to

@@ -42,7 +42,16 @@ pub fn encode_value(shape: &Shape, value: &Value, out: &mut Vec<u8>) -> Result<(
     encode(shape, value, out, 0).map_err(String::from)
 }
 
+std::thread_local! {
+    /// Values of zero-width items the current top-level decode may still produce: one
+    /// budget per value, so nested sequences cannot each take a full one.
+    static ZERO_WIDTH_LEFT: std::cell::Cell<usize> = const { std::cell::Cell::new(MAX_ZERO_WIDTH_VALUES) };
+}
+
 pub(crate) fn decode(shape: &Shape, input: &mut &[u8], depth: usize) -> Result<Value, Fault> {
+    if depth == 0 {
+        ZERO_WIDTH_LEFT.with(|left| left.set(MAX_ZERO_WIDTH_VALUES));
+    }
     Ok(match shape {
         Shape::Bool => match byte(input, shape)? {
             0 => Value::Bool(false),
@@ -156,11 +165,15 @@ fn check_count(item: &[&Shape], n: usize, left: usize, shape: &Shape) -> Result<
         }
     } else {
         let per_item = item.iter().fold(1usize, |acc, s| acc.saturating_add(value_count(s, 0)));
-        if n.saturating_mul(per_item) > MAX_ZERO_WIDTH_VALUES {
+        let need = n.saturating_mul(per_item);
+        let left = ZERO_WIDTH_LEFT.with(std::cell::Cell::get);
+        if need > left {
             return Err(Fault::new(format!(
-                "a {shape} of {n} items that take no bytes is longer than {MAX_ZERO_WIDTH_VALUES} values"
+                "a {shape} of {n} items that take no bytes is longer than the {MAX_ZERO_WIDTH_VALUES} values \
+                 such items may make up in one value"
             )));
         }
+        ZERO_WIDTH_LEFT.with(|l| l.set(left - need));
     }
     Ok(())
 }
