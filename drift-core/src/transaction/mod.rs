@@ -9,8 +9,8 @@ mod write;
 
 use on_delete::RestrictCheck;
 pub(crate) use on_delete::WriteOps;
-pub(crate) use write::has_none;
 use sequence::Sequence;
+pub(crate) use write::has_none;
 pub use write::{MAX_KEY_LEN, MAX_ROW_LEN};
 
 use std::panic::AssertUnwindSafe;
