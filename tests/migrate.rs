@@ -131,6 +131,8 @@ fn an_added_option_field_and_indexes_need_no_code() {
     assert_eq!(found[0].id, 7);
     let none = db.read(|tx| tx.query::<add_option::Post>().filter(add_option::Post::PINNED.eq(None)).count()).unwrap();
     assert_eq!(none, 20);
+    let report = db.check().unwrap();
+    assert!(report.is_ok() && report.index_entries >= 40, "{report}");
     drop(db);
     let file = contents(&path);
     assert_eq!(file["post#title"].len(), 20);
@@ -670,6 +672,8 @@ fn a_v1_file_opened_by_v3_code_migrates_through_v2_in_one_go() {
     assert_eq!(p, v3::Post { id: 42, headline: "post 42".into(), views: 42, author_id: 1, slug: "post-42".into() });
     let by_slug = db.read(|tx| tx.get_by(v3::Post::SLUG, "post-7")).unwrap();
     assert_eq!(by_slug.map(|p| p.id), Some(7));
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{report}");
     let steps = &applied(&db).unwrap()[0].steps;
     assert_eq!(steps.iter().map(|s| (s.from_version, s.to_version)).collect::<Vec<_>>(), vec![(1, 2), (2, 3)]);
     drop(db);

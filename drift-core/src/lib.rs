@@ -5,6 +5,7 @@
 mod cache;
 mod catalog;
 mod changes;
+pub mod check;
 mod codec;
 mod db;
 pub mod dynamic;
@@ -27,6 +28,7 @@ mod storage;
 mod transaction;
 mod validate;
 
+pub use check::{CheckReport, Problem, ProblemKind};
 pub use codec::{KeyCodec, KeyError, prefix_successor};
 pub use db::{Db, DbBuilder};
 pub use entity::{Entity, Field};
