@@ -78,6 +78,14 @@ fn parse_schema(bytes: &[u8], table: &str, display: &str) -> Result<EntityDescri
     Ok(stored)
 }
 
+/// Writes the format marker when there is none.
+pub(crate) fn mark_format(store: &mut WriteStore) -> Result<()> {
+    if store.get(META, FORMAT_KEY)?.is_none() {
+        store.put(META, FORMAT_KEY, FORMAT_VALUE)?;
+    }
+    Ok(())
+}
+
 /// Writes the format marker and the descriptors of `schemas` that are not stored yet.
 pub(crate) fn initialize<'s>(
     store: &mut WriteStore,

@@ -201,6 +201,34 @@ pub fn open_read(path: impl AsRef<std::path::Path>) -> Result<Option<RawRead>> {
     Ok(Some(RawRead::new(store, existing, display)))
 }
 
+/// One write transaction over the file at `path` (created when missing), by table
+/// name: its existing tables and the `wanted` ones. For tools (import, restore); it
+/// checks nothing, writes no format marker, and nothing of it is visible until
+/// [`RawWrite::commit`]. Fails when the file is open elsewhere.
+///
+/// # Errors
+/// [`Error::NotADatabase`] when the file holds tables but no Drift metadata or a
+/// foreign format marker, [`Error::Storage`] when it cannot be opened.
+pub fn open_write(path: impl AsRef<std::path::Path>, wanted: &[String]) -> Result<RawWrite> {
+    let path = path.as_ref();
+    let display = path.display().to_string();
+    if let Some(inspector) = crate::storage::Backend::inspect(path)? {
+        let existing = inspector.table_names()?;
+        meta::check_tables(&existing, &display)?;
+        if existing.iter().any(|t| t == meta::META_TABLE) {
+            let store = inspector.begin_read(RawRead::names(&existing))?;
+            meta::check_format(&store, &display)?;
+        }
+    }
+    let backend = crate::storage::Backend::open(path, None)?;
+    let existing = backend.table_names()?;
+    let names = RawWrite::names(&existing, wanted.iter().cloned());
+    let store = backend.handle()?.begin_write(names)?;
+    let mut raw = RawWrite::new(store, existing, wanted.to_vec(), display);
+    raw.backend = Some(backend);
+    Ok(raw)
+}
+
 impl RawRead {
     pub(crate) fn new(store: ReadStore, existing: Vec<String>, display: String) -> RawRead {
         let tables = Tables::new(existing, []);
@@ -219,6 +247,9 @@ pub struct RawWrite {
     store: WriteStore,
     tables: Tables,
     display: String,
+    /// The engine of a file opened by [`open_write`], closed after the transaction
+    /// (fields drop in order).
+    backend: Option<crate::storage::Backend>,
 }
 
 impl std::fmt::Debug for RawWrite {
@@ -241,7 +272,7 @@ impl RawWrite {
         display: String,
     ) -> RawWrite {
         store.stop_logging();
-        RawWrite { store, tables: Tables::new(existing, wanted), display }
+        RawWrite { store, tables: Tables::new(existing, wanted), display, backend: None }
     }
 
     reads!();
@@ -346,7 +377,20 @@ impl RawWrite {
     /// # Errors
     /// [`Error::Storage`] when the commit fails.
     pub fn commit(self) -> Result<()> {
-        self.store.commit(crate::storage::Durability::Immediate)
+        let RawWrite { store, backend, .. } = self;
+        let r = store.commit(crate::storage::Durability::Immediate);
+        drop(backend);
+        r
+    }
+
+    /// Writes the format marker when the file has none (a file made by
+    /// [`open_write`]).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the store fails.
+    pub fn mark_format(&mut self) -> Result<()> {
+        self.note_meta();
+        meta::mark_format(&mut self.store)
     }
 }
 
