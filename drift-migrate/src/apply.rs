@@ -425,6 +425,11 @@ fn migrate_row(e: &EntityWork, key: &[u8], row: &[u8]) -> Result<(Vec<u8>, Vec<u
                 ),
             ));
         }
+        for (name, value) in &s.defaults {
+            if !r.contains(name) {
+                r.set(name, value.clone());
+            }
+        }
         if !s.last {
             // Through the bytes of the intermediate version: defaults filled in,
             // values fitted to its types, as if a row of that version had been stored.

@@ -88,6 +88,8 @@ pub(crate) struct Step {
     pub(crate) dropped: Vec<String>,
     /// Fields renamed in this step: (old, new).
     pub(crate) renames: Vec<(String, String)>,
+    /// Values for fields of an intermediate `to` that rows lack (its defaults).
+    pub(crate) defaults: Vec<(String, drift_core::dynamic::Value)>,
 }
 
 impl Step {
@@ -144,6 +146,26 @@ impl Work {
         plan.left.clone_from(&self.left);
         plan
     }
+}
+
+/// The default of field `f` of `chain[i]`: its own, or the compiled default of the
+/// field it becomes in the last descriptor (following renames), fitted to its type.
+fn inherited_default(
+    chain: &[EntityDescriptor],
+    i: usize,
+    f: &drift_core::FieldDescriptor,
+) -> Option<drift_core::dynamic::Value> {
+    let own = f.shape.get()?;
+    let mut name = f.name.to_string();
+    for later in &chain[i + 1..] {
+        if later.field(&name).is_none() {
+            name = later.fields.iter().find(|l| l.renamed_from.as_deref() == Some(name.as_str()))?.name.to_string();
+        }
+    }
+    let last = chain.last()?.field(&name)?;
+    let bytes = last.default.as_ref()?.encoded().ok()?;
+    let value = drift_core::dynamic::decode_value(&last.shape.get()?, &mut bytes.as_slice()).ok()?;
+    value.fit(&own).ok()
 }
 
 fn stored_fields(d: &EntityDescriptor) -> impl Iterator<Item = &drift_core::FieldDescriptor> {
@@ -222,24 +244,36 @@ pub(crate) fn build(
         // The chain of descriptors: stored, recorded versions between, compiled.
         let mut chain: Vec<EntityDescriptor> = vec![from.clone()];
         if typed.is_none() {
-            for mut d in m.history.between(to, from.version, to.version).into_iter().cloned() {
-                // The history does not store defaults: a field that still has the
-                // same type takes the compiled default.
-                for f in d.fields.to_mut() {
-                    if f.default.is_none() {
-                        f.default = to.field(&f.name).filter(|c| c.ty == f.ty).and_then(|c| c.default);
-                    }
-                }
-                d.upgrade_shapes(to);
+            for d in m.history.between(to, from.version, to.version).into_iter().cloned() {
                 chain.push(d);
             }
         }
         chain.push(to.clone());
+        // Defaults of fields of intermediate versions, which the history does not
+        // store: the compiled default of the field each becomes (through renames),
+        // fitted to the field's type there.
+        let mut defaults: Vec<Vec<(String, drift_core::dynamic::Value)>> = vec![Vec::new(); chain.len()];
+        for i in 1..chain.len().saturating_sub(1) {
+            for f in chain[i].fields.iter().filter(|f| f.kind == FieldKind::Data && !f.optional) {
+                if let Some(v) = inherited_default(&chain, i, f) {
+                    defaults[i].push((f.name.to_string(), v));
+                }
+            }
+        }
         let mut steps = Vec::new();
-        for pair in chain.windows(2) {
+        for (pi, pair) in chain.windows(2).enumerate() {
             let (a, b) = (&pair[0], &pair[1]);
             let last = steps.len() + 2 == chain.len();
-            let changes = diff_entity(a, b);
+            let defaults = std::mem::take(&mut defaults[pi + 1]);
+            let mut changes = diff_entity(a, b);
+            for ch in &mut changes {
+                if let ChangeKind::FieldAdded { field, default, .. } = &mut ch.kind {
+                    if ch.class == Class::Transform && defaults.iter().any(|(n, _)| n == field) {
+                        *default = true;
+                        ch.class = Class::Automatic;
+                    }
+                }
+            }
             let transform = if typed.is_some() { None } else { m.transform_for(&b.name, a, b.version) };
             if transform.is_some() {
                 used_transforms.push((b.name.to_string(), a.name.to_string(), b.version));
@@ -271,7 +305,7 @@ pub(crate) fn build(
                     _ => {}
                 }
             }
-            steps.push(Step { from: a.clone(), to: b.clone(), last, changes, transform, dropped, renames });
+            steps.push(Step { from: a.clone(), to: b.clone(), last, changes, transform, dropped, renames, defaults });
         }
         if let Some(t) = &typed {
             let old = t.from;
