@@ -87,7 +87,12 @@ pub fn applied(db: &drift_core::Db) -> Result<Vec<AppliedMigration>> {
     parse_history(&db.raw_read()?.history()?)
 }
 
-pub(crate) fn parse_history(records: &[Vec<u8>]) -> Result<Vec<AppliedMigration>> {
+/// The records of applied migrations as a file stores them (`RawRead::history`),
+/// parsed, oldest first.
+///
+/// # Errors
+/// [`Error::Migration`] when a record cannot be read.
+pub fn parse_history(records: &[Vec<u8>]) -> Result<Vec<AppliedMigration>> {
     records
         .iter()
         .map(|r| {

@@ -28,7 +28,7 @@ mod diff;
 mod history;
 mod plan;
 
-pub use apply::{AppliedMigration, AppliedStep, BoxError, Migrations, Progress, applied};
+pub use apply::{AppliedMigration, AppliedStep, BoxError, Migrations, Progress, applied, parse_history};
 pub use diff::{Change, ChangeKind, Class, diff, diff_entity, former_names, match_entities, source_field};
 pub use drift_core::dynamic::{Row, RowError, Value};
 pub use history::{RECORD_ENV, SchemaHistory, Unrecorded};

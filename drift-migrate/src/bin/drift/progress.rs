@@ -1,0 +1,16 @@
+//! Progress bars on stderr: drawn only when stderr is a terminal, never coloured
+//! (so `NO_COLOR` holds by construction).
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A spinner labelled `label`, for work of unknown length. Hidden when stderr is
+/// not a terminal.
+pub fn spinner(label: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        pb.set_style(style);
+    }
+    pb.set_message(label.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}

@@ -1,0 +1,335 @@
+//! The `drift` binary, run for real on files the tests make: human output pinned by
+//! insta snapshots, `--json` output parsed, exit codes, and files that are damaged,
+//! not Drift databases, or open in another process (this test process).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use drift::prelude::*;
+use serde_json::Value as Json;
+
+mod schema {
+    use drift::prelude::*;
+
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "users")]
+    pub struct User {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        #[drift(unique)]
+        pub email: String,
+        pub name: String,
+        #[drift(has_many(Post, foreign_key = author_id))]
+        pub posts: HasMany<Post>,
+    }
+
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Post {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        #[drift(index)]
+        pub author_id: u64,
+        pub title: String,
+        pub likes: u32,
+        #[drift(belongs_to(User, key = author_id, on_delete = cascade))]
+        pub author: BelongsTo<User>,
+    }
+}
+
+use schema::{Post, User};
+
+fn drift() -> Command {
+    let mut cmd = Command::cargo_bin("drift").unwrap();
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs `drift args` in `dir`: (exit code, stdout, stderr).
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = drift().current_dir(dir).args(args).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(!stderr.contains("panicked"), "drift {args:?} panicked: {stderr}");
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+fn json(stdout: &str) -> Json {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+/// The file size in `inspect`'s first line varies with the engine: blank it.
+fn without_size(s: &str) -> String {
+    s.lines()
+        .map(|l| match (l.find(" ("), l.find(" bytes)")) {
+            (Some(a), Some(b)) if l.starts_with("file") && a < b => {
+                format!("{}(SIZE bytes){}", &l[..a + 1], &l[b + 7..])
+            }
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn builder() -> drift::DbBuilder {
+    Db::builder().entity::<User>().entity::<Post>()
+}
+
+/// `blog.drift` in `dir`: two users, three posts.
+fn blog(dir: &Path) -> PathBuf {
+    let path = dir.join("blog.drift");
+    let db = builder().open(&path).unwrap();
+    db.write(|tx| {
+        let ann = tx.insert(&User { email: "ann@x.io".into(), name: "Ann".into(), ..Default::default() })?;
+        let bob = tx.insert(&User { email: "bob@x.io".into(), name: "Bob".into(), ..Default::default() })?;
+        tx.insert(&Post { author_id: ann, title: "Hello".into(), likes: 3, ..Default::default() })?;
+        tx.insert(&Post { author_id: ann, title: "Again".into(), likes: 0, ..Default::default() })?;
+        tx.insert(&Post { author_id: bob, title: "Drift".into(), likes: 7, ..Default::default() })?;
+        Ok(())
+    })
+    .unwrap();
+    path
+}
+
+/// Runs `f` on the file through redb, below Drift.
+fn damage(path: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
+    let db = redb::Database::open(path).unwrap();
+    let tx = db.begin_write().unwrap();
+    f(&tx);
+    tx.commit().unwrap();
+}
+
+fn table(name: &str) -> redb::TableDefinition<'_, &'static [u8], &'static [u8]> {
+    redb::TableDefinition::new(name)
+}
+
+#[test]
+fn inspect_shows_entities_fields_indexes_and_relations() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["inspect", "blog.drift"]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("inspect", without_size(&stdout));
+}
+
+#[test]
+fn inspect_json_is_stable_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    let (code, stdout, _) = run(dir.path(), &["inspect", "blog.drift", "--json"]);
+    assert_eq!(code, 0);
+    let j = json(&stdout);
+    assert_eq!(j["format"], "drift-kv/1");
+    assert_eq!(j["migrations"], 0);
+    let entities = j["entities"].as_array().unwrap();
+    let names: Vec<&str> = entities.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Post", "User"]);
+    let post = &entities[0];
+    assert_eq!(
+        (post["table"].as_str(), post["version"].as_u64(), post["rows"].as_u64()),
+        (Some("post"), Some(1), Some(3))
+    );
+    assert_eq!(post["key"], serde_json::json!(["id"]));
+    assert_eq!(post["sequence"], 3);
+    assert_eq!(post["indexes"][0]["name"], "author_id");
+    assert_eq!(post["indexes"][0]["entries"], 3);
+    assert_eq!(post["relations"][0]["on_delete"], "cascade");
+    let likes = post["fields"].as_array().unwrap().iter().find(|f| f["name"] == "likes").unwrap();
+    assert_eq!((likes["type"].as_str(), likes["stored"].as_str()), (Some("u32"), Some("data")));
+    assert_eq!(entities[1]["indexes"][0]["unique"], true);
+    assert_eq!(j["other_tables"], serde_json::json!([]));
+}
+
+#[test]
+fn check_on_a_sound_file_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    let (code, stdout, _) = run(dir.path(), &["check", "blog.drift"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("check_sound", stdout);
+    let (code, stdout, _) = run(dir.path(), &["check", "blog.drift", "--json"]);
+    assert_eq!(code, 0);
+    let j = json(&stdout);
+    assert_eq!((j["ok"].as_bool(), j["rows"].as_u64(), j["problem_count"].as_u64()), (Some(true), Some(5), Some(0)));
+}
+
+#[test]
+fn check_on_a_file_damaged_on_purpose_exits_one_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    // Post 3's entry in `post#author_id` is removed, and a user's row points at a
+    // missing parent is not possible here; a stale unique entry is added instead.
+    damage(&path, |tx| {
+        let mut t = tx.open_table(table("post#author_id")).unwrap();
+        let mut entry = 2u64.to_be_bytes().to_vec();
+        entry.extend_from_slice(&3u64.to_be_bytes());
+        assert!(t.remove(entry.as_slice()).unwrap().is_some());
+        let mut users = tx.open_table(table("users#email")).unwrap();
+        users.insert(&b"zed@x.io\0\0"[..], &9u64.to_be_bytes()[..]).unwrap();
+    });
+    let (code, stdout, _) = run(dir.path(), &["check", "blog.drift"]);
+    assert_eq!(code, 1, "{stdout}");
+    insta::assert_snapshot!("check_damaged", stdout);
+    let (code, stdout, _) = run(dir.path(), &["check", "blog.drift", "--json"]);
+    assert_eq!(code, 1);
+    let j = json(&stdout);
+    assert_eq!(j["ok"], false);
+    let kinds: Vec<(&str, &str, &str)> = j["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), p["entity"].as_str().unwrap(), p["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("missing_index_entry", "Post", "3"), ("stale_index_entry", "User", "9")]);
+}
+
+#[test]
+fn history_lists_applied_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    let (code, stdout, _) = run(dir.path(), &["history", "blog.drift"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, "blog.drift: no migrations applied\n");
+    let (code, stdout, _) = run(dir.path(), &["history", "blog.drift", "--json"]);
+    assert_eq!((code, json(&stdout)), (0, serde_json::json!([])));
+}
+
+#[test]
+fn a_missing_file_is_a_file_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in ["inspect", "check", "history"] {
+        let (code, stdout, stderr) = run(dir.path(), &[cmd, "nothing.drift"]);
+        assert_eq!((code, stdout.as_str()), (2, ""));
+        assert_eq!(stderr, "drift: nothing.drift does not exist.\n");
+    }
+    // Nothing was created.
+    assert!(!dir.path().join("nothing.drift").exists());
+}
+
+#[test]
+fn random_bytes_are_not_a_drift_database() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fixed xorshift stream: random-looking, the same on every run.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let bytes: Vec<u8> = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    std::fs::write(dir.path().join("noise.bin"), &bytes).unwrap();
+    for cmd in ["inspect", "check", "history"] {
+        let (code, _, stderr) = run(dir.path(), &[cmd, "noise.bin"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.starts_with("drift: noise.bin is not a Drift database, or is damaged:"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(dir.path().join("noise.bin")).unwrap(), bytes, "a read-only command wrote");
+}
+
+#[test]
+fn a_redb_file_without_drift_metadata_is_not_a_drift_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain.redb");
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(table("things")).unwrap().insert(&b"k"[..], &b"v"[..]).unwrap();
+        tx.commit().unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let (code, _, stderr) = run(dir.path(), &["inspect", "plain.redb"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "drift: plain.redb is not a Drift database, or is damaged: the file holds tables but no Drift metadata.\n"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before, "a read-only command wrote");
+}
+
+#[test]
+fn a_file_with_its_header_overwritten_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[..8].copy_from_slice(b"garbage!");
+    std::fs::write(&path, &bytes).unwrap();
+    for cmd in ["inspect", "check"] {
+        let (code, _, stderr) = run(dir.path(), &[cmd, "blog.drift"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.starts_with("drift: blog.drift is not a Drift database, or is damaged:"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "a read-only command wrote");
+}
+
+#[test]
+fn a_file_with_bytes_overwritten_inside_never_panics() {
+    // Whatever the overwritten page held, drift reports a problem (1) or refuses
+    // the file (2), and never panics or writes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    let clean = std::fs::read(&path).unwrap();
+    for at in (4096..clean.len()).step_by(4096).take(16) {
+        let mut bytes = clean.clone();
+        for b in &mut bytes[at + 64..at + 96] {
+            *b = !*b;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        for cmd in ["check", "inspect"] {
+            let (code, stdout, stderr) = run(dir.path(), &[cmd, "blog.drift"]);
+            assert!(code == 0 || code == 1 || code == 2, "{cmd} at {at}: {code} {stdout} {stderr}");
+            if code == 2 {
+                assert!(stderr.starts_with("drift: blog.drift"), "{stderr}");
+            }
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "a read-only command wrote");
+    }
+}
+
+#[test]
+fn a_file_open_in_another_process_is_refused_with_advice() {
+    // redb 4 locks the whole file for the process that has it open (here this test
+    // process), and refuses a read-only open from another process (drift).
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    let db = builder().open(&path).unwrap();
+    for cmd in ["inspect", "check", "history"] {
+        let (code, _, stderr) = run(dir.path(), &[cmd, "blog.drift"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.starts_with("drift: blog.drift is open in another process"), "{stderr}");
+        assert!(stderr.contains("db.check()"), "{stderr}");
+    }
+    drop(db);
+    assert_eq!(run(dir.path(), &["check", "blog.drift"]).0, 0);
+}
+
+#[test]
+fn usage_errors_exit_two_and_help_documents_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(dir.path(), &["inspect"]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, _) = run(dir.path(), &["frobnicate"]);
+    assert_eq!(code, 2);
+    let (code, stdout, _) = run(dir.path(), &["--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Exit codes:"), "{stdout}");
+    assert!(stdout.contains("1  check found problems"), "{stdout}");
+    assert!(stdout.contains("read-only ones included"), "{stdout}");
+    for cmd in
+        ["inspect", "check", "history", "diff", "migrate", "export", "import", "backup", "compact", "completions"]
+    {
+        let (code, stdout, _) = run(dir.path(), &[cmd, "--help"]);
+        assert_eq!(code, 0, "{cmd} --help");
+        assert!(stdout.contains("Usage: drift"), "{stdout}");
+    }
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, stdout, _) = run(dir.path(), &["completions", shell]);
+        assert_eq!(code, 0);
+        assert!(stdout.contains("inspect") && stdout.contains("export"), "{shell}: {stdout}");
+    }
+}
