@@ -34,6 +34,30 @@ mod schema {
         #[drift(belongs_to(User, key = author_id, on_delete = cascade))]
         pub author: BelongsTo<User>,
     }
+
+    /// Version 2 of `Post`, for the schema history only.
+    pub mod v2 {
+        use drift::prelude::*;
+
+        use super::User;
+
+        #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        #[drift(version = 2)]
+        pub struct Post {
+            #[drift(primary_key, auto_increment)]
+            pub id: u64,
+            #[drift(index)]
+            pub author_id: u64,
+            #[drift(renamed_from = "title")]
+            pub headline: String,
+            pub likes: u64,
+            #[drift(index)]
+            pub pinned: Option<bool>,
+            pub slug: String,
+            #[drift(belongs_to(User, key = author_id, on_delete = cascade))]
+            pub author: BelongsTo<User>,
+        }
+    }
 }
 
 use schema::{Post, User};
@@ -332,4 +356,76 @@ fn completions_are_printed_for_each_shell() {
         assert_eq!(code, 0);
         assert!(stdout.contains("inspect") && stdout.contains("export"), "{shell}: {stdout}");
     }
+}
+
+/// `history.json` in `dir`: User v1, Post v1 and v2.
+fn history(dir: &Path) -> PathBuf {
+    let path = dir.join("history.json");
+    let mut h = drift_migrate::SchemaHistory::default();
+    h.record([<User as Entity>::SCHEMA, <Post as Entity>::SCHEMA, <schema::v2::Post as Entity>::SCHEMA]);
+    h.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn diff_lists_changes_against_the_latest_recorded_versions_with_their_class() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    history(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["diff", "blog.drift", "history.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("diff", stdout);
+    let (code, stdout, _) = run(dir.path(), &["diff", "blog.drift", "history.json", "--json"]);
+    assert_eq!(code, 0);
+    let j = json(&stdout);
+    assert_eq!(j["up_to_date"], false);
+    let changes: Vec<(&str, &str)> = j["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["class"].as_str().unwrap()))
+        .collect();
+    assert!(changes.contains(&("field_renamed", "automatic")), "{changes:?}");
+    assert!(changes.contains(&("field_added", "transform")), "{changes:?}");
+    assert!(changes.contains(&("index_added", "automatic")), "{changes:?}");
+}
+
+#[test]
+fn migrate_dry_run_prints_the_plan_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    history(dir.path());
+    let before = std::fs::read(&path).unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["migrate", "blog.drift", "--history", "history.json", "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("migrate_dry_run", stdout);
+    let (code, stdout, _) =
+        run(dir.path(), &["migrate", "blog.drift", "--history", "history.json", "--dry-run", "--json"]);
+    assert_eq!(code, 0);
+    let j = json(&stdout);
+    assert_eq!(j["steps"].as_array().unwrap().len(), 1);
+    assert_eq!((j["steps"][0]["entity"].as_str(), j["steps"][0]["rows"].as_u64()), (Some("Post"), Some(3)));
+    assert_eq!(j["needs_transform"], true);
+    assert_eq!(std::fs::read(&path).unwrap(), before, "a dry run wrote");
+    // Without --dry-run it says where migrations run.
+    let (code, _, stderr) = run(dir.path(), &["migrate", "blog.drift", "--history", "history.json"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("Db::builder()") && stderr.contains("migrations("), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn diff_of_a_file_matching_its_history_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    let mut h = drift_migrate::SchemaHistory::default();
+    h.record([<User as Entity>::SCHEMA, <Post as Entity>::SCHEMA]);
+    h.save(dir.path().join("history.json")).unwrap();
+    let (code, stdout, _) = run(dir.path(), &["diff", "blog.drift", "history.json"]);
+    assert_eq!((code, stdout.as_str()), (0, "blog.drift matches the latest versions in history.json\n"));
+    let (code, stdout, _) = run(dir.path(), &["migrate", "blog.drift", "--history", "history.json", "--dry-run"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("nothing to migrate"), "{stdout}");
+    let (code, _, stderr) = run(dir.path(), &["diff", "blog.drift", "missing.json"]);
+    assert_eq!((code, stderr.as_str()), (2, "drift: missing.json does not exist.\n"));
 }

@@ -172,7 +172,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode, Fail> {
         Command::Migrate { file, history, dry_run, json } => {
             if !dry_run {
                 return Err(Fail::new(
-                    "drift cannot run a migration: it needs the compiled entities and the project's \
+                    "a migration cannot run from the command line: it needs the compiled entities and the project's \
                      transforms; migrate by opening the file in the application with \
                      `Db::builder().entity::<..>().migrations(Migrations::new().history_file(..)?).open(path)`, \
                      and see the plan with `drift migrate FILE --history SCHEMA_HISTORY --dry-run`",
