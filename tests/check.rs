@@ -190,3 +190,103 @@ fn entities_this_process_did_not_register_are_checked_too() {
     let r = db.check().unwrap();
     assert!(r.problems.iter().any(|p| p.entity == "Post" && p.kind == ProblemKind::MissingIndexEntry), "{r}");
 }
+
+mod two_auth {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "auth_accounts")]
+    pub struct Account {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+}
+
+mod two_billing {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "billing_accounts")]
+    pub struct Account {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Invoice {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub account_id: u64,
+        #[drift(belongs_to(Account, key = account_id))]
+        pub account: BelongsTo<Account>,
+    }
+}
+
+#[test]
+fn two_entities_of_one_name_do_not_make_false_dangling_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.drift");
+    let db = Db::builder()
+        .entity::<two_auth::Account>()
+        .entity::<two_billing::Account>()
+        .entity::<two_billing::Invoice>()
+        .open(&path)
+        .unwrap();
+    db.write(|tx| {
+        tx.insert(&two_auth::Account { id: 1 })?;
+        tx.insert(&two_billing::Account { id: 7 })?;
+        tx.insert(&two_billing::Invoice { id: 1, account_id: 7, ..Default::default() })?;
+        Ok(())
+    })
+    .unwrap();
+    let r = db.check().unwrap();
+    assert!(r.is_ok(), "{r}");
+}
+
+#[test]
+fn a_duplicate_unique_value_is_reported_when_its_entries_are_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(&dir);
+    let db = builder().open(&path).unwrap();
+    let ann_row = {
+        let mut out = Vec::new();
+        let ann = db.read(|tx| tx.get::<User>(&1)).unwrap().unwrap();
+        drift::Entity::__encode_row(&ann, &mut out).unwrap();
+        out
+    };
+    drop(db);
+    damage(&path, |tx| {
+        tx.open_table(table("users")).unwrap().insert(&2u64.to_be_bytes()[..], ann_row.as_slice()).unwrap();
+        tx.delete_table(table("users#email")).unwrap();
+    });
+    let r = report(&path);
+    assert!(kinds(&r).contains(&ProblemKind::DuplicateUnique), "{r}");
+}
+
+mod opaque {
+    use drift::prelude::*;
+    #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Default)]
+    pub struct Blob {
+        pub a: u32,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Thing {
+        #[drift(primary_key)]
+        pub id: u64,
+        #[drift(index)]
+        pub n: u32,
+        pub blob: Blob,
+    }
+}
+
+#[test]
+fn a_registered_entity_with_an_opaque_field_is_checked_through_its_struct() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.drift");
+    let db = Db::builder().entity::<opaque::Thing>().open(&path).unwrap();
+    db.write(|tx| tx.insert(&opaque::Thing { id: 1, n: 3, blob: opaque::Blob { a: 1 } }).map(|_| ())).unwrap();
+    let r = db.check().unwrap();
+    assert!(r.is_ok() && r.rows == 1 && r.index_entries == 1 && r.unchecked.is_empty(), "{r}");
+    drop(db);
+    // A program that does not compile it cannot read its rows: listed as not checked.
+    let raw = drift::raw::open_read(&path).unwrap().unwrap();
+    let r = drift::check::check(&raw).unwrap();
+    assert_eq!((r.is_ok(), r.unchecked.clone()), (true, vec!["Thing".to_string()]), "{r}");
+}

@@ -1312,3 +1312,303 @@ fn a_defaulted_field_added_in_an_intermediate_version_needs_no_transform() {
         .unwrap();
     assert_eq!(db.read(|tx| tx.get::<pinned_v3::Post>(&1)).unwrap().unwrap().lang, "en");
 }
+
+mod rt_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "note")]
+    pub struct Note {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "article")]
+    pub struct Article {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Tag {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub note_id: u64,
+        #[drift(belongs_to(Note, key = note_id, on_delete = restrict))]
+        pub note: BelongsTo<Note>,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Comment {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub article_id: u64,
+        #[drift(belongs_to(Article, key = article_id, on_delete = restrict))]
+        pub article: BelongsTo<Article>,
+    }
+}
+
+mod rt_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, renamed_from = "Note", table = "note")]
+    pub struct Article {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, renamed_from = "Article", table = "article")]
+    pub struct Post {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+}
+
+#[test]
+fn a_rename_chain_retargets_each_left_relation_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rt.drift");
+    let db = Db::builder()
+        .entity::<rt_v1::Note>()
+        .entity::<rt_v1::Article>()
+        .entity::<rt_v1::Tag>()
+        .entity::<rt_v1::Comment>()
+        .open(&path)
+        .unwrap();
+    db.write(|tx| {
+        tx.insert(&rt_v1::Note { id: 10 })?;
+        tx.insert(&rt_v1::Article { id: 20 })?;
+        tx.insert(&rt_v1::Tag { id: 1, note_id: 10, ..Default::default() })?;
+        tx.insert(&rt_v1::Comment { id: 1, article_id: 20, ..Default::default() })?;
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = Db::builder()
+        .entity::<rt_v2::Article>()
+        .entity::<rt_v2::Post>()
+        .migrations(Migrations::new())
+        .open(&path)
+        .unwrap();
+    let report = db.check().unwrap();
+    let del = db.write(|tx| tx.delete::<rt_v2::Article>(&10));
+    drop(db);
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(stored_json(&path, "tag")["relations"][0]["target"], "Article");
+    assert_eq!(stored_json(&path, "comment")["relations"][0]["target"], "Post");
+    assert!(del.is_err(), "Tag 1 restricts Article 10");
+}
+
+mod two_auth {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "auth_accounts")]
+    pub struct Account {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+}
+
+mod two_billing {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "billing_accounts")]
+    pub struct Account {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+}
+
+mod inv_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "invoice")]
+    pub struct Invoice {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub account_id: u64,
+    }
+}
+
+mod inv_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, table = "invoice")]
+    pub struct Invoice {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub account_id: u64,
+        #[drift(belongs_to(super::two_billing::Account, key = account_id))]
+        pub account: BelongsTo<super::two_billing::Account>,
+    }
+}
+
+#[test]
+fn a_new_belongs_to_is_checked_against_its_own_parent_not_a_namesake() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.drift");
+    let db = Db::builder()
+        .entity::<two_auth::Account>()
+        .entity::<two_billing::Account>()
+        .entity::<inv_v1::Invoice>()
+        .open(&path)
+        .unwrap();
+    db.write(|tx| {
+        tx.insert(&two_auth::Account { id: 1 })?;
+        tx.insert(&two_billing::Account { id: 7 })?;
+        tx.insert(&inv_v1::Invoice { id: 1, account_id: 7 })?;
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = Db::builder()
+        .entity::<two_auth::Account>()
+        .entity::<two_billing::Account>()
+        .entity::<inv_v2::Invoice>()
+        .migrations(Migrations::new())
+        .open(&path)
+        .unwrap();
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{report}");
+}
+
+mod ai_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "seqd")]
+    pub struct Item {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+mod ai_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, table = "seqd")]
+    pub struct Item {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+#[test]
+fn turning_on_auto_increment_sets_the_mark_past_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ai.drift");
+    let db = Db::builder().entity::<ai_v1::Item>().open(&path).unwrap();
+    db.write(|tx| {
+        for i in 1..=5 {
+            tx.insert(&ai_v1::Item { id: i, name: i.to_string() })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = Db::builder().entity::<ai_v2::Item>().migrations(Migrations::new()).open(&path).unwrap();
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{report}");
+    db.write(|tx| tx.delete::<ai_v2::Item>(&5).map(|_| ())).unwrap();
+    let k = db.write(|tx| tx.insert(&ai_v2::Item { id: 0, name: "new".into() })).unwrap();
+    assert_eq!(k, 6);
+}
+
+mod pp_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct User {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+mod pp_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, renamed_from = "User")]
+    pub struct Member {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "login_users")]
+    pub struct User {
+        #[drift(primary_key)]
+        pub id: u64,
+        pub name: String,
+    }
+}
+
+#[test]
+fn a_declared_rename_continues_stored_rows_whatever_the_registration_order() {
+    for member_first in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("people.drift");
+        let db = Db::builder().entity::<pp_v1::User>().open(&path).unwrap();
+        db.write(|tx| {
+            for i in 1..=4 {
+                tx.insert(&pp_v1::User { id: i, name: format!("u{i}") })?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        drop(db);
+        let b = if member_first {
+            Db::builder().entity::<pp_v2::Member>().entity::<pp_v2::User>()
+        } else {
+            Db::builder().entity::<pp_v2::User>().entity::<pp_v2::Member>()
+        };
+        let db = b.migrations(Migrations::new()).open(&path).unwrap();
+        let members = db.read(|tx| tx.query::<pp_v2::Member>().count()).unwrap();
+        let users = db.read(|tx| tx.query::<pp_v2::User>().count()).unwrap();
+        assert_eq!((members, users), (4, 0), "member_first = {member_first}");
+    }
+}
+
+mod ov_v1 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "articles")]
+    pub struct Article {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(table = "posts")]
+    pub struct Other {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        #[drift(index)]
+        pub x: u32,
+    }
+}
+
+mod ov_v2 {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2, renamed_from = "Article", table = "posts")]
+    pub struct Post {
+        #[drift(primary_key)]
+        pub id: u64,
+    }
+}
+
+#[test]
+fn moving_into_a_left_entitys_table_needs_it_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ov.drift");
+    let db = Db::builder().entity::<ov_v1::Article>().entity::<ov_v1::Other>().open(&path).unwrap();
+    db.write(|tx| {
+        tx.insert(&ov_v1::Article { id: 1 })?;
+        let k = tx.insert(&ov_v1::Other { id: 0, x: 1 })?;
+        tx.delete::<ov_v1::Other>(&k).map(|_| ())
+    })
+    .unwrap();
+    drop(db);
+    let err = Db::builder().entity::<ov_v2::Post>().migrations(Migrations::new()).open(&path).unwrap_err();
+    assert!(err.to_string().contains(".drop_entity(\"Other\")"), "{err}");
+    let db =
+        Db::builder().entity::<ov_v2::Post>().migrations(Migrations::new().drop_entity("Other")).open(&path).unwrap();
+    assert_eq!(db.read(|tx| tx.query::<ov_v2::Post>().count()).unwrap(), 1);
+}

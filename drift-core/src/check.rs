@@ -8,7 +8,7 @@ use std::fmt;
 use crate::dynamic::{Row, Value, decode_key_value, encode_key_value};
 use crate::error::Result;
 use crate::message::{hex, shorten};
-use crate::raw::{Entries, RawRead, index_table};
+use crate::raw::{CompiledEntity, Entries, RawRead, index_table};
 use crate::schema::{EntityDescriptor, FieldKind, IndexDescriptor, RelationKind};
 
 /// Rows read per chunk.
@@ -96,6 +96,9 @@ pub struct CheckReport {
     pub problems: Vec<Problem>,
     /// Problems found in all (more than listed when over the limit).
     pub problem_count: u64,
+    /// Entities whose rows could not be read: a field type without a stored shape,
+    /// and the entity not compiled into the checking program.
+    pub unchecked: Vec<String>,
 }
 
 impl CheckReport {
@@ -128,6 +131,13 @@ impl fmt::Display for CheckReport {
         }
         if self.problem_count > self.problems.len() as u64 {
             writeln!(f, "  and {} more", self.problem_count - self.problems.len() as u64)?;
+        }
+        if !self.unchecked.is_empty() {
+            writeln!(
+                f,
+                "  not checked (a field type has no stored shape; check from a program that compiles it): {}",
+                self.unchecked.join(", ")
+            )?;
         }
         Ok(())
     }
@@ -218,18 +228,30 @@ fn parent_key(
     Ok(Some(out))
 }
 
-/// Checks every entity stored in the file that `raw` reads.
+/// Checks every entity stored in the file that `raw` reads, from the stored
+/// descriptors alone. An entity with a field whose type has no stored shape cannot
+/// be read without its struct: it is listed in [`CheckReport::unchecked`].
 ///
 /// # Errors
 /// [`Error::Storage`](crate::Error::Storage) when the store fails,
 /// [`Error::NotADatabase`](crate::Error::NotADatabase) when a stored descriptor
 /// cannot be read. What is wrong with the data is in the report, not an error.
 pub fn check(raw: &RawRead) -> Result<CheckReport> {
+    check_with(raw, &[])
+}
+
+/// As [`check`], reading the rows of the `compiled` entities whose stored
+/// descriptor matches through their structs (so fields without a shape are checked
+/// too).
+///
+/// # Errors
+/// As [`check`].
+pub fn check_with(raw: &RawRead, compiled: &[CompiledEntity]) -> Result<CheckReport> {
     let stored = raw.stored_schemas()?;
     let mut report = CheckReport::default();
     for desc in &stored {
         report.entities += 1;
-        check_entity(raw, desc, &stored, &mut report)?;
+        check_entity(raw, desc, &stored, compiled, &mut report)?;
     }
     Ok(report)
 }
@@ -238,34 +260,93 @@ fn problem(kind: ProblemKind, desc: &EntityDescriptor, key: Option<String>, deta
     Problem { kind, entity: desc.name.to_string(), index: None, relation: None, key, detail: detail.into() }
 }
 
+/// How the rows of one entity are read.
+enum Reader<'a> {
+    /// Through the stored shapes.
+    Dynamic,
+    /// Through the compiled struct.
+    Typed(&'a CompiledEntity),
+}
+
+impl Reader<'_> {
+    /// The row's index entries (index position, entry, value), or why it does not
+    /// decode.
+    fn entries(
+        &self,
+        desc: &EntityDescriptor,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> std::result::Result<Vec<(usize, Entry)>, String> {
+        match self {
+            Reader::Typed(c) => {
+                let mut out = Vec::new();
+                c.index_entries(key, bytes, &mut out).map_err(|e| e.to_string())?;
+                Ok(out.into_iter().map(|(i, e, v)| (i, (e, v))).collect())
+            }
+            Reader::Dynamic => {
+                let row = Row::decode(desc, key, bytes).map_err(|e| e.to_string())?;
+                let mut out = Vec::new();
+                for (i, index) in desc.indexes.iter().enumerate() {
+                    if let Some(e) = index_entry(desc, index, &row, key)? {
+                        out.push((i, e));
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The encoded parent keys of each `belongs_to` relation `rels` of a row (`None`
+    /// for a `None` key), as candidates per parent of the relation's target name.
+    fn parent_key(
+        &self,
+        desc: &EntityDescriptor,
+        rel: usize,
+        parent: &EntityDescriptor,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> std::result::Result<Option<Vec<u8>>, String> {
+        match self {
+            Reader::Typed(c) => c.belongs_to_key(key, bytes, rel).map_err(|e| e.to_string()),
+            Reader::Dynamic => {
+                let row = Row::decode(desc, key, bytes).map_err(|e| e.to_string())?;
+                parent_key(desc, &desc.relations[rel].key, parent, &row)
+            }
+        }
+    }
+}
+
 fn check_entity(
     raw: &RawRead,
     desc: &EntityDescriptor,
     stored: &[EntityDescriptor],
+    compiled: &[CompiledEntity],
     report: &mut CheckReport,
 ) -> Result<()> {
-    let unshaped: Vec<&str> = desc
-        .fields
+    let unshaped =
+        desc.fields.iter().any(|f| f.kind != FieldKind::Relation && f.shape.get().is_none_or(|s| s.is_opaque()));
+    let typed = compiled
         .iter()
-        .filter(|f| f.kind != FieldKind::Relation && f.shape.get().is_none_or(|s| s.is_opaque()))
-        .map(|f| &*f.name)
-        .collect();
-    if !unshaped.is_empty() {
-        report.push(problem(
-            ProblemKind::Unreadable,
-            desc,
-            None,
-            format!("fields without a stored shape ({}): rows cannot be checked", unshaped.join(", ")),
-        ));
-        return Ok(());
-    }
-    let parents: Vec<(usize, Option<&EntityDescriptor>)> = desc
+        .find(|c| c.schema.table == desc.table && c.schema.name == desc.name && c.schema.differences(desc).is_empty());
+    let reader = match (unshaped, typed) {
+        (false, _) => Reader::Dynamic,
+        (true, Some(c)) => Reader::Typed(c),
+        (true, None) => {
+            report.unchecked.push(desc.name.to_string());
+            return Ok(());
+        }
+    };
+    // Each relation's parents: every stored entity of the target's name (several
+    // entities may share one); a key is sound when one of them holds it.
+    let parents: Vec<(usize, Vec<&EntityDescriptor>)> = desc
         .relations
         .iter()
         .enumerate()
         .filter(|(_, r)| r.kind == RelationKind::BelongsTo)
-        .map(|(i, r)| (i, stored.iter().find(|s| s.name == r.target)))
+        .map(|(i, r)| (i, stored.iter().filter(|s| s.name == r.target).collect()))
         .collect();
+    // Unique entries missing from their index, to find duplicates among them.
+    let mut missing_unique: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::new();
     let mut chunk: Entries = Vec::with_capacity(CHUNK);
     let mut last: Option<Vec<u8>> = None;
     let mut max_key: Option<u64> = None;
@@ -281,57 +362,85 @@ fn check_entity(
                 }
             }
             let rendered = render_key(desc, key);
-            let row = match Row::decode(desc, key, bytes) {
-                Ok(row) => row,
+            let entries = match reader.entries(desc, key, bytes) {
+                Ok(entries) => entries,
                 Err(e) => {
-                    report.push(problem(ProblemKind::Undecodable, desc, Some(rendered), e.to_string()));
+                    report.push(problem(ProblemKind::Undecodable, desc, Some(rendered), e));
                     continue;
                 }
             };
-            for index in desc.indexes.iter() {
+            for (i, (entry, value)) in entries {
+                let index = &desc.indexes[i];
                 let table = index_table(&desc.table, &index.name);
                 let p = |kind, detail: String| {
                     let mut p = problem(kind, desc, Some(rendered.clone()), detail);
                     p.index = Some(index.name.to_string());
                     p
                 };
-                match index_entry(desc, index, &row, key) {
-                    Err(e) => report.push(p(ProblemKind::Undecodable, e)),
-                    Ok(None) => {}
-                    Ok(Some((entry, value))) => match raw.get(&table, &entry)? {
-                        None => report.push(p(ProblemKind::MissingIndexEntry, "the row has no entry".into())),
-                        Some(v) if v != value => {
-                            let other = render_key(desc, &v);
-                            report.push(p(
-                                ProblemKind::DuplicateUnique,
-                                format!("the row's value is held by the entry of key {other}"),
-                            ));
+                match raw.get(&table, &entry)? {
+                    None => {
+                        report.push(p(ProblemKind::MissingIndexEntry, "the row has no entry".into()));
+                        if index.unique && missing_unique.len() < MAX_LISTED {
+                            missing_unique.push((i, entry, key.clone()));
                         }
-                        Some(_) => {}
-                    },
+                    }
+                    Some(v) if v != value => {
+                        let other = render_key(desc, &v);
+                        report.push(p(
+                            ProblemKind::DuplicateUnique,
+                            format!("the row's value is held by the entry of key {other}"),
+                        ));
+                    }
+                    Some(_) => {}
                 }
             }
-            for &(ri, parent) in &parents {
-                let rel = &desc.relations[ri];
+            for (ri, candidates) in &parents {
+                let rel = &desc.relations[*ri];
                 let p = |detail: String| {
                     let mut p = problem(ProblemKind::DanglingForeignKey, desc, Some(rendered.clone()), detail);
                     p.relation = Some(rel.name.to_string());
                     p
                 };
-                let Some(parent) = parent else {
+                if candidates.is_empty() {
                     report.push(p(format!("the file holds no entity `{}`", rel.target)));
                     continue;
-                };
-                match parent_key(desc, &rel.key, parent, &row) {
-                    Err(e) => report.push(p(e)),
-                    Ok(None) => {}
-                    Ok(Some(pk)) => {
-                        if raw.get(&parent.table, &pk)?.is_none() {
-                            report.push(p(format!("no {} has key {}", parent.name, render_key(parent, &pk))));
+                }
+                let mut missing = None;
+                for parent in candidates {
+                    match reader.parent_key(desc, *ri, parent, key, bytes) {
+                        Err(e) => missing = Some(e),
+                        Ok(None) => {
+                            missing = None;
+                            break;
+                        }
+                        Ok(Some(pk)) => {
+                            if raw.get(&parent.table, &pk)?.is_some() {
+                                missing = None;
+                                break;
+                            }
+                            missing = Some(format!("no {} has key {}", parent.name, render_key(parent, &pk)));
                         }
                     }
                 }
+                if let Some(detail) = missing {
+                    report.push(p(detail));
+                }
             }
+        }
+    }
+    // Rows sharing a unique value whose entries are all missing.
+    missing_unique.sort();
+    for pair in missing_unique.windows(2) {
+        let ((i, a, ka), (j, b, kb)) = (&pair[0], &pair[1]);
+        if i == j && a == b {
+            let mut p = problem(
+                ProblemKind::DuplicateUnique,
+                desc,
+                Some(render_key(desc, kb)),
+                format!("the row shares its value with key {}", render_key(desc, ka)),
+            );
+            p.index = Some(desc.indexes[*i].name.to_string());
+            report.push(p);
         }
     }
     if let Some(max) = max_key {
@@ -345,8 +454,8 @@ fn check_entity(
             ));
         }
     }
-    for index in desc.indexes.iter() {
-        check_index(raw, desc, index, report)?;
+    for (i, index) in desc.indexes.iter().enumerate() {
+        check_index(raw, desc, i, index, &reader, report)?;
     }
     Ok(())
 }
@@ -355,7 +464,9 @@ fn check_entity(
 fn check_index(
     raw: &RawRead,
     desc: &EntityDescriptor,
+    position: usize,
     index: &IndexDescriptor,
+    reader: &Reader<'_>,
     report: &mut CheckReport,
 ) -> Result<()> {
     let table = index_table(&desc.table, &index.name);
@@ -382,11 +493,9 @@ fn check_index(
                 continue;
             };
             // An undecodable row is reported with the rows.
-            let Ok(row) = Row::decode(desc, &key, &bytes) else { continue };
-            match index_entry(desc, index, &row, &key) {
-                Ok(Some((want, _))) if want == *entry => {}
-                Ok(_) => report.push(stale("the row's values differ from the entry's".into(), Some(rendered))),
-                Err(_) => {}
+            let Ok(entries) = reader.entries(desc, &key, &bytes) else { continue };
+            if !entries.iter().any(|(i, (e, _))| *i == position && e == entry) {
+                report.push(stale("the row's values differ from the entry's".into(), Some(rendered)));
             }
         }
     }

@@ -275,6 +275,7 @@ impl DbBuilder {
                 planner: crate::query::stats::PlannerStats::default(),
                 strict_loading: self.strict_loading,
                 display: display.to_string(),
+                compiled: self.compiled.clone(),
             }),
             ops: self.ops.into(),
         };
@@ -413,7 +414,7 @@ impl Db {
     /// [`Error::Storage`] when the store fails; problems of the data are in the
     /// report.
     pub fn check(&self) -> Result<crate::check::CheckReport> {
-        crate::check::check(&self.raw_read()?)
+        crate::check::check_with(&self.raw_read()?, &self.inner.compiled)
     }
 
     /// The schemas of the registered entities.

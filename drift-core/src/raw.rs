@@ -415,6 +415,8 @@ struct RowOps {
 pub struct CompiledEntity {
     /// The compiled descriptor.
     pub schema: &'static EntityDescriptor,
+    type_id: std::any::TypeId,
+    target: fn(usize) -> Option<std::any::TypeId>,
     ops: RowOps,
 }
 
@@ -430,6 +432,8 @@ impl CompiledEntity {
     pub fn of<T: Entity>() -> CompiledEntity {
         CompiledEntity {
             schema: T::SCHEMA,
+            type_id: std::any::TypeId::of::<T>(),
+            target: T::__relation_target,
             ops: RowOps {
                 check: check_row::<T>,
                 index_entries: index_entries::<T>,
@@ -466,6 +470,18 @@ impl CompiledEntity {
     /// [`Error::Decode`] or [`Error::Key`].
     pub fn belongs_to_key(&self, key: &[u8], row: &[u8], relation: usize) -> Result<Option<Vec<u8>>> {
         (self.ops.belongs_to_key)(key, row, relation)
+    }
+
+    /// The entity type's id.
+    #[must_use]
+    pub fn type_id(&self) -> std::any::TypeId {
+        self.type_id
+    }
+
+    /// The type id of the entity relation `relation` points at.
+    #[must_use]
+    pub fn relation_target(&self, relation: usize) -> Option<std::any::TypeId> {
+        (self.target)(relation)
     }
 
     /// A key of this entity, rendered for a message.

@@ -536,6 +536,15 @@ fn migrate_entity(m: &Migrations, raw: &mut RawWrite, e: &EntityWork) -> Result<
             ),
         });
     }
+    if to.auto_increment {
+        // A key below the mark is never handed out again: the mark is at least the
+        // largest key (auto_increment may have been turned on by this migration).
+        let largest = last.as_deref().and_then(|k| <[u8; 8]>::try_from(k).ok()).map_or(0, u64::from_be_bytes);
+        let seq = raw.sequence(&e.stored.table)?;
+        if largest > seq {
+            raw.set_sequence(&e.stored.table, largest)?;
+        }
+    }
     if moved {
         let seq = raw.sequence(&e.stored.table)?;
         raw.delete_table(&e.stored.table)?;
@@ -555,7 +564,8 @@ fn check_relations(m: &Migrations, raw: &mut RawWrite, e: &EntityWork, compiled:
     for &ri in &e.check_relations {
         let rel = &to.relations[ri];
         let step = format!("{} v{} -> v{}: check relation `{}`", to.name, e.stored.version, to.version, rel.name);
-        let Some(parent) = compiled.iter().find(|c| c.schema.name == rel.target) else {
+        let target = e.compiled.relation_target(ri);
+        let Some(parent) = compiled.iter().find(|c| target.is_some_and(|t| c.type_id() == t)) else {
             return Err(Error::Migration {
                 step,
                 entity: to.name.to_string(),

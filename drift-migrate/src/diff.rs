@@ -303,19 +303,27 @@ pub fn match_entities(
             claimed[si] = true;
         }
     }
-    for (ci, _) in compiled.iter().enumerate() {
-        if out[ci].is_some() {
-            continue;
-        }
-        // Former names in order: the nearest rename first.
-        for name in &names[ci] {
-            let found = stored.iter().enumerate().position(|(si, s)| {
-                !claimed[si] && s.name == *name && !compiled.iter().any(|other| other.table == s.table)
-            });
-            if let Some(si) = found {
-                out[ci] = Some(si);
-                claimed[si] = true;
-                break;
+    // Then through former names: declared renames first, for every entity, then
+    // each entity's own name (a moved table), so that a rename to a new name and a
+    // new entity of the old name never race on the order they were registered in.
+    for own in [false, true] {
+        for ci in 0..compiled.len() {
+            if out[ci].is_some() {
+                continue;
+            }
+            // Former names in order: the nearest rename first.
+            for (i, name) in names[ci].iter().enumerate() {
+                if (i == 0) != own {
+                    continue;
+                }
+                let found = stored.iter().enumerate().position(|(si, s)| {
+                    !claimed[si] && s.name == *name && !compiled.iter().any(|other| other.table == s.table)
+                });
+                if let Some(si) = found {
+                    out[ci] = Some(si);
+                    claimed[si] = true;
+                    break;
+                }
             }
         }
     }

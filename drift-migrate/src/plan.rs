@@ -338,7 +338,13 @@ pub(crate) fn build(
                 }
             }
         }
-        if moved && !dropped_tables.contains(&&*to.table) && count(&to.table)? > 0 {
+        if let Some(other) = left.iter().find(|l| moved && l.table == to.table) {
+            problems.push(format!(
+                "{}: its rows move to table `{}`, which holds entity `{}`: drop it with `.drop_entity(\"{}\")` \
+                 or choose another table",
+                to.name, to.table, other.name, other.name
+            ));
+        } else if moved && !dropped_tables.contains(&&*to.table) && count(&to.table)? > 0 {
             problems.push(format!(
                 "{}: its rows move from table `{}` to `{}`, which already holds rows",
                 to.name, from.table, to.table
@@ -395,13 +401,14 @@ pub(crate) fn build(
         let mut d = l.clone();
         let mut changed = false;
         for r in d.relations.to_mut() {
-            for (c, source) in schemas.iter().zip(&sources) {
-                if let Some(si) = source {
-                    if stored[*si].name == r.target && c.name != r.target {
-                        r.target = c.name.clone();
-                        changed = true;
-                    }
-                }
+            // Against the stored name only, once: in a chain of renames (A -> B,
+            // B -> C) a relation to A goes to B, not on to C.
+            let renamed = schemas.iter().zip(&sources).find_map(|(c, source)| {
+                source.filter(|si| stored[*si].name == r.target && c.name != r.target).map(|_| c.name.clone())
+            });
+            if let Some(new) = renamed {
+                r.target = new;
+                changed = true;
             }
         }
         if changed {

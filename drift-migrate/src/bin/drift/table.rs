@@ -39,7 +39,11 @@ impl Table {
     }
 }
 
-/// `1 row`, `2 rows`.
+/// `1 row`, `2 rows`, `2 entities`.
 pub fn count(n: u64, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+    match noun.strip_suffix('y') {
+        _ if n == 1 => format!("1 {noun}"),
+        Some(stem) => format!("{n} {stem}ies"),
+        None => format!("{n} {noun}s"),
+    }
 }
