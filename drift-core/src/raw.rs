@@ -404,6 +404,7 @@ type IndexEntriesFn = fn(&[u8], &[u8], &mut Vec<IndexEntry>) -> Result<()>;
 #[derive(Clone, Copy)]
 struct RowOps {
     check: fn(&[u8], &[u8]) -> Result<()>,
+    check_with_entries: IndexEntriesFn,
     index_entries: IndexEntriesFn,
     belongs_to_key: crate::catalog::FkOfStoredRow,
     render_key: fn(&[u8]) -> String,
@@ -436,6 +437,7 @@ impl CompiledEntity {
             target: T::__relation_target,
             ops: RowOps {
                 check: check_row::<T>,
+                check_with_entries: check_with_entries::<T>,
                 index_entries: index_entries::<T>,
                 belongs_to_key: belongs_to_key::<T>,
                 render_key: crate::row::render_key::<T>,
@@ -450,6 +452,16 @@ impl CompiledEntity {
     /// [`Error::Decode`] or [`Error::Validation`], naming the entity and key.
     pub fn check(&self, key: &[u8], row: &[u8]) -> Result<()> {
         (self.ops.check)(key, row)
+    }
+
+    /// [`CompiledEntity::check`] and [`CompiledEntity::index_entries`] with one
+    /// decode of the row.
+    ///
+    /// # Errors
+    /// As both.
+    pub fn check_with_entries(&self, key: &[u8], row: &[u8], out: &mut Vec<IndexEntry>) -> Result<()> {
+        out.clear();
+        (self.ops.check_with_entries)(key, row, out)
     }
 
     /// The index entries of a row: (index position in the descriptor, entry key,
@@ -493,6 +505,10 @@ impl CompiledEntity {
 
 fn check_row<T: Entity>(key: &[u8], row: &[u8]) -> Result<()> {
     let entity: T = crate::row::decode(&Counters::default(), key, row)?;
+    check_entity(&entity, key, row)
+}
+
+fn check_entity<T: Entity>(entity: &T, key: &[u8], row: &[u8]) -> Result<()> {
     if key.len() > crate::transaction::MAX_KEY_LEN || row.len() > crate::transaction::MAX_ROW_LEN {
         let name = crate::row::entity_name::<T>();
         let rendered = crate::row::render_key::<T>(key);
@@ -512,8 +528,18 @@ fn check_row<T: Entity>(key: &[u8], row: &[u8]) -> Result<()> {
     entity.validate().map_err(Error::Validation)
 }
 
+fn check_with_entries<T: Entity>(key: &[u8], row: &[u8], out: &mut Vec<IndexEntry>) -> Result<()> {
+    let entity: T = crate::row::decode(&Counters::default(), key, row)?;
+    check_entity(&entity, key, row)?;
+    entries_of(&entity, key, out)
+}
+
 fn index_entries<T: Entity>(key: &[u8], row: &[u8], out: &mut Vec<IndexEntry>) -> Result<()> {
     let entity: T = crate::row::decode(&Counters::default(), key, row)?;
+    entries_of(&entity, key, out)
+}
+
+fn entries_of<T: Entity>(entity: &T, key: &[u8], out: &mut Vec<IndexEntry>) -> Result<()> {
     let schema: &'static EntityDescriptor = T::SCHEMA;
     let nullable = nullable_fields(schema);
     for (i, idx) in schema.indexes.iter().enumerate() {

@@ -11,7 +11,7 @@ use drift_core::raw::{CompiledEntity, Entries, Migrator, RawWrite};
 use drift_core::{DbBuilder, Entity, EntityDescriptor, Error, MAX_KEY_LEN, Result};
 
 use crate::history::SchemaHistory;
-use crate::plan::{self, EntityWork, Plan, Step};
+use crate::plan::{self, EntityWork, Plan};
 
 /// An error a transform returns: anything that converts into a boxed error
 /// (`RowError` from a [`Row`] getter, `drift::Error`, a `String`, ...).
@@ -392,10 +392,10 @@ fn migrate_row(e: &EntityWork, key: &[u8], row: &[u8]) -> Result<(Vec<u8>, Vec<u
             Err(p) => Err(row_error(e, &step, key, None, format!("the transform panicked: {}", panic_message(&*p)))),
         };
     }
-    let first = e.steps.first().map_or_else(|| e.compiled.schema.name.to_string(), Step::name);
+    let first = e.steps.first().map_or(&*e.compiled.schema.name, |s| s.name.as_str());
     let mut r = Row::decode(&e.stored, key, row).map_err(|err| from_row_error(e, &first, key, err))?;
     for s in &e.steps {
-        let step = s.name();
+        let step = s.name.as_str();
         for (old, new) in &s.renames {
             r.rename(old, new);
         }
@@ -477,11 +477,19 @@ fn migrate_entity(m: &Migrations, raw: &mut RawWrite, e: &EntityWork) -> Result<
             if nk != *key {
                 return Err(row_error(e, &step, key, None, "the migrated row has another primary key"));
             }
-            e.compiled.check(&nk, &nv).map_err(|err| row_error(e, &step, key, None, err))?;
+            // One decode of the new row: the new validation, and the entries of the
+            // indexes to build.
+            if e.build.is_empty() {
+                e.compiled.check(&nk, &nv).map_err(|err| row_error(e, &step, key, None, err))?;
+                entries.clear();
+            } else {
+                e.compiled
+                    .check_with_entries(&nk, &nv, &mut entries)
+                    .map_err(|err| row_error(e, &step, key, None, err))?;
+            }
             if e.rewrite {
                 raw.put(&to.table, &nk, &nv)?;
             }
-            e.compiled.index_entries(&nk, &nv, &mut entries)?;
             for (i, entry, value) in &entries {
                 if !e.build.contains(i) {
                     continue;

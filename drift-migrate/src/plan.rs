@@ -88,14 +88,10 @@ pub(crate) struct Step {
     pub(crate) dropped: Vec<String>,
     /// Fields renamed in this step: (old, new).
     pub(crate) renames: Vec<(String, String)>,
+    /// The step in words (`Post v1 -> v2`), for errors.
+    pub(crate) name: String,
     /// Values for fields of an intermediate `to` that rows lack (its defaults).
     pub(crate) defaults: Vec<(String, drift_core::dynamic::Value)>,
-}
-
-impl Step {
-    pub(crate) fn name(&self) -> String {
-        format!("{} v{} -> v{}", self.to.name, self.from.version, self.to.version)
-    }
 }
 
 /// One compiled entity's migration.
@@ -305,7 +301,17 @@ pub(crate) fn build(
                     _ => {}
                 }
             }
-            steps.push(Step { from: a.clone(), to: b.clone(), last, changes, transform, dropped, renames, defaults });
+            steps.push(Step {
+                name: step_name,
+                from: a.clone(),
+                to: b.clone(),
+                last,
+                changes,
+                transform,
+                dropped,
+                renames,
+                defaults,
+            });
         }
         if let Some(t) = &typed {
             let old = t.from;

@@ -30,7 +30,7 @@ rebuilds the database from it, also with a later version of drift.
 Values are written as serde_json writes the Rust value, with exact rules: integers are \
 numbers when they fit in 64 bits, else decimal strings; NaN and infinities are \"NaN\", \
 \"inf\", \"-inf\"; bytes are a base64 string; None is null and Some(v) is v (but \
-{\"Some\": v} when v can itself be null); a map with string keys is an object, any \
+{\"Some\": v} when the inner type can itself be null, as in Option<Option<T>>); a map with string keys is an object, any \
 other an array of [key, value] pairs; an enum's unit variant is \"Variant\", another \
 {\"Variant\": content}.
 

@@ -8,8 +8,9 @@
 //! - floats are numbers (an `f32` written with its shortest exact digits); NaN and
 //!   the infinities are the strings `"NaN"`, `"inf"`, `"-inf"`;
 //! - bytes (`Vec<u8>`, byte shapes) are a base64 string (standard alphabet, padded);
-//! - `None` is `null` and `Some(v)` is `v`, except when `v` itself can be `null`
-//!   (`Option<Option<T>>`, `Option<()>`): then `Some(v)` is `{"Some": v}`;
+//! - `None` is `null` and `Some(v)` is `v`, except when the option's inner type can
+//!   itself be `null` (`Option<Option<T>>`, `Option<()>`): then `Some(v)` is
+//!   `{"Some": v}` whatever `v` holds;
 //! - a map whose keys are all strings is an object (in stored order); any other
 //!   map is an array of `[key, value]` pairs;
 //! - a struct is an object, a tuple struct an array, a newtype struct its inner
