@@ -35,6 +35,49 @@ mod schema {
         pub author: BelongsTo<User>,
     }
 
+    #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, drift::Describe)]
+    pub struct Point {
+        pub x: i32,
+        pub y: i32,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, drift::Describe)]
+    pub enum Status {
+        #[default]
+        Draft,
+        Moved {
+            to: u64,
+        },
+        Pair(u8, u8),
+        Named(String),
+    }
+
+    /// A field of every kind of shape, for the export/import round trip.
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Everything {
+        #[drift(primary_key)]
+        pub id: i64,
+        pub big: u128,
+        pub small: i128,
+        pub ratio: f32,
+        pub precise: f64,
+        pub letter: char,
+        pub blob: Vec<u8>,
+        pub maybe: Option<String>,
+        pub nested: Option<Option<u8>>,
+        pub tags: Vec<String>,
+        pub scores: std::collections::BTreeMap<String, u32>,
+        pub by_id: std::collections::HashMap<u16, bool>,
+        pub point: Point,
+        pub status: Status,
+        pub pair: (u8, String),
+        pub fixed: [u8; 3],
+        #[drift(unique)]
+        pub code: String,
+        #[drift(index)]
+        pub rank: Option<u32>,
+    }
+
     /// Version 2 of `Post`, for the schema history only.
     pub mod v2 {
         use drift::prelude::*;
@@ -428,4 +471,194 @@ fn diff_of_a_file_matching_its_history_says_so() {
     assert!(stdout.contains("nothing to migrate"), "{stdout}");
     let (code, _, stderr) = run(dir.path(), &["diff", "blog.drift", "missing.json"]);
     assert_eq!((code, stderr.as_str()), (2, "drift: missing.json does not exist.\n"));
+}
+
+/// `all.drift` in `dir`: the blog's rows and `Everything` rows of every shape.
+fn everything(dir: &Path) -> PathBuf {
+    use schema::{Everything, Point, Status};
+    let path = dir.join("all.drift");
+    let db = builder().entity::<Everything>().open(&path).unwrap();
+    db.write(|tx| {
+        let ann =
+            tx.insert(&User { email: "ann@x.io".into(), name: "Ann, \"the\" first".into(), ..Default::default() })?;
+        tx.insert(&Post { author_id: ann, title: "Hello\nworld".into(), likes: 3, ..Default::default() })?;
+        // A deleted row leaves the auto_increment mark above the largest key.
+        let gone = tx.insert(&User { email: "gone@x.io".into(), ..Default::default() })?;
+        tx.delete::<User>(&gone)?;
+        tx.insert(&Everything {
+            id: -7,
+            big: u128::MAX,
+            small: i128::MIN,
+            ratio: 1.1,
+            precise: f64::NAN,
+            letter: 'é',
+            blob: vec![0, 1, 255],
+            maybe: Some(String::new()),
+            nested: Some(None),
+            tags: vec!["a".into(), "b".into()],
+            scores: [("z".to_string(), 1), ("a".to_string(), 2)].into(),
+            by_id: (0..20).map(|i| (i * 7, i % 2 == 0)).collect(),
+            point: Point { x: -1, y: 2 },
+            status: Status::Moved { to: 9 },
+            pair: (4, "four".into()),
+            fixed: [1, 2, 3],
+            code: "E1".into(),
+            rank: Some(1),
+        })?;
+        tx.insert(&Everything {
+            id: 3,
+            precise: f64::NEG_INFINITY,
+            nested: Some(Some(5)),
+            status: Status::Pair(1, 2),
+            code: "E2".into(),
+            ..Default::default()
+        })?;
+        tx.insert(&Everything { id: 4, status: Status::Named("x".into()), code: "E3".into(), ..Default::default() })?;
+        Ok(())
+    })
+    .unwrap();
+    path
+}
+
+/// A table's name and its entries.
+type Table = (String, drift::raw::Entries);
+
+/// Every table of a file with every entry (the meta table included).
+fn contents(path: &Path) -> Vec<Table> {
+    let raw = drift::raw::open_read(path).unwrap().unwrap();
+    let mut out = Vec::new();
+    let mut names: Vec<String> = raw.table_names().to_vec();
+    names.sort();
+    for t in names {
+        let mut entries = Vec::new();
+        let mut chunk = Vec::new();
+        let mut last: Option<Vec<u8>> = None;
+        loop {
+            raw.chunk(&t, last.as_deref(), 100, &mut chunk).unwrap();
+            let Some((k, _)) = chunk.last() else { break };
+            last = Some(k.clone());
+            entries.append(&mut chunk);
+        }
+        out.push((t, entries));
+    }
+    out
+}
+
+#[test]
+fn export_then_import_into_a_new_file_gives_identical_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = everything(dir.path());
+    let (code, _, stderr) = run(dir.path(), &["export", "all.drift", "-o", "all.jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = run(dir.path(), &["import", "copy.drift", "--input", "all.jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "imported 5 rows of 3 entities into copy.drift; check: no problems\n");
+    assert_eq!(contents(&dir.path().join("copy.drift")), contents(&path));
+    // And the copy exports the same lines.
+    let (_, again, _) = run(dir.path(), &["export", "copy.drift"]);
+    assert_eq!(again, std::fs::read_to_string(dir.path().join("all.jsonl")).unwrap());
+    let db = builder().entity::<schema::Everything>().open(dir.path().join("copy.drift")).unwrap();
+    let e = db.read(|tx| tx.get::<schema::Everything>(&-7)).unwrap().unwrap();
+    assert_eq!((e.big, e.small, e.nested, e.by_id.len()), (u128::MAX, i128::MIN, Some(None), 20));
+    assert!(e.precise.is_nan());
+}
+
+#[test]
+fn exported_rows_are_json_lines_after_a_header_of_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    everything(dir.path());
+    let (code, stdout, _) = run(dir.path(), &["export", "all.drift", "--entity", "Everything"]);
+    assert_eq!(code, 0);
+    let lines: Vec<Json> = stdout.lines().map(json).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["drift_export"], 1);
+    assert_eq!(lines[0]["schemas"][0]["name"], "Everything");
+    assert_eq!(lines[0]["schemas"].as_array().unwrap().len(), 1);
+    let row = &lines[1]["row"];
+    assert_eq!(lines[1]["entity"], "Everything");
+    assert_eq!(row["id"], -7);
+    assert_eq!(row["big"], "340282366920938463463374607431768211455");
+    assert_eq!(row["ratio"], 1.1);
+    assert_eq!(row["precise"], "NaN");
+    assert_eq!(row["blob"], "AAH/");
+    assert_eq!(row["maybe"], "");
+    assert_eq!(row["nested"], serde_json::json!({"Some": null}));
+    assert_eq!(row["scores"], serde_json::json!({"a": 2, "z": 1}));
+    assert!(row["by_id"].is_array());
+    assert_eq!(row["point"], serde_json::json!({"x": -1, "y": 2}));
+    assert_eq!(row["status"], serde_json::json!({"Moved": {"to": 9}}));
+    assert_eq!(row["pair"], serde_json::json!([4, "four"]));
+    assert_eq!(lines[2]["row"]["status"], serde_json::json!({"Pair": [1, 2]}));
+    assert_eq!(lines[2]["row"]["nested"], serde_json::json!({"Some": 5}));
+    assert_eq!(lines[3]["row"]["status"], serde_json::json!({"Named": "x"}));
+    assert_eq!(lines[3]["row"]["maybe"], Json::Null);
+    let (code, _, stderr) = run(dir.path(), &["export", "all.drift", "--entity", "Nope"]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr, "drift: all.drift holds no entity `Nope`; it holds: Everything, Post, User.\n");
+}
+
+#[test]
+fn csv_export_takes_one_flat_entity() {
+    let dir = tempfile::tempdir().unwrap();
+    everything(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["export", "all.drift", "--entity", "User", "--format", "csv"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "id,email,name\n1,ann@x.io,\"Ann, \"\"the\"\" first\"\n");
+    let (code, stdout, _) = run(dir.path(), &["export", "all.drift", "--entity", "Post", "--format", "csv"]);
+    assert_eq!((code, stdout.as_str()), (0, "id,author_id,title,likes\n1,1,\"Hello\nworld\",3\n"));
+    let (code, _, stderr) = run(dir.path(), &["export", "all.drift", "--entity", "Everything", "--format", "csv"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("Everything is not flat: field `nested` is a option<option<u8>>"), "{stderr}");
+    let (code, _, stderr) = run(dir.path(), &["export", "all.drift", "--format", "csv"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("CSV holds one entity"), "{stderr}");
+}
+
+#[test]
+fn import_refuses_a_file_that_holds_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    run(dir.path(), &["export", "blog.drift", "-o", "blog.jsonl"]);
+    let before = contents(&path);
+    let (code, _, stderr) = run(dir.path(), &["import", "blog.drift", "--input", "blog.jsonl"]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr, "drift: blog.drift already holds data; import writes into a new or empty file only.\n");
+    assert_eq!(contents(&path), before);
+}
+
+#[test]
+fn import_of_a_bad_row_names_the_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    run(dir.path(), &["export", "blog.drift", "-o", "blog.jsonl"]);
+    let text = std::fs::read_to_string(dir.path().join("blog.jsonl")).unwrap();
+    let cases = [
+        ("\"likes\":3", "\"likes\":-3", "blog.jsonl:2: Post: field `likes`: -3 does not fit in u32"),
+        ("\"likes\":3", "\"likes\":3,\"extra\":1", "blog.jsonl:2: Post: `extra` is not a stored field of Post"),
+        ("\"email\":\"bob@x.io\"", "\"email\":\"ann@x.io\"", "unique index `email` already holds its value"),
+        ("{\"entity\":\"Post\"", "{\"entity\":\"Page\"", "blog.jsonl:2: entity `Page` is not in the header"),
+        (",\"title\":\"Hello\"", "", "blog.jsonl:2: Post: field `title`: has no value"),
+    ];
+    for (from, to, message) in cases {
+        std::fs::write(dir.path().join("bad.jsonl"), text.replacen(from, to, 1)).unwrap();
+        let (code, _, stderr) = run(dir.path(), &["import", "new.drift", "--input", "bad.jsonl"]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(&message.replace("blog.jsonl", "bad.jsonl")), "{message}: {stderr}");
+        assert!(!dir.path().join("new.drift").exists());
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 3, "a temporary file was left: {leftovers:?}");
+}
+
+#[test]
+fn import_with_a_dangling_foreign_key_exits_one_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    // Posts without their users.
+    run(dir.path(), &["export", "blog.drift", "--entity", "Post", "-o", "posts.jsonl"]);
+    let (code, stdout, stderr) = run(dir.path(), &["import", "new.drift", "--input", "posts.jsonl"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("dangling foreign key"), "{stdout}");
+    assert!(stderr.contains("new.drift was left as it was"), "{stderr}");
+    assert!(!dir.path().join("new.drift").exists());
 }

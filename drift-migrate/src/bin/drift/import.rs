@@ -140,13 +140,11 @@ fn put_row(w: &mut RawWrite, desc: &EntityDescriptor, row: &Row, seen: &mut Seen
     for index in desc.indexes.iter() {
         let table = index_table(&desc.table, &index.name);
         let Some((entry, value)) = drift_core::check::index_entry(desc, index, &stored, &key)? else { continue };
-        if index.unique {
-            if w.get(&table, &entry).map_err(|e| e.to_string())?.is_some() {
-                return Err(format!(
-                    "{} with key {rendered}: unique index `{}` already holds its value for an earlier row",
-                    desc.name, index.name
-                ));
-            }
+        if index.unique && w.get(&table, &entry).map_err(|e| e.to_string())?.is_some() {
+            return Err(format!(
+                "{} with key {rendered}: unique index `{}` already holds its value for an earlier row",
+                desc.name, index.name
+            ));
         }
         w.put(&table, &entry, &value).map_err(|e| e.to_string())?;
     }
