@@ -662,3 +662,73 @@ fn import_with_a_dangling_foreign_key_exits_one_and_writes_nothing() {
     assert!(stderr.contains("new.drift was left as it was"), "{stderr}");
     assert!(!dir.path().join("new.drift").exists());
 }
+
+#[test]
+fn backup_copies_every_table_from_one_snapshot_and_checks_the_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = everything(dir.path());
+    let (code, stdout, stderr) = run(dir.path(), &["backup", "all.drift", "copy.drift"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.ends_with("copy.drift: 3 entities, 5 rows, 8 index entries: no problems\n"), "{stdout}");
+    assert_eq!(contents(&dir.path().join("copy.drift")), contents(&path));
+    let (code, _, stderr) = run(dir.path(), &["backup", "all.drift", "copy.drift"]);
+    assert_eq!((code, stderr.as_str()), (2, "drift: copy.drift already exists; backup writes a new file.\n"));
+}
+
+#[test]
+fn backup_of_a_damaged_file_exits_one_with_the_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    damage(&path, |tx| {
+        let mut t = tx.open_table(table("users#email")).unwrap();
+        t.remove(&b"bob@x.io\0\0"[..]).unwrap().unwrap();
+    });
+    let (code, stdout, stderr) = run(dir.path(), &["backup", "blog.drift", "copy.drift"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("User: missing index entry in index `email` at key 2"), "{stdout}");
+    assert!(stderr.contains("they are in blog.drift too"), "{stderr}");
+    assert_eq!(contents(&dir.path().join("copy.drift")), contents(&path));
+}
+
+#[test]
+fn compact_keeps_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = everything(dir.path());
+    // Free pages to give back.
+    let db = builder().entity::<schema::Everything>().open(&path).unwrap();
+    db.write(|tx| {
+        for i in 0..200 {
+            let id = tx.insert(&Post { author_id: 1, title: "x".repeat(500), likes: i, ..Default::default() })?;
+            tx.delete::<Post>(&id)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let before = contents(&path);
+    let (code, stdout, stderr) = run(dir.path(), &["compact", "all.drift"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("compacted all.drift: ") || stdout.starts_with("all.drift: nothing to compact"),
+        "{stdout}"
+    );
+    assert_eq!(contents(&path), before);
+    assert_eq!(run(dir.path(), &["check", "all.drift"]).0, 0);
+    let (code, _, stderr) = run(dir.path(), &["compact", "missing.drift"]);
+    assert_eq!((code, stderr.as_str()), (2, "drift: missing.drift does not exist.\n"));
+    assert!(!dir.path().join("missing.drift").exists());
+}
+
+#[test]
+fn writing_commands_on_a_file_open_in_another_process_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    let db = builder().open(&path).unwrap();
+    for args in [&["backup", "blog.drift", "copy.drift"][..], &["compact", "blog.drift"], &["export", "blog.drift"]] {
+        let (code, _, stderr) = run(dir.path(), args);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.starts_with("drift: blog.drift is open in another process"), "{stderr}");
+    }
+    assert!(!dir.path().join("copy.drift").exists());
+    drop(db);
+}
