@@ -15,9 +15,9 @@ struct of the application is needed.
 Commands that only read (inspect, check, history, diff, migrate --dry-run, export) \
 open the file read-only and never write to it.
 
-Files in use: redb (the storage engine) locks the whole file while a program has it \
-open, and refuses any other open beside it, read-only ones included, from another \
-process. So drift works on a file no program has open; while one does, drift says so \
+Files in use: redb 4 (the storage engine), in the mode Drift opens files in (its \
+default, exclusive writer), locks the whole file while a program has it open, and \
+refuses any other open beside it from another process, read-only ones included. So drift works on a file no program has open; while one does, drift says so \
 and exits with 2: check it from inside the program with `db.check()`. While drift \
 reads a file, a program cannot open it for writing.
 
