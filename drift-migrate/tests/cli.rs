@@ -82,7 +82,19 @@ mod schema {
     pub mod v2 {
         use drift::prelude::*;
 
-        use super::User;
+        /// `User` as version 2 of the program compiles it: unchanged, but its
+        /// relation names version 2's `Post` type.
+        #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        #[drift(table = "users")]
+        pub struct User {
+            #[drift(primary_key, auto_increment)]
+            pub id: u64,
+            #[drift(unique)]
+            pub email: String,
+            pub name: String,
+            #[drift(has_many(Post, foreign_key = author_id))]
+            pub posts: HasMany<Post>,
+        }
 
         #[derive(Entity, Debug, Clone, PartialEq, Default)]
         #[drift(version = 2)]
@@ -731,4 +743,43 @@ fn writing_commands_on_a_file_open_in_another_process_are_refused() {
     }
     assert!(!dir.path().join("copy.drift").exists());
     drop(db);
+}
+
+#[test]
+fn history_after_a_migration_lists_its_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    let history = history(dir.path());
+    let migrations =
+        drift_migrate::Migrations::new().history_file(&history).unwrap().transform("Post", 2, |mut row| {
+            row.set("slug", "s");
+            Ok(row)
+        });
+    let db = Db::builder()
+        .entity::<schema::v2::User>()
+        .entity::<schema::v2::Post>()
+        .migrations(migrations)
+        .open(&path)
+        .unwrap();
+    drop(db);
+    let (code, stdout, stderr) = run(dir.path(), &["history", "blog.drift"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "blog.drift: 1 migration applied");
+    assert!(lines[2].starts_with("1. 20") && lines[2].contains(" UTC, took "), "{stdout}");
+    assert_eq!(lines[3], "   Post v1 -> v2: 3 rows");
+    assert!(lines.contains(&"     - field `title` renamed to `headline`"), "{stdout}");
+    let (code, stdout, _) = run(dir.path(), &["history", "blog.drift", "--json"]);
+    assert_eq!(code, 0);
+    let j = json(&stdout);
+    assert_eq!(j[0]["steps"][0]["entity"], "Post");
+    assert_eq!(
+        (j[0]["steps"][0]["from_version"].as_u64(), j[0]["steps"][0]["to_version"].as_u64()),
+        (Some(1), Some(2))
+    );
+    // The migrated file now matches its history, and inspect counts the migration.
+    let (_, stdout, _) = run(dir.path(), &["diff", "blog.drift", "history.json"]);
+    assert_eq!(stdout, "blog.drift matches the latest versions in history.json\n");
+    let (_, stdout, _) = run(dir.path(), &["inspect", "blog.drift", "--json"]);
+    assert_eq!(json(&stdout)["migrations"], 1);
 }
