@@ -393,7 +393,7 @@ fn migrate_row(e: &EntityWork, key: &[u8], row: &[u8]) -> Result<(Vec<u8>, Vec<u
         };
     }
     let first = e.steps.first().map_or(&*e.compiled.schema.name, |s| s.name.as_str());
-    let mut r = Row::decode(&e.stored, key, row).map_err(|err| from_row_error(e, &first, key, err))?;
+    let mut r = Row::decode(&e.stored, key, row).map_err(|err| from_row_error(e, first, key, err))?;
     for s in &e.steps {
         let step = s.name.as_str();
         for (old, new) in &s.renames {
@@ -402,11 +402,11 @@ fn migrate_row(e: &EntityWork, key: &[u8], row: &[u8]) -> Result<(Vec<u8>, Vec<u
         if let Some(t) = &s.transform {
             r = match catch_unwind(AssertUnwindSafe(|| t(r))) {
                 Ok(Ok(r)) => r,
-                Ok(Err(err)) => return Err(transform_error(e, &step, key, err)),
+                Ok(Err(err)) => return Err(transform_error(e, step, key, err)),
                 Err(p) => {
                     return Err(row_error(
                         e,
-                        &step,
+                        step,
                         key,
                         None,
                         format!("the transform panicked: {}", panic_message(&*p)),
@@ -421,7 +421,7 @@ fn migrate_row(e: &EntityWork, key: &[u8], row: &[u8]) -> Result<(Vec<u8>, Vec<u
         if let Some(f) = extra.first() {
             return Err(row_error(
                 e,
-                &step,
+                step,
                 key,
                 Some(f.clone()),
                 format!(
@@ -438,13 +438,13 @@ fn migrate_row(e: &EntityWork, key: &[u8], row: &[u8]) -> Result<(Vec<u8>, Vec<u
         if !s.last {
             // Through the bytes of the intermediate version: defaults filled in,
             // values fitted to its types, as if a row of that version had been stored.
-            let (k, v) = r.encode(&s.to).map_err(|err| from_row_error(e, &step, key, err))?;
-            r = Row::decode(&s.to, &k, &v).map_err(|err| from_row_error(e, &step, key, err))?;
+            let (k, v) = r.encode(&s.to).map_err(|err| from_row_error(e, step, key, err))?;
+            r = Row::decode(&s.to, &k, &v).map_err(|err| from_row_error(e, step, key, err))?;
         } else {
-            return r.encode(&s.to).map_err(|err| from_row_error(e, &step, key, err));
+            return r.encode(&s.to).map_err(|err| from_row_error(e, step, key, err));
         }
     }
-    r.encode(e.compiled.schema).map_err(|err| from_row_error(e, &first, key, err))
+    r.encode(e.compiled.schema).map_err(|err| from_row_error(e, first, key, err))
 }
 
 fn migrate_entity(m: &Migrations, raw: &mut RawWrite, e: &EntityWork) -> Result<()> {
