@@ -24,6 +24,8 @@ pub struct Db {
     pub(crate) inner: Arc<Shared>,
     /// Per registered entity (by ordinal): the writes its cascades need.
     pub(crate) ops: Arc<[WriteOps]>,
+    /// Per registered entity: its typed row checks (for `check`).
+    compiled: Arc<[CompiledEntity]>,
 }
 
 // A panic cannot leave a `Db` half-updated: transactions roll back when dropped, and
@@ -275,9 +277,9 @@ impl DbBuilder {
                 planner: crate::query::stats::PlannerStats::default(),
                 strict_loading: self.strict_loading,
                 display: display.to_string(),
-                compiled: self.compiled.clone(),
             }),
             ops: self.ops.into(),
+            compiled: self.compiled.into(),
         };
         if let Err(e) = db.initialize(display) {
             if matches!(e, Error::NotADatabase { .. }) {
@@ -414,7 +416,7 @@ impl Db {
     /// [`Error::Storage`] when the store fails; problems of the data are in the
     /// report.
     pub fn check(&self) -> Result<crate::check::CheckReport> {
-        crate::check::check_with(&self.raw_read()?, &self.inner.compiled)
+        crate::check::check_with(&self.raw_read()?, &self.compiled)
     }
 
     /// The schemas of the registered entities.

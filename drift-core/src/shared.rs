@@ -19,6 +19,4 @@ pub(crate) struct Shared {
     pub(crate) strict_loading: bool,
     /// The file's name (or `:memory:`), for messages.
     pub(crate) display: String,
-    /// The registered entities' typed row checks (for `check`).
-    pub(crate) compiled: Vec<crate::raw::CompiledEntity>,
 }
