@@ -26,6 +26,7 @@ use crate::storage::{ReadAccess, ReadStore, TableId, WriteStore};
 use crate::transaction::has_none;
 
 pub use crate::catalog::index_table;
+pub use crate::engine::TableSizes;
 
 /// Entries read by one [`RawRead::chunk`] call: (key, value) pairs in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
@@ -230,6 +231,19 @@ pub fn open_write(path: impl AsRef<std::path::Path>, wanted: &[String]) -> Resul
 }
 
 impl RawRead {
+    /// How many bytes `table` takes in the file (keys and values, the engine's own
+    /// structures, allocated but unused), when the engine can tell; `None` too when
+    /// the table does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the store fails.
+    pub fn sizes(&self, table: &str) -> Result<Option<TableSizes>> {
+        if !self.tables.exists(table) {
+            return Ok(None);
+        }
+        self.store.sizes(self.tables.id(table)?)
+    }
+
     pub(crate) fn new(store: ReadStore, existing: Vec<String>, display: String) -> RawRead {
         let tables = Tables::new(existing, []);
         RawRead { store, tables, display }

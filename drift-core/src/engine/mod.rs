@@ -99,6 +99,23 @@ pub(crate) trait EngineRead {
 
     /// The number of entries, when the engine knows it without counting.
     fn len(&self, table: TableId) -> Result<Option<u64>>;
+
+    /// How many bytes the table takes, when the engine can tell.
+    fn sizes(&self, table: TableId) -> Result<Option<TableSizes>> {
+        let _ = table;
+        Ok(None)
+    }
+}
+
+/// How many bytes a table takes in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableSizes {
+    /// Keys and values.
+    pub stored: u64,
+    /// The engine's own structures (tree pages, headers).
+    pub metadata: u64,
+    /// Allocated but unused.
+    pub fragmented: u64,
 }
 
 /// Writes, inside a write transaction.

@@ -189,6 +189,15 @@ pub(crate) enum ReadStore {
     Redb(RedbRead),
 }
 
+impl ReadStore {
+    /// How many bytes table `tid` takes, when the engine can tell.
+    pub(crate) fn sizes(&self, tid: TableId) -> Result<Option<crate::engine::TableSizes>> {
+        match self {
+            ReadStore::Redb(t) => t.sizes(tid),
+        }
+    }
+}
+
 impl ReadAccess for ReadStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
         match self {

@@ -478,6 +478,16 @@ impl EngineRead for RedbRead {
             Ok(RedbRange(t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed"))?, &self.damaged))
         })
     }
+    fn sizes(&self, tid: TableId) -> Result<Option<crate::engine::TableSizes>> {
+        self.with_table(tid, |t| {
+            let stats = redb::ReadableTableMetadata::stats(t).map_err(storage("cannot read table sizes"))?;
+            Ok(Some(crate::engine::TableSizes {
+                stored: stats.stored_bytes(),
+                metadata: stats.metadata_bytes(),
+                fragmented: stats.fragmented_bytes(),
+            }))
+        })
+    }
     fn len(&self, tid: TableId) -> Result<Option<u64>> {
         self.with_table(tid, |t| t.len().map(Some).map_err(storage("read failed")))
     }

@@ -41,6 +41,8 @@ pub struct EntityInfo {
     /// The auto_increment mark: the largest key handed out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u64>,
+    /// Bytes the row table takes (rows and the engine's structures).
+    pub bytes: u64,
     pub fields: Vec<FieldInfo>,
     pub indexes: Vec<IndexInfo>,
     pub relations: Vec<RelationInfo>,
@@ -67,6 +69,8 @@ pub struct IndexInfo {
     pub fields: Vec<String>,
     pub unique: bool,
     pub entries: u64,
+    /// Bytes the index table takes (entries and the engine's structures).
+    pub bytes: u64,
 }
 
 /// One relation.
@@ -118,6 +122,12 @@ fn field_kind(kind: FieldKind) -> &'static str {
     }
 }
 
+/// Bytes table `t` takes: entries and the engine's own structures (0 when unknown).
+fn bytes(raw: &RawRead, t: &str, path: &Path) -> Result<u64, Fail> {
+    let sizes = raw.sizes(t).map_err(|e| fail::db(path, e))?;
+    Ok(sizes.map_or(0, |s| s.stored + s.metadata))
+}
+
 fn entity_info(raw: &RawRead, d: &EntityDescriptor, path: &Path) -> Result<EntityInfo, Fail> {
     let err = |e| fail::db(path, e);
     let mut indexes = Vec::new();
@@ -127,6 +137,7 @@ fn entity_info(raw: &RawRead, d: &EntityDescriptor, path: &Path) -> Result<Entit
             fields: i.fields.iter().map(ToString::to_string).collect(),
             unique: i.unique,
             entries: raw.count(&index_table(&d.table, &i.name)).map_err(err)?,
+            bytes: bytes(raw, &index_table(&d.table, &i.name), path)?,
         });
     }
     Ok(EntityInfo {
@@ -137,6 +148,7 @@ fn entity_info(raw: &RawRead, d: &EntityDescriptor, path: &Path) -> Result<Entit
         key: d.primary_key.iter().map(ToString::to_string).collect(),
         auto_increment: d.auto_increment,
         sequence: if d.auto_increment { Some(raw.sequence(&d.table).map_err(err)?) } else { None },
+        bytes: bytes(raw, &d.table, path)?,
         fields: d
             .fields
             .iter()
@@ -213,11 +225,12 @@ fn write_human(i: &Inspection, out: &mut dyn Write) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "{} (table `{}`, version {}): {}, key {}",
+            "{} (table `{}`, version {}): {} in {} bytes, key {}",
             e.name,
             e.table,
             e.version,
             table::count(e.rows, "row"),
+            e.bytes,
             key
         )?;
         let mut fields = Table::new(&["field", "type", "stored", "shape"]);
@@ -226,9 +239,15 @@ fn write_human(i: &Inspection, out: &mut dyn Write) -> std::io::Result<()> {
         }
         fields.write(out, "  ")?;
         if !e.indexes.is_empty() {
-            let mut t = Table::new(&["index", "fields", "unique", "entries"]);
+            let mut t = Table::new(&["index", "fields", "unique", "entries", "bytes"]);
             for x in &e.indexes {
-                t.row(vec![x.name.clone(), x.fields.join(", "), yes(x.unique), x.entries.to_string()]);
+                t.row(vec![
+                    x.name.clone(),
+                    x.fields.join(", "),
+                    yes(x.unique),
+                    x.entries.to_string(),
+                    x.bytes.to_string(),
+                ]);
             }
             t.write(out, "  ")?;
         }
