@@ -152,7 +152,11 @@ fn failed_statement_inside_savepoint_is_undone_and_savepoint_can_succeed() {
 fn copy_of_live_file(path: &Path) -> Db {
     let copy = path.with_extension("copy");
     std::fs::copy(path, &copy).unwrap();
-    Db::builder().entity::<User>().open(&copy).unwrap()
+    let db = Db::builder().entity::<User>().open(&copy).unwrap();
+    // What a crash leaves is a sound file: every row, index entry and mark agree.
+    let report = db.check().unwrap();
+    assert!(report.is_ok(), "{report}");
+    db
 }
 
 #[test]
