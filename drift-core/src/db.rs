@@ -151,7 +151,7 @@ impl DbBuilder {
         // A file that is refused is refused read-only: opening it for writing would let
         // the engine write to it when it is closed again, which on a damaged file can panic
         // twice and abort the process.
-        if let Some(inspector) = Backend::inspect(path)? {
+        if let Some(inspector) = Backend::inspect(path, self.page_cache)? {
             let existing = inspector.table_names()?;
             if !existing.is_empty() {
                 meta::check_tables(&existing, &display)?;

@@ -28,6 +28,10 @@ use crate::transaction::has_none;
 pub use crate::catalog::index_table;
 pub use crate::engine::TableSizes;
 
+/// The engine's page cache of a file opened by [`open_read`] or [`open_write`]: tools
+/// read whole files, and memory stays near this figure whatever the file's size.
+pub const TOOL_PAGE_CACHE: usize = 64 << 20;
+
 /// Entries read by one [`RawRead::chunk`] call: (key, value) pairs in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -192,7 +196,7 @@ macro_rules! reads {
 pub fn open_read(path: impl AsRef<std::path::Path>) -> Result<Option<RawRead>> {
     let path = path.as_ref();
     let display = path.display().to_string();
-    let Some(inspector) = crate::storage::Backend::inspect(path)? else { return Ok(None) };
+    let Some(inspector) = crate::storage::Backend::inspect(path, Some(TOOL_PAGE_CACHE))? else { return Ok(None) };
     let existing = inspector.table_names()?;
     meta::check_tables(&existing, &display)?;
     let store = inspector.begin_read(RawRead::names(&existing))?;
@@ -213,7 +217,7 @@ pub fn open_read(path: impl AsRef<std::path::Path>) -> Result<Option<RawRead>> {
 pub fn open_write(path: impl AsRef<std::path::Path>, wanted: &[String]) -> Result<RawWrite> {
     let path = path.as_ref();
     let display = path.display().to_string();
-    if let Some(inspector) = crate::storage::Backend::inspect(path)? {
+    if let Some(inspector) = crate::storage::Backend::inspect(path, Some(TOOL_PAGE_CACHE))? {
         let existing = inspector.table_names()?;
         meta::check_tables(&existing, &display)?;
         if existing.iter().any(|t| t == meta::META_TABLE) {
@@ -221,7 +225,7 @@ pub fn open_write(path: impl AsRef<std::path::Path>, wanted: &[String]) -> Resul
             meta::check_format(&store, &display)?;
         }
     }
-    let backend = crate::storage::Backend::open(path, None)?;
+    let backend = crate::storage::Backend::open(path, Some(TOOL_PAGE_CACHE))?;
     let existing = backend.table_names()?;
     let names = RawWrite::names(&existing, wanted.iter().cloned());
     let store = backend.handle()?.begin_write(names)?;

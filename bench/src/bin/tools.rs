@@ -12,8 +12,7 @@
 //!
 //! The `drift` binary must be built first: `cargo build --release -p drift-migrate --bin drift`
 //! (found at `target/release/drift` of this workspace, or `--drift-bin`).
-
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 #[path = "tools/data.rs"]
 mod data;

@@ -49,8 +49,8 @@ impl Backend {
 
     /// Opens an existing file for checks that must not write to it; `None` when there
     /// is nothing to check.
-    pub(crate) fn inspect(path: &Path) -> Result<Option<Inspector>> {
-        Ok(RedbEngine::inspect(path)?.map(Inspector::Redb))
+    pub(crate) fn inspect(path: &Path, cache: Option<usize>) -> Result<Option<Inspector>> {
+        Ok(RedbEngine::inspect(path, cache)?.map(Inspector::Redb))
     }
 
     pub(crate) fn handle(&self) -> Result<Handle> {

@@ -161,20 +161,27 @@ impl RedbEngine {
     /// when redb must repair the file first, through an [`overlay::Overlay`] that
     /// keeps the repair in memory. `None` when there is nothing to check (no file, an
     /// empty one).
-    pub(crate) fn inspect(path: &Path) -> Result<Option<RedbInspector>> {
+    pub(crate) fn inspect(path: &Path, cache: Option<usize>) -> Result<Option<RedbInspector>> {
         if path.metadata().map_or(true, |m| m.len() == 0) {
             return Ok(None);
         }
         let display = path.display().to_string();
         let refused = |reason: String| Error::NotADatabase { path: display.clone(), reason };
-        match std::panic::catch_unwind(|| redb::Database::builder().open_read_only(path)) {
+        let builder = || {
+            let mut b = redb::Database::builder();
+            if let Some(bytes) = cache {
+                b.set_cache_size(bytes);
+            }
+            b
+        };
+        match std::panic::catch_unwind(|| builder().open_read_only(path)) {
             Ok(Ok(db)) => {
                 Ok(Some(RedbInspector { db: Quiet::new(Inspected::ReadOnly(db)), damaged: Damaged::default() }))
             }
             Ok(Err(redb::DatabaseError::RepairAborted)) => {
                 let view = overlay::Overlay::open(path)
                     .map_err(|e| Error::Storage(StorageError::wrap(&format!("cannot read {display}"), e)))?;
-                match std::panic::catch_unwind(|| redb::Database::builder().create_with_backend(view)) {
+                match std::panic::catch_unwind(|| builder().create_with_backend(view)) {
                     Ok(Ok(db)) => {
                         Ok(Some(RedbInspector { db: Quiet::new(Inspected::Repaired(db)), damaged: Damaged::default() }))
                     }
