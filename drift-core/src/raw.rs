@@ -100,6 +100,10 @@ pub struct RawRead {
     store: ReadStore,
     tables: Tables,
     display: String,
+    /// The read-only engine of a file opened by [`open_read`]: it must outlive the
+    /// snapshot (fields drop in order), above all for a file that needed recovery,
+    /// whose engine runs over an in-memory overlay.
+    inspector: Option<crate::storage::Inspector>,
 }
 
 impl std::fmt::Debug for RawRead {
@@ -203,7 +207,9 @@ pub fn open_read(path: impl AsRef<std::path::Path>) -> Result<Option<RawRead>> {
     if existing.iter().any(|t| t == meta::META_TABLE) {
         meta::check_format(&store, &display)?;
     }
-    Ok(Some(RawRead::new(store, existing, display)))
+    let mut raw = RawRead::new(store, existing, display);
+    raw.inspector = Some(inspector);
+    Ok(Some(raw))
 }
 
 /// One write transaction over the file at `path` (created when missing), by table
@@ -250,7 +256,7 @@ impl RawRead {
 
     pub(crate) fn new(store: ReadStore, existing: Vec<String>, display: String) -> RawRead {
         let tables = Tables::new(existing, []);
-        RawRead { store, tables, display }
+        RawRead { store, tables, display, inspector: None }
     }
 
     pub(crate) fn names(existing: &[String]) -> Arc<[String]> {

@@ -564,7 +564,7 @@ fn export_then_import_into_a_new_file_gives_identical_tables() {
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, stderr) = run(dir.path(), &["import", "copy.drift", "--input", "all.jsonl"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout, "imported 5 rows of 3 entities into copy.drift; check: no problems\n");
+    assert_eq!(stdout, "imported 5 rows of 3 entities into copy.drift; check: no problems (validation rules are the application's: not run)\n");
     assert_eq!(contents(&dir.path().join("copy.drift")), contents(&path));
     // And the copy exports the same lines.
     let (_, again, _) = run(dir.path(), &["export", "copy.drift"]);
@@ -782,4 +782,129 @@ fn history_after_a_migration_lists_its_steps() {
     assert_eq!(stdout, "blog.drift matches the latest versions in history.json\n");
     let (_, stdout, _) = run(dir.path(), &["inspect", "blog.drift", "--json"]);
     assert_eq!(json(&stdout)["migrations"], 1);
+}
+
+// Found in review: each failed before its fix.
+
+#[test]
+fn export_onto_its_own_file_is_refused_and_leaves_it_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    let before = std::fs::read(&path).unwrap();
+    let (code, _, _) = run(dir.path(), &["export", "blog.drift", "-o", "blog.drift"]);
+    assert_eq!(code, 2);
+    assert!(std::fs::read(&path).unwrap() == before, "a read-only command destroyed its file");
+}
+
+#[test]
+fn read_only_commands_read_a_file_left_by_a_crash_without_writing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = blog(dir.path());
+    let db = builder().open(&path).unwrap();
+    std::fs::copy(&path, dir.path().join("crashed.drift")).unwrap(); // what a crash leaves
+    drop(db);
+    let before = std::fs::read(dir.path().join("crashed.drift")).unwrap();
+    for cmd in ["inspect", "check", "history", "export"] {
+        let (code, _, stderr) = run(dir.path(), &[cmd, "crashed.drift"]);
+        assert_eq!(code, 0, "{cmd}: {stderr}");
+        assert!(std::fs::read(dir.path().join("crashed.drift")).unwrap() == before, "{cmd} wrote");
+    }
+    let (code, _, stderr) = run(dir.path(), &["backup", "crashed.drift", "copy.drift"]);
+    assert_eq!(code, 0, "backup: {stderr}");
+}
+
+#[test]
+fn import_refuses_an_index_entry_an_insert_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    run(dir.path(), &["export", "blog.drift", "-o", "blog.jsonl"]);
+    let text = std::fs::read_to_string(dir.path().join("blog.jsonl")).unwrap();
+    std::fs::write(dir.path().join("big.jsonl"), text.replacen("ann@x.io", &"x".repeat(2000), 1)).unwrap();
+    let (code, _, stderr) = run(dir.path(), &["import", "new.drift", "--input", "big.jsonl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("over the limit of 1024"), "{stderr}");
+    assert!(!dir.path().join("new.drift").exists());
+}
+
+mod review {
+    use drift::prelude::*;
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Floats {
+        #[drift(primary_key)]
+        pub id: u32,
+        pub a: f64,
+    }
+    #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+    pub struct NotDescribed {
+        pub x: u8,
+    }
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Opaque {
+        #[drift(primary_key)]
+        pub id: u32,
+        pub o: NotDescribed,
+    }
+}
+
+#[test]
+fn floats_round_trip_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = [1.0715660391465826e-75, -1.81996730402717e-179, -1.603964615428183e143, -0.0];
+    let db = Db::builder().entity::<review::Floats>().open(dir.path().join("f.drift")).unwrap();
+    db.write(|tx| {
+        for (i, a) in values.iter().enumerate() {
+            tx.insert(&review::Floats { id: i as u32, a: *a })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    assert_eq!(run(dir.path(), &["export", "f.drift", "-o", "f.jsonl"]).0, 0);
+    assert_eq!(run(dir.path(), &["import", "copy.drift", "--input", "f.jsonl"]).0, 0);
+    let db = Db::builder().entity::<review::Floats>().open(dir.path().join("copy.drift")).unwrap();
+    for (i, a) in values.iter().enumerate() {
+        let back = db.read(|tx| tx.get::<review::Floats>(&(i as u32))).unwrap().unwrap().a;
+        assert_eq!(back.to_bits(), a.to_bits(), "{a:e} came back as {back:e}");
+    }
+}
+
+#[test]
+fn import_says_validation_rules_are_not_checked() {
+    let (code, stdout, _) = run(tempfile::tempdir().unwrap().path(), &["import", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("validate"), "{stdout}");
+}
+
+#[test]
+fn check_json_names_the_entities_it_could_not_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::builder().entity::<review::Opaque>().open(dir.path().join("o.drift")).unwrap();
+    db.write(|tx| tx.insert(&review::Opaque { id: 1, o: review::NotDescribed { x: 1 } }).map(|_| ())).unwrap();
+    drop(db);
+    let (code, stdout, _) = run(dir.path(), &["check", "o.drift", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json(&stdout)["unchecked"], serde_json::json!(["Opaque"]), "{stdout}");
+}
+
+#[test]
+fn a_header_with_a_huge_array_is_refused_without_aborting() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = r#"{"drift_export":1,"schemas":[{"name":"A","table":"a","version":1,"fields":[{"name":"id","ty":"u8","kind":"Key","optional":false,"shape":"U8"},{"name":"v","ty":"x","kind":"Data","optional":false,"shape":{"Array":["U8",1000000000000]}}],"primary_key":["id"],"auto_increment":false,"indexes":[],"relations":[]}]}"#;
+    std::fs::write(
+        dir.path().join("a.jsonl"),
+        format!("{header}\n{{\"entity\":\"A\",\"row\":{{\"id\":1,\"v\":[1]}}}}\n"),
+    )
+    .unwrap();
+    assert_eq!(run(dir.path(), &["import", "a.drift", "--input", "a.jsonl"]).0, 2);
+}
+
+#[test]
+fn import_refuses_history_records_that_are_not_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    run(dir.path(), &["export", "blog.drift", "-o", "blog.jsonl"]);
+    let text = std::fs::read_to_string(dir.path().join("blog.jsonl")).unwrap();
+    assert!(text.contains("\"history\":[]"), "{text}");
+    std::fs::write(dir.path().join("h.jsonl"), text.replacen("\"history\":[]", "\"history\":[1]", 1)).unwrap();
+    assert_ne!(run(dir.path(), &["import", "new.drift", "--input", "h.jsonl"]).0, 0);
 }

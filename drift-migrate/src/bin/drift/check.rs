@@ -23,6 +23,8 @@ struct ReportJson<'a> {
     index_entries: u64,
     problem_count: u64,
     problems: Vec<ProblemJson<'a>>,
+    /// Entities whose rows could not be read (a field type without a stored shape).
+    unchecked: &'a [String],
 }
 
 #[derive(Debug, Serialize)]
@@ -84,6 +86,7 @@ pub fn print(report: &CheckReport, path: &Path, json: bool, out: &mut dyn Write)
                 index_entries: report.index_entries,
                 problem_count: report.problem_count,
                 problems: report.problems.iter().map(problem_json).collect(),
+                unchecked: &report.unchecked,
             },
         )?;
     } else {

@@ -81,7 +81,7 @@ pub fn each_row(
         for (key, bytes) in &chunk {
             let row = Row::decode(desc, key, bytes).map_err(|e| {
                 Fail::new(format!(
-                    "{}: a {} row does not decode ({e}); `drift check` lists every such row",
+                    "{}: a {} row does not decode ({e}); `drift check` lists undecodable rows, and entities it cannot read without their structs",
                     path.display(),
                     desc.name
                 ))
@@ -117,21 +117,45 @@ pub fn run(
     let stored = raw.stored_schemas().map_err(|e| fail::db(path, e))?;
     let whole = entity.is_none();
     let entities = selected(stored, entity, path)?;
-    let mut file;
-    let sink: &mut dyn Write = match output {
-        Some(o) => {
-            file = std::io::BufWriter::new(
-                std::fs::File::create(o).map_err(|e| Fail::new(format!("cannot create {}: {e}", o.display())))?,
-            );
-            &mut file
+    let Some(o) = output else {
+        match format {
+            Format::Jsonl => jsonl(&raw, path, &entities, whole, out)?,
+            Format::Csv => csv(&raw, path, &entities, out)?,
         }
-        None => out,
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
     };
-    match format {
-        Format::Jsonl => jsonl(&raw, path, &entities, whole, sink)?,
-        Format::Csv => csv(&raw, path, &entities, sink)?,
+    // Never onto the database itself (export only reads it), and never a half-written
+    // export: written beside OUT, renamed over it at the end.
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(o, path) {
+        return Err(Fail::new(format!("{} is the database being exported; choose another output", o.display())));
     }
-    sink.flush()?;
+    let tmp = o.with_file_name(format!(
+        ".{}.drift-export-{}",
+        o.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let written = (|| -> Result<(), Fail> {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(&tmp).map_err(|e| Fail::new(format!("cannot create {}: {e}", tmp.display())))?,
+        );
+        match format {
+            Format::Jsonl => jsonl(&raw, path, &entities, whole, &mut file)?,
+            Format::Csv => csv(&raw, path, &entities, &mut file)?,
+        }
+        file.flush()?;
+        file.get_ref().sync_all().map_err(|e| Fail::new(format!("cannot write {}: {e}", tmp.display())))?;
+        drop(file);
+        std::fs::rename(&tmp, o).map_err(|e| Fail::new(format!("cannot write {}: {e}", o.display())))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
     Ok(ExitCode::SUCCESS)
 }
 

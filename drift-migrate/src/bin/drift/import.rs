@@ -32,7 +32,11 @@ All or nothing: the rows go into a temporary file beside FILE, which is checked 
 `drift check` does: foreign keys included) and renamed to FILE only when sound. A row \
 that does not fit its descriptor stops the import with exit code 2, naming the line; \
 problems found by the check are listed and the import exits with 1. Either way FILE is \
-left as it was.";
+left as it was.
+
+Not checked: `#[drift(validate(..))]` rules. They live in the application's structs, \
+which the tool does not have; open the imported file in the application and validate \
+there if the data may break them.";
 
 /// The header as read back.
 #[derive(Deserialize)]
@@ -140,6 +144,15 @@ fn put_row(w: &mut RawWrite, desc: &EntityDescriptor, row: &Row, seen: &mut Seen
     for index in desc.indexes.iter() {
         let table = index_table(&desc.table, &index.name);
         let Some((entry, value)) = drift_core::check::index_entry(desc, index, &stored, &key)? else { continue };
+        // The limit an insert applies: on the index values, not the key after them.
+        let values = if index.unique { entry.len() } else { entry.len() - key.len() };
+        if values > MAX_KEY_LEN {
+            return Err(format!(
+                "{} with key {rendered}: the values of index `{}` are {values} bytes encoded, over the limit of \
+                 {MAX_KEY_LEN}",
+                desc.name, index.name
+            ));
+        }
         if index.unique && w.get(&table, &entry).map_err(|e| e.to_string())?.is_some() {
             return Err(format!(
                 "{} with key {rendered}: unique index `{}` already holds its value for an earlier row",
@@ -244,6 +257,9 @@ pub fn run(path: &Path, input: &Path, out: &mut dyn Write) -> Result<ExitCode, F
         w.set_sequence(&d.table, mark).map_err(werr)?;
     }
     for record in &header.history {
+        // A record `drift history` could not read is refused here.
+        drift_migrate::parse_history(&[record.get().as_bytes().to_vec()])
+            .map_err(|e| Fail::new(format!("the header's migration records: {e}")))?;
         w.push_history(record.get().as_bytes()).map_err(werr)?;
     }
     w.commit().map_err(werr)?;
@@ -262,7 +278,7 @@ pub fn run(path: &Path, input: &Path, out: &mut dyn Write) -> Result<ExitCode, F
     let rows: u64 = seen.iter().map(|s| s.rows).sum();
     writeln!(
         out,
-        "imported {} of {} into {}; check: no problems",
+        "imported {} of {} into {}; check: no problems (validation rules are the application's: not run)",
         crate::table::count(rows, "row"),
         crate::table::count(header.schemas.len() as u64, "entity"),
         path.display()

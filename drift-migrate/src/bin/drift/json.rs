@@ -345,8 +345,19 @@ impl<'de> Visitor<'de> for Visit<'_> {
                 Ok(Value::Bytes(bytes_of(items)))
             }
             Shape::Array(item, n) => {
-                let shapes = vec![(**item).clone(); *n];
-                Ok(Value::Tuple(items_of(&shapes, &mut seq)?))
+                // Element by element against the one item shape: `n` comes from the
+                // header and is not trusted to size anything.
+                let mut items = Vec::new();
+                while let Some(v) = seq.next_element_seed(Seed(item))? {
+                    if items.len() == *n {
+                        return Err(de::Error::custom(format!("expected {n} items, found more")));
+                    }
+                    items.push(v);
+                }
+                if items.len() != *n {
+                    return Err(de::Error::custom(format!("expected {n} items, found {}", items.len())));
+                }
+                Ok(Value::Tuple(items))
             }
             Shape::Tuple(shapes) => Ok(Value::Tuple(items_of(shapes, &mut seq)?)),
             Shape::Map(k, v) => {
