@@ -564,7 +564,10 @@ fn export_then_import_into_a_new_file_gives_identical_tables() {
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, stderr) = run(dir.path(), &["import", "copy.drift", "--input", "all.jsonl"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout, "imported 5 rows of 3 entities into copy.drift; check: no problems (validation rules are the application's: not run)\n");
+    assert_eq!(
+        stdout,
+        "imported 5 rows of 3 entities into copy.drift; check: no problems (validation rules are the application's: not run)\n"
+    );
     assert_eq!(contents(&dir.path().join("copy.drift")), contents(&path));
     // And the copy exports the same lines.
     let (_, again, _) = run(dir.path(), &["export", "copy.drift"]);
