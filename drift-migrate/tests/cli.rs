@@ -585,7 +585,8 @@ fn exported_rows_are_json_lines_after_a_header_of_descriptors() {
     let (code, stdout, _) = run(dir.path(), &["export", "all.drift", "--entity", "Everything"]);
     assert_eq!(code, 0);
     let lines: Vec<Json> = stdout.lines().map(json).collect();
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[4], serde_json::json!({"drift_export_end": {"rows": {"Everything": 3}}}));
     assert_eq!(lines[0]["drift_export"], 1);
     assert_eq!(lines[0]["schemas"][0]["name"], "Everything");
     assert_eq!(lines[0]["schemas"].as_array().unwrap().len(), 1);
@@ -910,4 +911,26 @@ fn import_refuses_history_records_that_are_not_migrations() {
     assert!(text.contains("\"history\":[]"), "{text}");
     std::fs::write(dir.path().join("h.jsonl"), text.replacen("\"history\":[]", "\"history\":[1]", 1)).unwrap();
     assert_ne!(run(dir.path(), &["import", "new.drift", "--input", "h.jsonl"]).0, 0);
+}
+
+#[test]
+fn an_export_missing_a_line_is_not_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    run(dir.path(), &["export", "blog.drift", "-o", "blog.jsonl"]);
+    let text = std::fs::read_to_string(dir.path().join("blog.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.last().unwrap().starts_with("{\"drift_export_end\""), "{text}");
+    // A row line lost in the middle, and the end cut off.
+    let cut: Vec<&str> = lines.iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, l)| *l).collect();
+    std::fs::write(dir.path().join("cut.jsonl"), cut.join("\n") + "\n").unwrap();
+    let (code, _, stderr) = run(dir.path(), &["import", "new.drift", "--input", "cut.jsonl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("lines are missing"), "{stderr}");
+    let short = &lines[..lines.len() - 1];
+    std::fs::write(dir.path().join("short.jsonl"), short.join("\n") + "\n").unwrap();
+    let (code, _, stderr) = run(dir.path(), &["import", "new.drift", "--input", "short.jsonl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cut short"), "{stderr}");
+    assert!(!dir.path().join("new.drift").exists());
 }

@@ -270,7 +270,8 @@ fn verify_report(job: &Job, report: &RunReport) -> BoxResult<()> {
     }
 }
 
-/// The export's lines: a header, then one per row (users first, then posts).
+/// The export's lines: a header, one per row (users first, then posts), and a last line
+/// with the rows per entity.
 fn verify_export(job: &Job) -> BoxResult<()> {
     let out = job.work.join("export.jsonl");
     let mut lines = std::io::BufReader::new(std::fs::File::open(&out)?).lines();
@@ -278,7 +279,7 @@ fn verify_export(job: &Job) -> BoxResult<()> {
     let header: serde_json::Value = serde_json::from_str(&header)?;
     check("export: header version", header.get("drift_export").and_then(|v| v.as_u64()), Some(1))?;
     check("export: schemas in the header", header["schemas"].as_array().map(Vec::len), Some(2))?;
-    let (mut users, mut posts, mut total) = (0u64, 0u64, 0u64);
+    let (mut users, mut posts, mut total, mut ends) = (0u64, 0u64, 0u64, 0u64);
     for line in lines {
         let line = line?;
         total += 1;
@@ -286,9 +287,12 @@ fn verify_export(job: &Job) -> BoxResult<()> {
             users += 1;
         } else if line.starts_with(r#"{"entity":"Post","row":{"#) {
             posts += 1;
+        } else if line.starts_with(r#"{"drift_export_end":"#) {
+            ends += 1;
         }
     }
-    check("export: lines (header + rows)", total + 1, job.n + 1)?;
+    check("export: lines (header + rows + end)", total + 1, job.n + 2)?;
+    check("export: last lines", ends, 1)?;
     check("export: (users, posts)", (users, posts), data::split(job.n))?;
     std::fs::remove_file(out)?;
     Ok(())

@@ -196,15 +196,21 @@ fn jsonl(
         Header { drift_export: 1, format: open::format_marker(raw, path)?, schemas: entities, sequences, history };
     write_line(out, &header)?;
     let bar = crate::progress::bar(total_rows(raw, path, entities)?, "exporting", "rows");
+    let mut counts = BTreeMap::new();
     for d in entities {
+        let mut n = 0u64;
         each_row(raw, path, d, |row| {
             write_line(out, &Line { entity: &d.name, row: RowJson(row) })?;
+            n += 1;
             bar.inc(1);
             Ok(())
         })?;
+        counts.insert(d.name.to_string(), n);
     }
     bar.finish_and_clear();
-    Ok(())
+    // The last line: rows per entity, so that an import notices an export that lost
+    // lines.
+    write_line(out, &serde_json::json!({ "drift_export_end": { "rows": counts } }))
 }
 
 /// Writes `value` as one compact JSON line.

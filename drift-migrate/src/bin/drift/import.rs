@@ -56,6 +56,17 @@ struct Line<'a> {
     row: &'a RawValue,
 }
 
+/// The export's last line.
+#[derive(Deserialize)]
+struct End {
+    drift_export_end: EndRows,
+}
+
+#[derive(Deserialize)]
+struct EndRows {
+    rows: std::collections::BTreeMap<String, u64>,
+}
+
 /// Removes the temporary file unless the import succeeded.
 struct Temp(Option<PathBuf>);
 
@@ -230,6 +241,7 @@ pub fn run(path: &Path, input: &Path, out: &mut dyn Write) -> Result<ExitCode, F
     let mut seen: Vec<Seen> = header.schemas.iter().map(|_| Seen::default()).collect();
     let bar = crate::progress::bar(size, "importing", "bytes");
     let mut n = 1;
+    let mut end: Option<std::collections::BTreeMap<String, u64>> = None;
     loop {
         n += 1;
         let len = read_line(&mut lines, &mut text, n)?;
@@ -238,6 +250,15 @@ pub fn run(path: &Path, input: &Path, out: &mut dyn Write) -> Result<ExitCode, F
         }
         bar.inc(len as u64);
         if text.trim().is_empty() {
+            continue;
+        }
+        if end.is_some() {
+            return Err(Fail::new(format!("{}: a line after the export's last line", at(n))));
+        }
+        if text.trim_start().starts_with("{\"drift_export_end\"") {
+            let e: End = serde_json::from_str(&text)
+                .map_err(|e| Fail::new(format!("{}: not an export's last line: {e}", at(n))))?;
+            end = Some(e.drift_export_end.rows);
             continue;
         }
         let line: Line<'_> =
@@ -252,6 +273,23 @@ pub fn run(path: &Path, input: &Path, out: &mut dyn Write) -> Result<ExitCode, F
         put_row(&mut w, desc, &row, &mut seen[i]).map_err(|e| Fail::new(format!("{}: {}: {e}", at(n), desc.name)))?;
     }
     bar.finish_and_clear();
+    let Some(expected) = end else {
+        return Err(Fail::new(format!(
+            "{} ends without the export's last line (`drift_export_end`): it is cut short",
+            input.display()
+        )));
+    };
+    for (d, s) in header.schemas.iter().zip(&seen) {
+        let want = expected.get(&*d.name).copied().unwrap_or(0);
+        if want != s.rows {
+            return Err(Fail::new(format!(
+                "{}: the export holds {} rows of {} but {want} were exported: lines are missing or added",
+                input.display(),
+                s.rows,
+                d.name
+            )));
+        }
+    }
     for (d, s) in header.schemas.iter().zip(&seen).filter(|(d, _)| d.auto_increment) {
         let mark = header.sequences.get(&*d.table).copied().unwrap_or(0).max(s.max_key);
         w.set_sequence(&d.table, mark).map_err(werr)?;
