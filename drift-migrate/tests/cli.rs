@@ -934,3 +934,36 @@ fn an_export_missing_a_line_is_not_imported() {
     assert!(stderr.contains("cut short"), "{stderr}");
     assert!(!dir.path().join("new.drift").exists());
 }
+
+mod newtype {
+    use drift::prelude::*;
+    #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, drift::Describe)]
+    pub struct Maybe(pub Option<u8>);
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Wrapped {
+        #[drift(primary_key)]
+        pub id: u32,
+        pub w: Option<Maybe>,
+    }
+}
+
+#[test]
+fn some_of_a_newtype_over_none_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::builder().entity::<newtype::Wrapped>().open(dir.path().join("w.drift")).unwrap();
+    db.write(|tx| {
+        tx.insert(&newtype::Wrapped { id: 1, w: Some(newtype::Maybe(None)) })?;
+        tx.insert(&newtype::Wrapped { id: 2, w: None })?;
+        tx.insert(&newtype::Wrapped { id: 3, w: Some(newtype::Maybe(Some(4))) })?;
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    assert_eq!(run(dir.path(), &["export", "w.drift", "-o", "w.jsonl"]).0, 0);
+    let (code, _, stderr) = run(dir.path(), &["import", "copy.drift", "--input", "w.jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    let db = Db::builder().entity::<newtype::Wrapped>().open(dir.path().join("copy.drift")).unwrap();
+    let all = db.read(|tx| tx.query::<newtype::Wrapped>().all()).unwrap();
+    let ws: Vec<_> = all.into_iter().map(|w| w.w).collect();
+    assert_eq!(ws, vec![Some(newtype::Maybe(None)), None, Some(newtype::Maybe(Some(4)))]);
+}

@@ -38,12 +38,24 @@ pub struct RowJson<'a>(pub &'a Row);
 
 /// Whether a value is written as `null`.
 fn null_like(v: &Value) -> bool {
-    matches!(v, Value::Option(_) | Value::Unit) || matches!(v, Value::Struct(f) if f.is_empty())
+    match v {
+        Value::Option(_) | Value::Unit => true,
+        Value::Struct(f) if f.is_empty() => true,
+        // A newtype is written as its one field.
+        Value::Struct(f) if f.len() == 1 && f[0].0 == "0" => null_like(&f[0].1),
+        _ => false,
+    }
 }
 
 /// Whether a shape's values can be written as `null`.
 fn nullable(s: &Shape) -> bool {
-    matches!(s, Shape::Option(_) | Shape::Unit) || matches!(s, Shape::Struct { fields, .. } if fields.is_empty())
+    match s {
+        Shape::Option(_) | Shape::Unit => true,
+        Shape::Struct { fields, .. } if fields.is_empty() => true,
+        // A newtype is written as its one field.
+        Shape::Struct { fields, .. } if fields.len() == 1 && fields[0].name == "0" => nullable(&fields[0].shape),
+        _ => false,
+    }
 }
 
 /// Whether fields are named `0`, `1`, ...: a tuple struct or variant.
