@@ -967,3 +967,24 @@ fn some_of_a_newtype_over_none_round_trips() {
     let ws: Vec<_> = all.into_iter().map(|w| w.w).collect();
     assert_eq!(ws, vec![Some(newtype::Maybe(None)), None, Some(newtype::Maybe(Some(4)))]);
 }
+
+#[test]
+fn import_refuses_a_header_whose_descriptors_do_not_hold_together() {
+    let dir = tempfile::tempdir().unwrap();
+    blog(dir.path());
+    run(dir.path(), &["export", "blog.drift", "-o", "blog.jsonl"]);
+    let text = std::fs::read_to_string(dir.path().join("blog.jsonl")).unwrap();
+    let mut lines = text.lines();
+    let mut header: Json = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let rest: Vec<&str> = lines.collect();
+    // A field named twice in the first entity.
+    let fields = header["schemas"][0]["fields"].as_array_mut().unwrap();
+    let copy = fields[1].clone();
+    fields.push(copy);
+    let bad = format!("{}\n{}\n", header, rest.join("\n"));
+    std::fs::write(dir.path().join("bad.jsonl"), bad).unwrap();
+    let (code, _, stderr) = run(dir.path(), &["import", "new.drift", "--input", "bad.jsonl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("appears twice"), "{stderr}");
+    assert!(!dir.path().join("new.drift").exists());
+}

@@ -109,6 +109,32 @@ fn check_schemas(schemas: &[EntityDescriptor], input: &Path) -> Result<(), Fail>
                 d.name
             )));
         }
+        let bad = |reason: String| Err(Fail::new(format!("{}: {} in the header: {reason}", input.display(), d.name)));
+        if d.table.is_empty() || d.table.contains('#') {
+            return bad(format!("table name `{}` is empty or holds `#`", d.table));
+        }
+        for (j, f) in d.fields.iter().enumerate() {
+            if d.fields[..j].iter().any(|g| g.name == f.name) {
+                return bad(format!("field `{}` appears twice", f.name));
+            }
+        }
+        if d.primary_key.is_empty() || d.primary_key.iter().any(|k| d.field(k).is_none_or(|f| f.kind != FieldKind::Key))
+        {
+            return bad("the primary key does not name key fields".into());
+        }
+        for i in d.indexes.iter() {
+            if i.fields.is_empty() || i.fields.iter().any(|f| d.field(f).is_none_or(|f| f.kind == FieldKind::Relation))
+            {
+                return bad(format!("index `{}` does not name stored fields", i.name));
+            }
+        }
+        for r in d.relations.iter().filter(|r| r.kind == drift_core::RelationKind::BelongsTo) {
+            let parent = schemas.iter().find(|p| p.name == r.target);
+            if r.key.iter().any(|k| d.field(k).is_none()) || parent.is_some_and(|p| p.primary_key.len() != r.key.len())
+            {
+                return bad(format!("relation `{}` has a key that does not match its parent's", r.name));
+            }
+        }
         for f in d.fields.iter().filter(|f| f.kind != FieldKind::Relation) {
             if f.shape.get().is_none_or(|s| s.is_opaque()) {
                 return Err(Fail::new(format!(
