@@ -174,12 +174,37 @@ pub(crate) struct ForeignInbound {
     pub(crate) optional: bool,
 }
 
+/// Hashes a `TypeId`, already a hash of the type, by taking its bits as they are: a
+/// lookup on every get must not pay for SipHash (it did: 142 instructions a get).
+type TypeIdHash = std::hash::BuildHasherDefault<TypeIdHasher>;
+
+#[derive(Default)]
+pub(crate) struct TypeIdHasher(u64);
+
+impl std::hash::Hasher for TypeIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Whatever way `TypeId` feeds itself in: fold the bytes (FNV-1a).
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= (n as u64) ^ ((n >> 64) as u64);
+    }
+}
+
 /// The registered entities.
 #[derive(Debug)]
 pub(crate) struct Catalog {
     pub(crate) names: Arc<[String]>,
     pub(crate) entities: Vec<EntityInfo>,
-    by_type: HashMap<TypeId, usize>,
+    by_type: HashMap<TypeId, usize, TypeIdHash>,
 }
 
 /// The access path in `schema`'s tables that finds every row by its leading fields
@@ -207,7 +232,7 @@ impl Catalog {
     pub(crate) fn new(registered: &[Registered], stored: &[EntityDescriptor]) -> Result<Catalog> {
         let mut names = vec![crate::meta::META_TABLE.to_string()];
         let mut entities = Vec::new();
-        let mut by_type = HashMap::new();
+        let mut by_type = HashMap::with_hasher(TypeIdHash::default());
         for (ordinal, r) in registered.iter().enumerate() {
             let schema = r.schema;
             let table = names.len();
