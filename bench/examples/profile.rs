@@ -123,8 +123,7 @@ fn setup(n: u64) -> BoxResult<()> {
         let mut by_email = tx.open_table(USERS_EMAIL)?;
         let mut by_age = tx.open_table(USERS_AGE)?;
         for u in &users {
-            let bytes =
-                postcard::to_allocvec(&RowRef { name: &u.name, email: &u.email, age: u.age, bio: &u.bio })?;
+            let bytes = postcard::to_allocvec(&RowRef { name: &u.name, email: &u.email, age: u.age, bio: &u.bio })?;
             t.insert(u.id, bytes.as_slice())?;
             by_email.insert(u.email.as_str(), u.id)?;
             by_age.insert((u.age, u.id), ())?;
