@@ -31,6 +31,14 @@ pub struct Reader<'a> {
     pub(crate) strict: bool,
 }
 
+std::thread_local! {
+    /// A buffer to encode a looked-up key into, per thread.
+    static KEY_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest key buffer kept for the next get.
+const KEY_BUF_KEEP: usize = 1024;
+
 pub(crate) fn info<T: Entity>(catalog: &Catalog) -> Result<&EntityInfo> {
     catalog.get(TypeId::of::<T>()).ok_or_else(|| Error::UnknownEntity { entity: entity_name::<T>() })
 }
@@ -38,9 +46,18 @@ pub(crate) fn info<T: Entity>(catalog: &Catalog) -> Result<&EntityInfo> {
 impl Reader<'_> {
     pub(crate) fn get<T: Entity>(&self, key: &T::Key) -> Result<Option<T>> {
         let info = info::<T>(self.catalog)?;
-        let mut kbuf = Vec::with_capacity(16);
-        encode_key::<T>(key, &mut kbuf)?;
-        self.get_raw(info, &kbuf)
+        // The key is encoded into this thread's buffer, taken out while in use (a get
+        // nested inside would start a fresh one): no allocation per get.
+        let mut kbuf = KEY_BUF.take();
+        kbuf.clear();
+        let found = match encode_key::<T>(key, &mut kbuf) {
+            Ok(()) => self.get_raw(info, &kbuf),
+            Err(e) => Err(e),
+        };
+        if kbuf.capacity() <= KEY_BUF_KEEP {
+            KEY_BUF.set(kbuf);
+        }
+        found
     }
 
     /// The cache view usable for rows of `info`, if any.
