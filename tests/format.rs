@@ -2,12 +2,14 @@
 //! so a change to the key encoding, the table layout or the meta table fails a test.
 //! Files are read back with the `redb` crate directly, after the `Db` is dropped.
 
-use std::collections::BTreeMap;
+#[path = "common/file.rs"]
+mod file;
+
 use std::path::Path;
 
 use drift::prelude::*;
 use drift::{KeyCodec, KeyError, prefix_successor};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use file::{Entries, contents};
 
 // ---------------------------------------------------------------------------
 // Key encoding (docs/format.md, "Key encoding")
@@ -214,29 +216,6 @@ fn open(path: &Path) -> Db {
     Db::builder().entity::<Member>().entity::<PostTag>().entity::<Note>().entity::<Memo>().open(path).unwrap()
 }
 
-type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
-
-/// Every table of the file, read with redb itself.
-fn read_file(path: &Path) -> BTreeMap<String, Entries> {
-    let db = redb::ReadOnlyDatabase::open(path).unwrap();
-    let tx = db.begin_read().unwrap();
-    let names: Vec<String> = tx.list_tables().unwrap().map(|h| h.name().to_string()).collect();
-    let mut out = BTreeMap::new();
-    for name in names {
-        let table = tx.open_table(TableDefinition::<&[u8], &[u8]>::new(&name)).unwrap();
-        let entries = table
-            .iter()
-            .unwrap()
-            .map(|e| {
-                let (k, v) = e.unwrap();
-                (k.value().to_vec(), v.value().to_vec())
-            })
-            .collect();
-        out.insert(name, entries);
-    }
-    out
-}
-
 fn entries<const N: usize>(pairs: [(Vec<u8>, Vec<u8>); N]) -> Entries {
     pairs.into_iter().collect()
 }
@@ -253,7 +232,7 @@ fn a_new_file_holds_the_format_marker_and_every_entitys_tables_even_when_empty()
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.drift");
     drop(open(&path));
-    let file = read_file(&path);
+    let file = contents(&path);
     let names: Vec<&str> = file.keys().map(String::as_str).collect();
     assert_eq!(
         names,
@@ -285,7 +264,7 @@ fn meta_holds_each_schema_as_json_under_schema_slash_table() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("schema.drift");
     drop(open(&path));
-    let meta = &read_file(&path)["drift#meta"];
+    let meta = &contents(&path)["drift#meta"];
     let keys: Vec<&[u8]> = meta.keys().map(Vec::as_slice).collect();
     assert_eq!(
         keys,
@@ -332,7 +311,7 @@ fn rows_and_index_entries_have_the_documented_keys_and_values() {
         })
         .unwrap();
     }
-    let file = read_file(&path);
+    let file = contents(&path);
     // Row table: key = encoded primary key; value = postcard of the non-key fields in
     // declaration order (email, age, a, b, c, nick).
     let ann_row = cat(&[
@@ -382,7 +361,7 @@ fn a_composite_key_is_the_tuple_of_its_fields_and_an_all_key_row_is_empty() {
         db.write(|tx| tx.insert(&PostTag { post_id: 7, tag: "rs".into() }).map(drop)).unwrap();
     }
     let key = cat(&[&[0, 0, 0, 0, 0, 0, 0, 7], &[0x72, 0x73, 0x00, 0x00]]);
-    assert_eq!(read_file(&path)["post_tag"], entries([(key, Vec::new())]));
+    assert_eq!(contents(&path)["post_tag"], entries([(key, Vec::new())]));
 }
 
 #[test]
@@ -401,7 +380,7 @@ fn a_belongs_to_key_gets_an_index_whose_entries_lead_with_the_parent_key() {
         })
         .unwrap();
     }
-    let file = read_file(&path);
+    let file = contents(&path);
     assert_eq!(file["note#owner_id"], entries([(cat(&[&PK1, &PK1]), Vec::new())]));
     assert_eq!(
         file["memo#owner_id"],
@@ -428,7 +407,7 @@ fn the_sequence_is_stored_as_eight_big_endian_bytes_and_outlives_its_rows() {
         .unwrap();
         db.write(|tx| tx.delete::<Member>(&0x0102).map(drop)).unwrap();
     }
-    let file = read_file(&path);
+    let file = contents(&path);
     assert_eq!(file["drift#meta"][b"seq/user".as_slice()], [0, 0, 0, 0, 0, 0, 0x01, 0x02]);
     assert_eq!(file["user"].keys().collect::<Vec<_>>(), [&PK1.to_vec()]);
     assert!(!file["drift#meta"].contains_key(b"seq/note".as_slice()), "no mark for a sequence never used");

@@ -2,37 +2,17 @@
 //! the file after (rows, index entries, stored descriptors); failures that leave
 //! the file as it was; chains of versions through the schema history.
 
-use std::collections::BTreeMap;
+#[path = "common/file.rs"]
+mod file;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use drift::migrate::{ChangeKind, Class, Migrations, Progress, Row, SchemaHistory, applied, diff};
 use drift::prelude::*;
 use drift::{EntityDescriptor, ErrorKind};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
-
-type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
-
-/// Every table of the file, entry by entry (read with redb directly).
-fn contents(path: &Path) -> BTreeMap<String, Entries> {
-    let db = redb::ReadOnlyDatabase::open(path).unwrap();
-    let tx = db.begin_read().unwrap();
-    let names: Vec<String> = tx.list_tables().unwrap().map(|h| h.name().to_string()).collect();
-    let mut out = BTreeMap::new();
-    for name in names {
-        let table = tx.open_table(TableDefinition::<&[u8], &[u8]>::new(&name)).unwrap();
-        let entries = table
-            .iter()
-            .unwrap()
-            .map(|e| {
-                let (k, v) = e.unwrap();
-                (k.value().to_vec(), v.value().to_vec())
-            })
-            .collect();
-        out.insert(name, entries);
-    }
-    out
-}
+use file::contents;
+use redb::{ReadableTable, TableDefinition};
 
 /// The stored descriptor of `table`, as JSON.
 fn stored_json(path: &Path, table: &str) -> serde_json::Value {

@@ -11,37 +11,17 @@
 //! latest values of each row. Rarely, rows share a code before it becomes unique:
 //! that migration must fail with every conflict counted and leave the file as it was.
 
+#[path = "common/file.rs"]
+mod file;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use drift::migrate::{Migrations, SchemaHistory, applied};
 use drift::prelude::*;
 use drift::{Access, KeyCodec};
+use file::{Entries, contents};
 use proptest::prelude::*;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
-
-type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
-
-/// Every table of the file, entry by entry (read with redb directly).
-fn contents(path: &Path) -> BTreeMap<String, Entries> {
-    let db = redb::ReadOnlyDatabase::open(path).unwrap();
-    let tx = db.begin_read().unwrap();
-    let names: Vec<String> = tx.list_tables().unwrap().map(|h| h.name().to_string()).collect();
-    let mut out = BTreeMap::new();
-    for name in names {
-        let table = tx.open_table(TableDefinition::<&[u8], &[u8]>::new(&name)).unwrap();
-        let entries = table
-            .iter()
-            .unwrap()
-            .map(|e| {
-                let (k, v) = e.unwrap();
-                (k.value().to_vec(), v.value().to_vec())
-            })
-            .collect();
-        out.insert(name, entries);
-    }
-    out
-}
 
 mod v1 {
     use drift::prelude::*;
