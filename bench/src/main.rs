@@ -1,9 +1,11 @@
-//! Drift vs raw redb, native_db and SQLite: the same data and the same operations on each
+//! Drift vs raw redb, LMDB (heed), native_db and SQLite: the same data and the same operations on each
 //! arm, in one process, each arm on a fresh file. Prints a markdown table; `--json PATH`
 //! also writes the measurements. Every workload's result is checked against a plain
 //! in-memory model, and the binary exits non-zero on any mismatch.
 
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: heed has no safe way to open an LMDB environment, so the `lmdb`
+// arm allows `unsafe` in its two smallest functions (see `arms/lmdb.rs`). Nothing else may.
+#![deny(unsafe_code)]
 
 mod arms;
 mod workloads;
@@ -23,7 +25,7 @@ use workloads::{
 };
 
 #[derive(Parser, Debug)]
-#[command(about = "Drift vs raw redb, native_db and SQLite on the same workloads")]
+#[command(about = "Drift vs raw redb, LMDB, native_db and SQLite on the same workloads")]
 struct Cli {
     /// Comma-separated arms to run, in this order.
     #[arg(long, value_delimiter = ',', default_values_t = arms::ALL.iter().map(|s| s.to_string()))]
@@ -355,15 +357,19 @@ fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results:
     let idx = |name: &str| cli.arms.iter().position(|a| a == name);
     // (label, numerator arm, denominator arm)
     let ratios: Vec<(String, usize, usize)> =
-        [("drift", "redb"), ("drift", "native_db"), ("drift", "sqlite"), ("drift-nocache", "redb")]
+        [("drift", "redb"), ("drift", "lmdb"), ("drift", "native_db"), ("drift", "sqlite"), ("drift-nocache", "redb")]
             .iter()
             .filter_map(|&(a, b)| Some((format!("{a}/{b}"), idx(a)?, idx(b)?)))
             .collect();
+    let lmdb = heed::lmdb_version();
     println!(
-        "## Drift bench: {} users, {} orders, median of {repeat} run(s), SQLite {}\n",
+        "## Drift bench: {} users, {} orders, median of {repeat} run(s), SQLite {}, LMDB {}.{}.{}\n",
         sizes.n,
         data.orders.len(),
-        rusqlite::version()
+        rusqlite::version(),
+        lmdb.major,
+        lmdb.minor,
+        lmdb.patch
     );
     println!(
         "Cells: time per op (lower is better). Ratios: time of the first arm / time of the second (< 1 means the first is faster).\n"

@@ -8,12 +8,13 @@ use std::path::Path;
 use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload};
 
 pub mod drift;
+pub mod lmdb;
 pub mod native;
 pub mod redb_raw;
 pub mod sqlite;
 
 /// The arm names accepted by `--arms`, in table order.
-pub const ALL: [&str; 5] = ["drift", "drift-nocache", "redb", "native_db", "sqlite"];
+pub const ALL: [&str; 6] = ["drift", "drift-nocache", "redb", "lmdb", "native_db", "sqlite"];
 
 pub trait Arm {
     /// Untimed, before each workload: lets an arm build its own entity values from the data
@@ -82,6 +83,7 @@ pub fn open(name: &str, dir: &Path) -> BoxResult<Box<dyn Arm>> {
         "drift" => Box::new(drift::DriftArm::open(&dir.join("bench.drift"), true)?),
         "drift-nocache" => Box::new(drift::DriftArm::open(&dir.join("bench.drift"), false)?),
         "redb" => Box::new(redb_raw::RedbArm::open(&dir.join("bench.redb"))?),
+        "lmdb" => Box::new(lmdb::LmdbArm::open(&dir.join("bench.lmdb"))?),
         "native_db" => Box::new(native::NativeArm::open(&dir.join("bench.native_db"))?),
         "sqlite" => Box::new(sqlite::SqliteArm::open(&dir.join("bench.sqlite"))?),
         other => return Err(format!("unknown arm `{other}`").into()),

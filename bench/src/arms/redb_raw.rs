@@ -17,7 +17,8 @@ const USERS_CITY: TableDefinition<(&str, u64), ()> = TableDefinition::new("users
 const ORDERS: TableDefinition<u64, &[u8]> = TableDefinition::new("orders");
 const ORDERS_USER: TableDefinition<(u64, u64), ()> = TableDefinition::new("orders_user");
 
-/// The stored user row (the key lives only in the key), borrowed for encoding.
+/// The stored user row (the key lives only in the key), borrowed for encoding. The
+/// `lmdb` arm stores the same bytes.
 #[derive(Serialize)]
 struct RowRef<'a> {
     email: &'a str,
@@ -29,35 +30,35 @@ struct RowRef<'a> {
 
 /// The same row, decoded into owned values as an application would.
 #[derive(Serialize, Deserialize)]
-struct Row {
-    email: String,
-    age: u32,
-    city: String,
-    name: String,
-    bio: String,
+pub(super) struct Row {
+    pub(super) email: String,
+    pub(super) age: u32,
+    pub(super) city: String,
+    pub(super) name: String,
+    pub(super) bio: String,
 }
 
 impl Row {
-    fn text_len(&self) -> u64 {
+    pub(super) fn text_len(&self) -> u64 {
         len_of(&self.email, &self.city, &self.name, &self.bio)
     }
 }
 
-fn clone_row(r: &Row) -> Row {
+pub(super) fn clone_row(r: &Row) -> Row {
     Row { email: r.email.clone(), age: r.age, city: r.city.clone(), name: r.name.clone(), bio: r.bio.clone() }
 }
 
 #[derive(Serialize, Deserialize)]
-struct OrderRow {
-    user_id: u64,
-    amount: u64,
+pub(super) struct OrderRow {
+    pub(super) user_id: u64,
+    pub(super) amount: u64,
 }
 
-fn encode(u: &UserData) -> BoxResult<Vec<u8>> {
+pub(super) fn encode(u: &UserData) -> BoxResult<Vec<u8>> {
     Ok(postcard::to_allocvec(&RowRef { email: &u.email, age: u.age, city: &u.city, name: &u.name, bio: &u.bio })?)
 }
 
-fn decode(bytes: &[u8]) -> BoxResult<Row> {
+pub(super) fn decode(bytes: &[u8]) -> BoxResult<Row> {
     Ok(postcard::from_bytes(bytes)?)
 }
 
