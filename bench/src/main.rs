@@ -10,7 +10,7 @@
 mod arms;
 mod workloads;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -60,6 +60,8 @@ struct Outcome {
 struct ArmResults {
     times: BTreeMap<Workload, Vec<Duration>>,
     ops: BTreeMap<Workload, u64>,
+    /// Workloads the arm does not run (shown as "n/a").
+    not_run: BTreeSet<Workload>,
     bytes_after_insert: u64,
     bytes_after_compact: Option<u64>,
 }
@@ -81,7 +83,8 @@ struct JsonRow<'a> {
     repeat: usize,
 }
 
-fn run_workload(arm: &mut dyn Arm, w: Workload, data: &Dataset) -> BoxResult<Outcome> {
+/// Runs one workload; `None` when the arm does not run it.
+fn run_workload(arm: &mut dyn Arm, w: Workload, data: &Dataset) -> BoxResult<Option<Outcome>> {
     let passes = data.sizes.scan_passes;
     let users_now = (data.users.len() + data.single_durable.len() + data.single_nondurable.len()) as u64;
     let out = match w {
@@ -97,6 +100,10 @@ fn run_workload(arm: &mut dyn Arm, w: Workload, data: &Dataset) -> BoxResult<Out
         Workload::GetUniform => {
             Outcome { result: Expect::Tally(arm.get_by_id(&data.get_uniform)?), ops: data.get_uniform.len() as u64 }
         }
+        Workload::GetUniform2Threads => match arm.get_by_id_2threads(data.halves())? {
+            Some(t) => Outcome { result: Expect::Tally(t), ops: data.get_uniform.len() as u64 },
+            None => return Ok(None),
+        },
         Workload::GetZipf => {
             Outcome { result: Expect::Tally(arm.get_by_id(&data.get_zipf)?), ops: data.get_zipf.len() as u64 }
         }
@@ -158,7 +165,7 @@ fn run_workload(arm: &mut dyn Arm, w: Workload, data: &Dataset) -> BoxResult<Out
             Outcome { result, ops: data.orders.len() as u64 * passes as u64 }
         }
     };
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Sorts each pass's groups; all passes must agree.
@@ -211,7 +218,11 @@ fn run_arm(
     for w in Workload::ALL {
         arm.prepare(w, data)?;
         let start = Instant::now();
-        let out = run_workload(arm.as_mut(), w, data)?;
+        let Some(out) = run_workload(arm.as_mut(), w, data)? else {
+            eprintln!("  {name:<14} {:<28} {:>10}", w.id(), "n/a");
+            results.not_run.insert(w);
+            continue;
+        };
         let elapsed = start.elapsed();
         eprintln!("  {name:<14} {:<28} {:>10.1} ms", w.id(), elapsed.as_secs_f64() * 1e3);
         let want = &expected.per_workload[&w];
@@ -389,10 +400,11 @@ fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results:
         let mut line = format!("| {} | {} |", w.id(), w.unit());
         let med: Vec<Option<(Duration, u64)>> =
             results.iter().map(|r| r.times.get(&w).map(|t| (median(t), r.ops[&w]))).collect();
-        for (a, m) in cli.arms.iter().zip(&med) {
+        for ((a, m), r) in cli.arms.iter().zip(&med).zip(results) {
             let mark = if a == "native_db" && w == Workload::CommitNonDurable { " †" } else { "" };
             match m {
                 Some((d, ops)) => line.push_str(&format!(" {}{mark} |", per_op(*d, *ops))),
+                None if r.not_run.contains(&w) => line.push_str(" n/a |"),
                 None => line.push_str(" – |"),
             }
         }
@@ -409,6 +421,7 @@ fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results:
     if idx("native_db").is_some() {
         println!("\n† native_db has no durability setting: its non-durable commits still fsync (Immediate).");
     }
+    print_scaling(cli, results);
     if repeat > 1 {
         println!("\n### Spread: fastest and slowest run, total ms per workload\n");
         let mut header = String::from("| workload |");
@@ -438,5 +451,40 @@ fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results:
     for (a, r) in cli.arms.iter().zip(results) {
         let compacted = r.bytes_after_compact.map_or_else(|| "–".to_string(), mib);
         println!("| {a} | {} | {compacted} |", mib(r.bytes_after_insert));
+    }
+}
+
+/// Gets per second of one workload on one arm (median run).
+fn gets_per_sec(r: &ArmResults, w: Workload) -> Option<f64> {
+    let t = median(r.times.get(&w)?).as_secs_f64();
+    Some(r.ops[&w] as f64 / t)
+}
+
+/// Two readers against one: scaling = (gets/s with 2 threads) / (gets/s with 1 thread).
+fn print_scaling(cli: &Cli, results: &[ArmResults]) {
+    let (one, two) = (Workload::GetUniform, Workload::GetUniform2Threads);
+    if !results.iter().any(|r| r.times.contains_key(&two) || r.not_run.contains(&two)) {
+        return;
+    }
+    println!(
+        "\n### Two readers: `{}` against `{}`\n\nScaling = (gets/s with 2 threads) / (gets/s with 1 thread); 2.00x is perfect on two cores.\n",
+        two.id(),
+        one.id()
+    );
+    println!("| arm | 1 thread, gets/s | 2 threads, gets/s | scaling |\n|---|---:|---:|---:|");
+    for (a, r) in cli.arms.iter().zip(results) {
+        let g1 = gets_per_sec(r, one);
+        let g2 = gets_per_sec(r, two);
+        let cell = |g: Option<f64>, w: Workload| match g {
+            Some(g) => format!("{g:.0}"),
+            None if r.not_run.contains(&w) => "n/a".to_string(),
+            None => "–".to_string(),
+        };
+        let scaling = match (g1, g2) {
+            (Some(g1), Some(g2)) => format!("{:.2}x", g2 / g1),
+            _ if r.not_run.contains(&two) => "n/a".to_string(),
+            _ => "–".to_string(),
+        };
+        println!("| {a} | {} | {} | {scaling} |", cell(g1, one), cell(g2, two));
     }
 }

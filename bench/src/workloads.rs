@@ -112,6 +112,7 @@ pub enum Workload {
     CommitDurable,
     CommitNonDurable,
     GetUniform,
+    GetUniform2Threads,
     GetZipf,
     GetEmail,
     AgeRange,
@@ -125,11 +126,12 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub const ALL: [Workload; 14] = [
+    pub const ALL: [Workload; 15] = [
         Workload::InsertBulk,
         Workload::CommitDurable,
         Workload::CommitNonDurable,
         Workload::GetUniform,
+        Workload::GetUniform2Threads,
         Workload::GetZipf,
         Workload::GetEmail,
         Workload::AgeRange,
@@ -149,6 +151,7 @@ impl Workload {
             Workload::CommitDurable => "commit_single_durable",
             Workload::CommitNonDurable => "commit_single_nondurable",
             Workload::GetUniform => "get_pk_uniform",
+            Workload::GetUniform2Threads => "get_pk_uniform_2threads",
             Workload::GetZipf => "get_pk_zipf",
             Workload::GetEmail => "get_unique_email",
             Workload::AgeRange => "index_range_age_limit",
@@ -167,7 +170,7 @@ impl Workload {
         match self {
             Workload::InsertBulk | Workload::InsertOrders => "row",
             Workload::CommitDurable | Workload::CommitNonDurable => "commit",
-            Workload::GetUniform | Workload::GetZipf | Workload::GetEmail => "get",
+            Workload::GetUniform | Workload::GetUniform2Threads | Workload::GetZipf | Workload::GetEmail => "get",
             Workload::AgeRange => "query",
             Workload::ScanSumAge | Workload::GroupByCity | Workload::NamePrefixScan | Workload::GroupOrdersByUser => {
                 "row scanned"
@@ -217,7 +220,8 @@ pub struct Dataset {
     pub single_durable: Vec<UserData>,
     /// One commit each, non-durable; the next `commits` ids.
     pub single_nondurable: Vec<UserData>,
-    /// Uniform over an id range ~10% larger than the table: about 1 in 11 misses.
+    /// Uniform over an id range ~10% larger than the table: about 1 in 11 misses. Also
+    /// the gets of the two-reader workload, split in two halves (`Dataset::halves`).
     pub get_uniform: Vec<u64>,
     /// Zipf (s = 1.1) over the existing ids, hot keys scattered over the key space.
     pub get_zipf: Vec<u64>,
@@ -231,6 +235,14 @@ pub struct Dataset {
     pub deletes: Vec<u64>,
     /// 1 to 5 orders per bulk-inserted user (3 on average), in id order.
     pub orders: Vec<OrderData>,
+}
+
+impl Dataset {
+    /// The uniform gets split in two, one half per reader thread.
+    pub fn halves(&self) -> [&[u64]; 2] {
+        let (a, b) = self.get_uniform.split_at(self.get_uniform.len() / 2);
+        [a, b]
+    }
 }
 
 /// splitmix64: a bijection on u64, so emails derived from ids are unique.
@@ -370,6 +382,7 @@ pub fn expected(data: &Dataset) -> Expected {
         Expect::Tally(t)
     };
     out.insert(Workload::GetUniform, gets(&data.get_uniform));
+    out.insert(Workload::GetUniform2Threads, gets(&data.get_uniform));
     out.insert(Workload::GetZipf, gets(&data.get_zipf));
     let by_email: std::collections::HashMap<&str, &UserData> = model.values().map(|u| (u.email.as_str(), u)).collect();
     let mut t = Tally::default();

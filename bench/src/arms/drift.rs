@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use drift::prelude::*;
 use drift::{count, sum};
 
-use super::{Arm, size_of};
+use super::{Arm, size_of, two_threads};
 use crate::workloads::{
     AGE_WIDTH, BoxResult, Dataset, NAME_PREFIX, OrderData, RANGE_LIMIT, Tally, UserData, Workload, len_of,
 };
@@ -48,6 +48,19 @@ fn to_entity(u: &UserData) -> User {
 
 fn text_len(u: &User) -> u64 {
     len_of(&u.email, &u.city, &u.name, &u.bio)
+}
+
+/// Gets by primary key in one read transaction.
+fn gets(db: &Db, ids: &[u64]) -> BoxResult<Tally> {
+    Ok(db.read(|tx| {
+        let mut t = Tally::default();
+        for id in ids {
+            if let Some(u) = tx.get::<User>(id)? {
+                t.add(u.age, text_len(&u));
+            }
+        }
+        Ok(t)
+    })?)
 }
 
 /// The cache size of the `drift` arm: the whole user table at the default `--n`.
@@ -111,15 +124,13 @@ impl Arm for DriftArm {
     }
 
     fn get_by_id(&mut self, ids: &[u64]) -> BoxResult<Tally> {
-        Ok(self.db.read(|tx| {
-            let mut t = Tally::default();
-            for id in ids {
-                if let Some(u) = tx.get::<User>(id)? {
-                    t.add(u.age, text_len(&u));
-                }
-            }
-            Ok(t)
-        })?)
+        gets(&self.db, ids)
+    }
+
+    fn get_by_id_2threads(&mut self, halves: [&[u64]; 2]) -> BoxResult<Option<Tally>> {
+        // One `Db` shared by reference (it is `Sync`); each thread opens its own read transaction.
+        let db = &self.db;
+        Ok(Some(two_threads(halves, |ids| gets(db, ids), |ids| gets(db, ids))?))
     }
 
     fn get_by_email(&mut self, emails: &[String]) -> BoxResult<Tally> {

@@ -18,7 +18,7 @@ use heed::{
 };
 
 use super::redb_raw::{OrderRow, Row, clone_row, decode, encode};
-use super::{Arm, size_of};
+use super::{Arm, size_of, two_threads};
 use crate::workloads::{BoxResult, OrderData, Tally, UserData};
 
 /// The map: address space only (the file grows as pages are written), room for
@@ -108,6 +108,18 @@ impl Tables {
         Ok(())
     }
 
+    /// Gets by primary key in one read transaction.
+    fn gets(&self, env: &Env, ids: &[u64]) -> BoxResult<Tally> {
+        let tx = env.read_txn()?;
+        let mut t = Tally::default();
+        for &id in ids {
+            if let Some(row) = self.get_user(&tx, id)? {
+                t.add(row.age, row.text_len());
+            }
+        }
+        Ok(t)
+    }
+
     fn get_user(&self, tx: &heed::RoTxn, id: u64) -> BoxResult<Option<Row>> {
         match self.users.get(tx, &id.to_be_bytes())? {
             Some(bytes) => Ok(Some(decode(bytes)?)),
@@ -188,14 +200,13 @@ impl Arm for LmdbArm {
     }
 
     fn get_by_id(&mut self, ids: &[u64]) -> BoxResult<Tally> {
-        let tx = self.env.read_txn()?;
-        let mut t = Tally::default();
-        for &id in ids {
-            if let Some(row) = self.tables.get_user(&tx, id)? {
-                t.add(row.age, row.text_len());
-            }
-        }
-        Ok(t)
+        self.tables.gets(&self.env, ids)
+    }
+
+    fn get_by_id_2threads(&mut self, halves: [&[u64]; 2]) -> BoxResult<Option<Tally>> {
+        // One `Env` shared by reference; each thread opens its own read transaction.
+        let (env, tables) = (&self.env, &self.tables);
+        Ok(Some(two_threads(halves, |ids| tables.gets(env, ids), |ids| tables.gets(env, ids))?))
     }
 
     fn get_by_email(&mut self, emails: &[String]) -> BoxResult<Tally> {

@@ -7,6 +7,24 @@ use std::path::Path;
 
 use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload};
 
+/// Runs `first` on the first half on this thread and `second` on the second half on a
+/// scoped thread, at the same time, and adds up the two tallies.
+pub fn two_threads(
+    halves: [&[u64]; 2],
+    first: impl FnOnce(&[u64]) -> BoxResult<Tally>,
+    second: impl FnOnce(&[u64]) -> BoxResult<Tally> + Send,
+) -> BoxResult<Tally> {
+    let [a, b] = halves;
+    let (ta, tb) = std::thread::scope(|s| {
+        // A boxed error is not `Send`: the thread hands back its message.
+        let other = s.spawn(move || second(b).map_err(|e| e.to_string()));
+        (first(a), other.join())
+    });
+    let ta = ta?;
+    let tb = tb.map_err(|_| "reader thread panicked")??;
+    Ok(Tally { rows: ta.rows + tb.rows, sum_age: ta.sum_age + tb.sum_age, text_len: ta.text_len + tb.text_len })
+}
+
 pub mod drift;
 pub mod lmdb;
 pub mod native;
@@ -31,6 +49,13 @@ pub trait Arm {
 
     /// Gets each id by primary key in one read transaction.
     fn get_by_id(&mut self, ids: &[u64]) -> BoxResult<Tally>;
+
+    /// The same gets as [`get_by_id`](Arm::get_by_id) from two threads at once, one half of
+    /// `ids` each, sharing one database handle; each thread opens its own read
+    /// transaction. `None`: the arm does not run this workload (reported as n/a).
+    fn get_by_id_2threads(&mut self, _halves: [&[u64]; 2]) -> BoxResult<Option<Tally>> {
+        Ok(None)
+    }
 
     /// Gets each email through the unique index in one read transaction.
     fn get_by_email(&mut self, emails: &[String]) -> BoxResult<Tally>;

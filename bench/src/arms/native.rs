@@ -11,7 +11,7 @@ use native_db::{Builder, Database, Models, ToKey, native_db};
 use native_model::{Model, native_model};
 use serde::{Deserialize, Serialize};
 
-use super::{Arm, size_of};
+use super::{Arm, size_of, two_threads};
 use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload, len_of};
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -77,6 +77,18 @@ impl NativeArm {
     }
 }
 
+/// Gets by primary key in one read transaction.
+fn gets(db: &Database<'static>, ids: &[u64]) -> BoxResult<Tally> {
+    let r = db.r_transaction()?;
+    let mut t = Tally::default();
+    for &id in ids {
+        if let Some(u) = r.get().primary::<NUser>(id)? {
+            t.add(u.age, text_len(&u));
+        }
+    }
+    Ok(t)
+}
+
 impl Arm for NativeArm {
     fn prepare(&mut self, workload: Workload, data: &Dataset) -> BoxResult<()> {
         self.staged_users = match workload {
@@ -115,14 +127,13 @@ impl Arm for NativeArm {
     }
 
     fn get_by_id(&mut self, ids: &[u64]) -> BoxResult<Tally> {
-        let r = self.db.r_transaction()?;
-        let mut t = Tally::default();
-        for &id in ids {
-            if let Some(u) = r.get().primary::<NUser>(id)? {
-                t.add(u.age, text_len(&u));
-            }
-        }
-        Ok(t)
+        gets(&self.db, ids)
+    }
+
+    fn get_by_id_2threads(&mut self, halves: [&[u64]; 2]) -> BoxResult<Option<Tally>> {
+        // One `Database` shared by reference; each thread opens its own read transaction.
+        let db = &self.db;
+        Ok(Some(two_threads(halves, |ids| gets(db, ids), |ids| gets(db, ids))?))
     }
 
     fn get_by_email(&mut self, emails: &[String]) -> BoxResult<Tally> {

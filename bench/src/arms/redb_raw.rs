@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::{Arm, size_of};
+use super::{Arm, size_of, two_threads};
 use crate::workloads::{BoxResult, OrderData, Tally, UserData, len_of};
 
 const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
@@ -109,6 +109,20 @@ fn insert_into(
     Ok(())
 }
 
+/// Gets by primary key in one read transaction.
+fn gets(db: &Database, ids: &[u64]) -> BoxResult<Tally> {
+    let tx = db.begin_read()?;
+    let users = tx.open_table(USERS)?;
+    let mut t = Tally::default();
+    for &id in ids {
+        if let Some(g) = users.get(id)? {
+            let row = decode(g.value())?;
+            t.add(row.age, row.text_len());
+        }
+    }
+    Ok(t)
+}
+
 impl Arm for RedbArm {
     fn insert_bulk(&mut self, rows: &[UserData]) -> BoxResult<()> {
         let tx = self.db.begin_write()?;
@@ -136,16 +150,13 @@ impl Arm for RedbArm {
     }
 
     fn get_by_id(&mut self, ids: &[u64]) -> BoxResult<Tally> {
-        let tx = self.db.begin_read()?;
-        let users = tx.open_table(USERS)?;
-        let mut t = Tally::default();
-        for &id in ids {
-            if let Some(g) = users.get(id)? {
-                let row = decode(g.value())?;
-                t.add(row.age, row.text_len());
-            }
-        }
-        Ok(t)
+        gets(&self.db, ids)
+    }
+
+    fn get_by_id_2threads(&mut self, halves: [&[u64]; 2]) -> BoxResult<Option<Tally>> {
+        // One `Database` shared by reference; each thread begins its own read transaction.
+        let db = &self.db;
+        Ok(Some(two_threads(halves, |ids| gets(db, ids), |ids| gets(db, ids))?))
     }
 
     fn get_by_email(&mut self, emails: &[String]) -> BoxResult<Tally> {
