@@ -164,6 +164,10 @@ fn run_workload(arm: &mut dyn Arm, w: Workload, data: &Dataset) -> BoxResult<Opt
             };
             Outcome { result, ops: data.orders.len() as u64 * passes as u64 }
         }
+        Workload::EagerUsersWithOrders => {
+            let l = arm.users_with_orders(&data.eager_users)?;
+            Outcome { result: Expect::Loaded(l), ops: l.rows() }
+        }
     };
     Ok(Some(out))
 }

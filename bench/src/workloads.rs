@@ -105,6 +105,27 @@ impl Tally {
     }
 }
 
+/// What the eager-loading workload returns: the users found (as a read workload's
+/// tally), and the number and the summed `amount` of their orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Loaded {
+    pub users: Tally,
+    pub orders: u64,
+    pub amount: u64,
+}
+
+impl Loaded {
+    /// Rows returned: the users and their orders.
+    pub fn rows(&self) -> u64 {
+        self.users.rows + self.orders
+    }
+
+    pub fn add_order(&mut self, amount: u64) {
+        self.orders += 1;
+        self.amount += amount;
+    }
+}
+
 /// The workloads, in the order they run on each arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Workload {
@@ -123,10 +144,11 @@ pub enum Workload {
     Delete,
     InsertOrders,
     GroupOrdersByUser,
+    EagerUsersWithOrders,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 15] = [
+    pub const ALL: [Workload; 16] = [
         Workload::InsertBulk,
         Workload::CommitDurable,
         Workload::CommitNonDurable,
@@ -142,6 +164,7 @@ impl Workload {
         Workload::Delete,
         Workload::InsertOrders,
         Workload::GroupOrdersByUser,
+        Workload::EagerUsersWithOrders,
     ];
 
     /// The id used in the JSON output.
@@ -162,6 +185,7 @@ impl Workload {
             Workload::Delete => "delete",
             Workload::InsertOrders => "insert_orders_bulk",
             Workload::GroupOrdersByUser => "group_sum_orders_by_user",
+            Workload::EagerUsersWithOrders => "eager_users_with_orders",
         }
     }
 
@@ -169,6 +193,7 @@ impl Workload {
     pub fn unit(self) -> &'static str {
         match self {
             Workload::InsertBulk | Workload::InsertOrders => "row",
+            Workload::EagerUsersWithOrders => "row returned",
             Workload::CommitDurable | Workload::CommitNonDurable => "commit",
             Workload::GetUniform | Workload::GetUniform2Threads | Workload::GetZipf | Workload::GetEmail => "get",
             Workload::AgeRange => "query",
@@ -191,6 +216,8 @@ pub struct Sizes {
     pub scan_passes: usize,
     pub updates: usize,
     pub deletes: usize,
+    /// Users loaded with their orders.
+    pub eager: usize,
 }
 
 impl Sizes {
@@ -203,11 +230,21 @@ impl Sizes {
             scan_passes: 3,
             updates: 10_000.min(n / 4),
             deletes: 10_000.min(n / 4),
+            eager: 1_000.min(n / 4),
         }
     }
 
     pub fn quick() -> Sizes {
-        Sizes { n: 2_000, commits: 50, gets: 5_000, range_queries: 200, scan_passes: 2, updates: 500, deletes: 500 }
+        Sizes {
+            n: 2_000,
+            commits: 50,
+            gets: 5_000,
+            range_queries: 200,
+            scan_passes: 2,
+            updates: 500,
+            deletes: 500,
+            eager: 200,
+        }
     }
 }
 
@@ -235,6 +272,9 @@ pub struct Dataset {
     pub deletes: Vec<u64>,
     /// 1 to 5 orders per bulk-inserted user (3 on average), in id order.
     pub orders: Vec<OrderData>,
+    /// Distinct bulk-inserted users that are not deleted, in random order: loaded with
+    /// their orders.
+    pub eager_users: Vec<u64>,
 }
 
 impl Dataset {
@@ -321,6 +361,18 @@ impl Dataset {
                 orders.push(OrderData { id, user_id, amount: rng.random_range(1..=10_000) });
             }
         }
+        // Drawn last, so that the data of the other workloads stays what it was.
+        let deleted: HashSet<u64> = deletes.iter().copied().collect();
+        let survivors = n - (1..=n).filter(|id| deleted.contains(id)).count() as u64;
+        let eager_count = sizes.eager.min(survivors as usize);
+        let mut seen = HashSet::with_capacity(eager_count);
+        let mut eager_users = Vec::with_capacity(eager_count);
+        while eager_users.len() < eager_count {
+            let id = rng.random_range(1..=n);
+            if !deleted.contains(&id) && seen.insert(id) {
+                eager_users.push(id);
+            }
+        }
         Dataset {
             sizes,
             users,
@@ -333,6 +385,7 @@ impl Dataset {
             updates,
             deletes,
             orders,
+            eager_users,
         }
     }
 }
@@ -343,6 +396,7 @@ pub enum Expect {
     /// A write workload: the number of rows it found and changed.
     Changed(u64),
     Tally(Tally),
+    Loaded(Loaded),
     Count(u64),
     /// Sorted `(group, value)` pairs, the result of each pass.
     Groups(Vec<(String, u64)>),
@@ -442,6 +496,20 @@ pub fn expected(data: &Dataset) -> Expected {
         *sums.entry(o.user_id).or_default() += o.amount;
     }
     out.insert(Workload::GroupOrdersByUser, Expect::Groups(order_groups(sums.into_iter().collect())));
+    let mut orders_of: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for o in &data.orders {
+        orders_of.entry(o.user_id).or_default().push(o.amount);
+    }
+    let mut loaded = Loaded::default();
+    for id in &data.eager_users {
+        if let Some(u) = model.get(id) {
+            loaded.users.add(u.age, u.text_len());
+            for &amount in orders_of.get(id).map_or(&[][..], Vec::as_slice) {
+                loaded.add_order(amount);
+            }
+        }
+    }
+    out.insert(Workload::EagerUsersWithOrders, Expect::Loaded(loaded));
     Expected { per_workload: out, verify }
 }
 

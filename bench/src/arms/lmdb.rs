@@ -19,7 +19,7 @@ use heed::{
 
 use super::redb_raw::{OrderRow, Row, clone_row, decode, encode};
 use super::{Arm, size_of, two_threads};
-use crate::workloads::{BoxResult, OrderData, Tally, UserData};
+use crate::workloads::{BoxResult, Loaded, OrderData, Tally, UserData};
 
 /// The map: address space only (the file grows as pages are written), room for
 /// 1,000,000 users and their orders many times over.
@@ -350,6 +350,23 @@ impl Arm for LmdbArm {
             *sums.entry(o.user_id).or_default() += o.amount;
         }
         Ok(sums.into_iter().collect())
+    }
+
+    fn users_with_orders(&mut self, ids: &[u64]) -> BoxResult<Loaded> {
+        let tx = self.env.read_txn()?;
+        let t = &self.tables;
+        let mut l = Loaded::default();
+        for &id in ids {
+            let Some(row) = t.get_user(&tx, id)? else { continue };
+            l.users.add(row.age, row.text_len());
+            for entry in t.orders_user.prefix_iter(&tx, &id.to_be_bytes())? {
+                let (k, ()) = entry?;
+                let o = t.orders.get(&tx, &k[8..])?.ok_or("user index points to a missing order")?;
+                let o: OrderRow = postcard::from_bytes(o)?;
+                l.add_order(o.amount);
+            }
+        }
+        Ok(l)
     }
 
     fn count_users(&mut self) -> BoxResult<u64> {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload};
+use crate::workloads::{BoxResult, Dataset, Loaded, OrderData, Tally, UserData, Workload};
 
 /// Runs `first` on the first half on this thread and `second` on the second half on a
 /// scoped thread, at the same time, and adds up the two tallies.
@@ -83,6 +83,10 @@ pub trait Arm {
 
     /// Sum of `amount` per `user_id`.
     fn sum_orders_by_user(&mut self) -> BoxResult<Vec<(u64, u64)>>;
+
+    /// Loads each user by primary key together with all of its orders (found through the
+    /// orders' `user_id` index), decoding both, in one read transaction.
+    fn users_with_orders(&mut self, ids: &[u64]) -> BoxResult<Loaded>;
 
     /// Untimed verification: number of users.
     fn count_users(&mut self) -> BoxResult<u64>;

@@ -12,7 +12,7 @@ use native_model::{Model, native_model};
 use serde::{Deserialize, Serialize};
 
 use super::{Arm, size_of, two_threads};
-use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload, len_of};
+use crate::workloads::{BoxResult, Dataset, Loaded, OrderData, Tally, UserData, Workload, len_of};
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[native_model(id = 1, version = 1)]
@@ -236,6 +236,19 @@ impl Arm for NativeArm {
             *sums.entry(o.user_id).or_default() += o.amount;
         }
         Ok(sums.into_iter().collect())
+    }
+
+    fn users_with_orders(&mut self, ids: &[u64]) -> BoxResult<Loaded> {
+        let r = self.db.r_transaction()?;
+        let mut l = Loaded::default();
+        for &id in ids {
+            let Some(u) = r.get().primary::<NUser>(id)? else { continue };
+            l.users.add(u.age, text_len(&u));
+            for o in r.scan().secondary::<NOrder>(NOrderKey::user_id)?.range(id..=id)? {
+                l.add_order(o?.amount);
+            }
+        }
+        Ok(l)
     }
 
     fn count_users(&mut self) -> BoxResult<u64> {

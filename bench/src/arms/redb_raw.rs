@@ -8,7 +8,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use serde::{Deserialize, Serialize};
 
 use super::{Arm, size_of, two_threads};
-use crate::workloads::{BoxResult, OrderData, Tally, UserData, len_of};
+use crate::workloads::{BoxResult, Loaded, OrderData, Tally, UserData, len_of};
 
 const USERS: TableDefinition<u64, &[u8]> = TableDefinition::new("users");
 const USERS_EMAIL: TableDefinition<&str, u64> = TableDefinition::new("users_email");
@@ -320,6 +320,27 @@ impl Arm for RedbArm {
             *sums.entry(o.user_id).or_default() += o.amount;
         }
         Ok(sums.into_iter().collect())
+    }
+
+    fn users_with_orders(&mut self, ids: &[u64]) -> BoxResult<Loaded> {
+        let tx = self.db.begin_read()?;
+        let users = tx.open_table(USERS)?;
+        let orders = tx.open_table(ORDERS)?;
+        let by_user = tx.open_table(ORDERS_USER)?;
+        let mut l = Loaded::default();
+        for &id in ids {
+            let Some(g) = users.get(id)? else { continue };
+            let row = decode(g.value())?;
+            l.users.add(row.age, row.text_len());
+            for entry in by_user.range((id, 0)..=(id, u64::MAX))? {
+                let (k, _) = entry?;
+                let (_, order_id) = k.value();
+                let o = orders.get(order_id)?.ok_or("user index points to a missing order")?;
+                let o: OrderRow = postcard::from_bytes(o.value())?;
+                l.add_order(o.amount);
+            }
+        }
+        Ok(l)
     }
 
     fn count_users(&mut self) -> BoxResult<u64> {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Arm, size_of, two_threads};
-use crate::workloads::{BoxResult, Dataset, OrderData, Tally, UserData, Workload, len_of};
+use crate::workloads::{BoxResult, Dataset, Loaded, OrderData, Tally, UserData, Workload, len_of};
 
 const SCHEMA: &str = "
 CREATE TABLE users (
@@ -281,6 +281,26 @@ impl Arm for SqliteArm {
         };
         tx.commit()?;
         Ok(out)
+    }
+
+    fn users_with_orders(&mut self, ids: &[u64]) -> BoxResult<Loaded> {
+        let tx = self.conn.transaction()?;
+        let mut l = Loaded::default();
+        {
+            let mut user = tx.prepare_cached(&format!("{SELECT_COLUMNS} WHERE id = ?1"))?;
+            let mut orders = tx.prepare_cached("SELECT id, user_id, amount FROM orders WHERE user_id = ?1")?;
+            for &id in ids {
+                let Some(row) = user.query_row([key(id)?], Row::from_sql).optional()? else { continue };
+                l.users.add(row.age, row.text_len());
+                let mut rows = orders.query([key(id)?])?;
+                while let Some(r) = rows.next()? {
+                    let (_id, _user_id, amount): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    l.add_order(u64::try_from(amount)?);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(l)
     }
 
     fn count_users(&mut self) -> BoxResult<u64> {
