@@ -33,6 +33,11 @@ struct Cli {
     /// Number of users in the bulk insert (the other workloads scale from it).
     #[arg(long, default_value_t = 100_000)]
     n: usize,
+    /// Comma-separated workloads to run (default: all). They always run in the table's
+    /// order, with what they need added: `insert_bulk` always, `insert_orders_bulk` for
+    /// the two order workloads.
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
     /// n = 2000 and fewer operations: a smoke run that checks every arm.
     #[arg(long)]
     quick: bool,
@@ -84,9 +89,9 @@ struct JsonRow<'a> {
 }
 
 /// Runs one workload; `None` when the arm does not run it.
-fn run_workload(arm: &mut dyn Arm, w: Workload, data: &Dataset) -> BoxResult<Option<Outcome>> {
+fn run_workload(arm: &mut dyn Arm, w: Workload, data: &Dataset, expected: &Expected) -> BoxResult<Option<Outcome>> {
     let passes = data.sizes.scan_passes;
-    let users_now = (data.users.len() + data.single_durable.len() + data.single_nondurable.len()) as u64;
+    let users_now = expected.users_read;
     let out = match w {
         Workload::InsertBulk => {
             arm.insert_bulk(&data.users)?;
@@ -172,6 +177,28 @@ fn run_workload(arm: &mut dyn Arm, w: Workload, data: &Dataset) -> BoxResult<Opt
     Ok(Some(out))
 }
 
+/// The workloads to run, in table order: those named (all when none is), and what they need.
+fn select_workloads(names: &[String]) -> BoxResult<Vec<Workload>> {
+    if names.is_empty() {
+        return Ok(Workload::ALL.to_vec());
+    }
+    let mut wanted = BTreeSet::new();
+    for name in names {
+        let w = Workload::from_id(name).ok_or_else(|| {
+            let known: Vec<&str> = Workload::ALL.iter().map(|w| w.id()).collect();
+            format!("unknown workload `{name}` (known: {})", known.join(","))
+        })?;
+        wanted.insert(w);
+        wanted.extend(w.needs());
+    }
+    let selected: Vec<Workload> = Workload::ALL.into_iter().filter(|w| wanted.contains(w)).collect();
+    let added: Vec<&str> = selected.iter().filter(|w| !names.iter().any(|n| n == w.id())).map(|w| w.id()).collect();
+    if !added.is_empty() {
+        eprintln!("also running, because the workloads asked for need them: {}", added.join(","));
+    }
+    Ok(selected)
+}
+
 /// Sorts each pass's groups; all passes must agree.
 fn same_groups(results: Vec<Vec<(String, u64)>>) -> BoxResult<Expect> {
     let mut sorted: Vec<Vec<(String, u64)>> = results
@@ -208,8 +235,10 @@ fn verify(arm: &mut dyn Arm) -> BoxResult<Verify> {
 
 /// Runs all workloads on a fresh database of arm `name`, adding what does not match the model
 /// to `failures`.
+#[allow(clippy::too_many_arguments)]
 fn run_arm(
     name: &str,
+    selected: &[Workload],
     data: &Dataset,
     expected: &Expected,
     base: &std::path::Path,
@@ -219,10 +248,10 @@ fn run_arm(
 ) -> BoxResult<()> {
     let dir = tempfile::Builder::new().prefix("drift-bench-").tempdir_in(base)?;
     let mut arm = arms::open(name, dir.path())?;
-    for w in Workload::ALL {
+    for &w in selected {
         arm.prepare(w, data)?;
         let start = Instant::now();
-        let Some(out) = run_workload(arm.as_mut(), w, data)? else {
+        let Some(out) = run_workload(arm.as_mut(), w, data, expected)? else {
             eprintln!("  {name:<14} {:<28} {:>10}", w.id(), "n/a");
             results.not_run.insert(w);
             continue;
@@ -307,6 +336,7 @@ fn real_main() -> BoxResult<bool> {
             return Err(format!("unknown arm `{a}` (known: {})", arms::ALL.join(",")).into());
         }
     }
+    let selected = select_workloads(&cli.workloads)?;
     let sizes = if cli.quick { Sizes::quick() } else { Sizes::full(cli.n) };
     if sizes.n < 100 {
         return Err("--n must be at least 100".into());
@@ -315,7 +345,7 @@ fn real_main() -> BoxResult<bool> {
     let base = cli.dir.clone().unwrap_or_else(std::env::temp_dir);
     eprintln!("generating data: {sizes:?}");
     let data = Dataset::generate(sizes);
-    let expected = workloads::expected(&data);
+    let expected = workloads::expected(&data, &selected);
 
     let mut results: Vec<ArmResults> = cli.arms.iter().map(|_| ArmResults::default()).collect();
     let mut failures = Vec::new();
@@ -325,13 +355,15 @@ fn real_main() -> BoxResult<bool> {
         for i in (0..k).map(|j| (j + rep) % k) {
             let name = &cli.arms[i];
             eprintln!("[run {}/{repeat}] {name}", rep + 1);
-            if let Err(e) = run_arm(name, &data, &expected, &base, &mut results[i], &mut failures, cli.explain) {
+            if let Err(e) =
+                run_arm(name, &selected, &data, &expected, &base, &mut results[i], &mut failures, cli.explain)
+            {
                 failures.push(format!("{name}: stopped by an error: {e}"));
             }
         }
     }
 
-    print_report(&cli, sizes, repeat, &data, &results);
+    print_report(&cli, &selected, sizes, repeat, &data, &results);
 
     if let Some(path) = &cli.json {
         let mut rows = Vec::new();
@@ -368,7 +400,7 @@ fn real_main() -> BoxResult<bool> {
     }
 }
 
-fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results: &[ArmResults]) {
+fn print_report(cli: &Cli, selected: &[Workload], sizes: Sizes, repeat: usize, data: &Dataset, results: &[ArmResults]) {
     let idx = |name: &str| cli.arms.iter().position(|a| a == name);
     // (label, numerator arm, denominator arm)
     let ratios: Vec<(String, usize, usize)> =
@@ -400,7 +432,7 @@ fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results:
         rule.push_str("---:|");
     }
     println!("{header}\n{rule}");
-    for w in Workload::ALL {
+    for &w in selected {
         let mut line = format!("| {} | {} |", w.id(), w.unit());
         let med: Vec<Option<(Duration, u64)>> =
             results.iter().map(|r| r.times.get(&w).map(|t| (median(t), r.ops[&w]))).collect();
@@ -422,7 +454,7 @@ fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results:
         }
         println!("{line}");
     }
-    if idx("native_db").is_some() {
+    if idx("native_db").is_some() && selected.contains(&Workload::CommitNonDurable) {
         println!("\n† native_db has no durability setting: its non-durable commits still fsync (Immediate).");
     }
     print_scaling(cli, results);
@@ -435,7 +467,7 @@ fn print_report(cli: &Cli, sizes: Sizes, repeat: usize, data: &Dataset, results:
             rule.push_str("---:|");
         }
         println!("{header}\n{rule}");
-        for w in Workload::ALL {
+        for &w in selected {
             let mut line = format!("| {} |", w.id());
             for r in results {
                 match r.times.get(&w) {
