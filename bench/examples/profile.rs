@@ -139,6 +139,14 @@ fn ids(n: u64, gets: usize) -> Vec<u64> {
     (0..gets as u64).map(|i| 1 + mix(i.wrapping_mul(7919) ^ 0xABCD) % n).collect()
 }
 
+/// Zipf (s = 1.1) over the ids, the hot ids scattered over the key space.
+fn zipf_ids(n: u64, gets: usize) -> Vec<u64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5EED);
+    let zipf = rand_distr::Zipf::new(n as f64, 1.1).expect("valid zipf");
+    (0..gets).map(|_| 1 + mix(rng.sample(zipf) as u64) % n).collect()
+}
+
 fn open_drift(cache: bool) -> BoxResult<Db> {
     let capacity = if cache { 100_000 } else { 0 };
     Ok(Db::builder().entity::<User>().cache_capacity(capacity).open(drift_path())?)
@@ -263,6 +271,24 @@ fn main() -> BoxResult<()> {
             eprintln!("cache hits {} misses {}", s.cache_hits, s.cache_misses);
             ("drift get, cache on", black_box(r))
         }
+        "get-zipf-nocache" => {
+            let ids = zipf_ids(n, gets);
+            let db = open_drift(false)?;
+            ("drift zipf get, cache off", black_box(measure_drift_get(&db, &ids)?))
+        }
+        "get-zipf-cache" => {
+            let ids = zipf_ids(n, gets);
+            let db = open_drift(true)?;
+            let r = measure_drift_get(&db, &ids)?;
+            let s = db.stats();
+            eprintln!("cache hits {} misses {}", s.cache_hits, s.cache_misses);
+            ("drift zipf get, cache on", black_box(r))
+        }
+        "raw-get-zipf" => {
+            let ids = zipf_ids(n, gets);
+            let db = Database::open(raw_path())?;
+            ("raw redb zipf get", black_box(measure_raw_get(&db, &ids)?))
+        }
         "scan" => ("drift query().all()", black_box(measure_drift_scan(&open_drift(false)?)?)),
         "scan-cache" => ("drift query().all(), cache on", black_box(measure_drift_scan(&open_drift(true)?)?)),
         "range" => ("drift age index range", black_box(measure_drift_range(&open_drift(false)?)?)),
@@ -277,7 +303,7 @@ fn main() -> BoxResult<()> {
         "raw-group" => ("raw redb group by age", black_box(measure_raw_group(&Database::open(raw_path())?)?)),
         _ => {
             eprintln!(
-                "usage: profile <setup|get-nocache|get-cache|scan|scan-cache|range|group|raw-get|raw-scan|raw-range|raw-group> [--n N] [--gets G]\n\
+                "usage: profile <setup|get-nocache|get-cache|get-zipf-nocache|get-zipf-cache|raw-get-zipf|scan|scan-cache|range|group|raw-get|raw-scan|raw-range|raw-group> [--n N] [--gets G]\n\
                  files under $DRIFT_PROFILE_DIR (default /tmp/drift-profile)"
             );
             std::process::exit(2);

@@ -19,22 +19,21 @@
 //! never insert, so an aborted write leaves no trace.
 
 use std::any::Any;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 use quick_cache::Equivalent;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
     entity: u32,
-    key: Vec<u8>,
+    key: Box<[u8]>,
 }
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.entity.hash(state);
-        self.key.as_slice().hash(state);
+        KeyRef { entity: self.entity, key: &self.key }.hash(state);
     }
 }
 
@@ -45,26 +44,40 @@ struct KeyRef<'a> {
 
 impl Hash for KeyRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.entity.hash(state);
-        self.key.hash(state);
+        state.write_u32(self.entity);
+        state.write(self.key);
     }
 }
 
 impl Equivalent<Key> for KeyRef<'_> {
     fn equivalent(&self, k: &Key) -> bool {
-        self.entity == k.entity && self.key == k.key.as_slice()
+        self.entity == k.entity && self.key == &*k.key
     }
 }
 
-#[derive(Clone)]
 struct Entry {
     from: u64,
-    value: Arc<dyn Any + Send + Sync>,
+    /// The decoded row, cloned out under the shard's read lock (no reference count
+    /// shared between readers of a hot row).
+    value: Box<dyn Any + Send + Sync>,
 }
+
+type Map = quick_cache::unsync::Cache<
+    Key,
+    Entry,
+    quick_cache::UnitWeighter,
+    foldhash::fast::FixedState,
+    quick_cache::unsync::DefaultLifecycle<Key, Entry>,
+>;
+
+/// Shards of the map, each under its own lock: readers of different shards never
+/// touch the same lock word.
+const SHARDS: usize = 16;
 
 /// The shared cache of a database.
 pub(crate) struct EntityCache {
-    entries: quick_cache::sync::Cache<Key, Entry>,
+    shards: Box<[RwLock<Map>]>,
+    hasher: foldhash::fast::FixedState,
     epoch: AtomicU64,
     gate: RwLock<()>,
     hits: AtomicU64,
@@ -83,8 +96,23 @@ pub(crate) struct CacheView<'a> {
 
 impl EntityCache {
     pub(crate) fn new(capacity: usize) -> Option<EntityCache> {
+        // Small caches get one shard, so that their capacity is exact.
+        let shards = if capacity >= SHARDS * 64 { SHARDS } else { 1 };
+        let per_shard = capacity.div_ceil(shards);
+        let hasher = foldhash::fast::FixedState::with_seed(0x5eed_d81f);
         (capacity > 0).then(|| EntityCache {
-            entries: quick_cache::sync::Cache::new(capacity),
+            shards: (0..shards)
+                .map(|_| {
+                    RwLock::new(Map::with(
+                        per_shard,
+                        per_shard as u64,
+                        quick_cache::UnitWeighter,
+                        hasher.clone(),
+                        quick_cache::unsync::DefaultLifecycle::default(),
+                    ))
+                })
+                .collect(),
+            hasher,
             epoch: AtomicU64::new(0),
             gate: RwLock::new(()),
             hits: AtomicU64::new(0),
@@ -120,14 +148,21 @@ impl EntityCache {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// The shard that holds `key`.
+    fn shard(&self, key: &KeyRef<'_>) -> &RwLock<Map> {
+        let i = if self.shards.len() == 1 { 0 } else { (self.hasher.hash_one(key) >> 60) as usize % self.shards.len() };
+        &self.shards[i]
+    }
+
     /// Removes the changed rows and ends the commit.
     pub(crate) fn end_commit(&self, changes: &crate::changes::ChangeSet) {
-        let _gate = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.gate.write().unwrap_or_else(PoisonError::into_inner);
         for (entity, kind, key) in changes.iter() {
             // An insert makes no cached row stale: only present rows are cached, and a
             // key inserted after its delete in one transaction is dropped for the delete.
             if kind != crate::changes::ChangeKind::Insert {
-                self.entries.remove(&KeyRef { entity, key });
+                let k = KeyRef { entity, key };
+                self.shard(&k).write().unwrap_or_else(PoisonError::into_inner).remove(&k);
             }
         }
         self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -155,12 +190,11 @@ impl EntityCache {
 impl CacheView<'_> {
     /// The cached row, when one is valid for this snapshot.
     pub(crate) fn get<T: Clone + 'static>(&self, entity: u32, key: &[u8]) -> Option<T> {
-        let hit = self
-            .cache
-            .entries
-            .get(&KeyRef { entity, key })
-            .filter(|e| e.from <= self.epoch)
-            .and_then(|e| e.value.downcast_ref::<T>().cloned());
+        let k = KeyRef { entity, key };
+        let hit = {
+            let shard = self.cache.shard(&k).read().unwrap_or_else(PoisonError::into_inner);
+            shard.get(&k).filter(|e| e.from <= self.epoch).and_then(|e| e.value.downcast_ref::<T>().cloned())
+        };
         let counter = if hit.is_some() { &self.cache.hits } else { &self.cache.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         hit
@@ -171,11 +205,13 @@ impl CacheView<'_> {
         if !self.fill || !self.cache.admit() {
             return;
         }
-        let _gate = self.cache.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _gate = self.cache.gate.read().unwrap_or_else(PoisonError::into_inner);
         if self.cache.epoch.load(Ordering::SeqCst) != self.epoch {
             return;
         }
-        let entry = Entry { from: self.epoch, value: Arc::new(row.clone()) };
-        self.cache.entries.insert(Key { entity, key: key.to_vec() }, entry);
+        let entry = Entry { from: self.epoch, value: Box::new(row.clone()) };
+        let k = KeyRef { entity, key };
+        let mut shard = self.cache.shard(&k).write().unwrap_or_else(PoisonError::into_inner);
+        shard.insert(Key { entity, key: key.into() }, entry);
     }
 }

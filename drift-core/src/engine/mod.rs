@@ -52,6 +52,9 @@ use std::sync::Arc;
 
 use crate::error::Result;
 
+/// What [`EngineRead::scan`] calls with each entry (key, value); `false` stops.
+pub(crate) type Visit<'f> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'f;
+
 /// The index of a table in the list a transaction was begun with.
 pub(crate) type TableId = usize;
 
@@ -99,6 +102,22 @@ pub(crate) trait EngineRead {
 
     /// The number of entries, when the engine knows it without counting.
     fn len(&self, table: TableId) -> Result<Option<u64>>;
+
+    /// Calls `f` with each entry of a range, in ascending key order (descending when
+    /// `reverse`), until `f` returns `false` or fails. The entries are borrowed for the
+    /// call only, so an engine can hand them out without moving them through iterator
+    /// layers; this is how queries read many rows. The default walks [`range`](Self::range).
+    fn scan(&self, table: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
+        let mut range = self.range(table, lo, hi)?;
+        loop {
+            let entry = if reverse { range.next_back() } else { range.next() };
+            let Some(entry) = entry else { return Ok(()) };
+            let (k, v) = entry?;
+            if !f(k.as_ref(), v.as_ref())? {
+                return Ok(());
+            }
+        }
+    }
 
     /// How many bytes the table takes, when the engine can tell.
     fn sizes(&self, table: TableId) -> Result<Option<TableSizes>> {

@@ -16,7 +16,7 @@ use crate::query::plan::{Chosen, Path, Range, is_empty_range};
 use crate::read::Reader;
 use crate::row::{entity_name, render_key};
 use crate::stats::Counters;
-use crate::storage::Guard;
+use crate::storage::{Guard, Visit};
 
 /// Rows and time measured per step by `explain_analyze`.
 #[derive(Debug, Default)]
@@ -101,19 +101,90 @@ impl<'tx, T: Entity> Exec<'tx, T> {
 
     /// The primary key of the row an entry of `path` stands for.
     pub(crate) fn key_of(path: &Path, e: &Entry<'_>) -> Result<Vec<u8>> {
+        Self::key_in(path, e.raw.bytes(), e.value.bytes()).map(<[u8]>::to_vec)
+    }
+
+    /// The primary key of the row that the entry `raw -> value` of `path` stands for,
+    /// borrowed from the entry.
+    fn key_in<'e>(path: &Path, raw: &'e [u8], value: &'e [u8]) -> Result<&'e [u8]> {
         match path.source {
-            Source::Table => Ok(e.raw.bytes().to_vec()),
-            Source::Index(_, true) => Ok(e.value.bytes().to_vec()),
+            Source::Table => Ok(raw),
+            Source::Index(_, true) => Ok(value),
             Source::Index(i, false) => {
-                let mut rest = e.raw.bytes();
+                let mut rest = raw;
                 T::__skip_index(i, &mut rest).map_err(|err| Error::Decode {
                     entity: entity_name::<T>(),
-                    key: hex(e.raw.bytes()),
+                    key: hex(raw),
                     reason: format!("index entry: {err}"),
                 })?;
-                Ok(rest.to_vec())
+                Ok(rest)
             }
         }
+    }
+
+    /// Calls `f` with each entry (`raw -> value`, borrowed) of `path`, over all its
+    /// ranges in path order, until `f` returns `false`. Returns whether it reached
+    /// the end. No iterator layers, no copy of the entry: the loop that reads many
+    /// rows.
+    pub(crate) fn scan_path(&self, path: &Path, f: &mut Visit<'_>) -> Result<bool> {
+        let counters = self.reader.counters;
+        let tid = self.tid(path);
+        let counter = if matches!(path.source, Source::Table) { &counters.table_scans } else { &counters.index_scans };
+        let n = path.ranges.len();
+        for i in 0..n {
+            let (lo, hi) = &path.ranges[if self.reverse { n - 1 - i } else { i }];
+            if is_empty_range(lo, hi) {
+                continue;
+            }
+            Counters::bump(counter);
+            let mut go = true;
+            let lo = lo.as_ref().map(Vec::as_slice);
+            let hi = hi.as_ref().map(Vec::as_slice);
+            self.reader.store.scan(tid, lo, hi, self.reverse, &mut |k, v| {
+                go = f(k, v)?;
+                Ok(go)
+            })?;
+            if !go {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Calls `f` with each matching row (after the residual filter), in path order,
+    /// until it returns `false`: what [`rows`](Self::rows) yields, read without
+    /// iterator layers. (With a probe, or over a union, it walks `rows`.)
+    pub(crate) fn for_each_row(&self, f: &mut dyn FnMut(T) -> Result<bool>) -> Result<()> {
+        if self.probe.is_some() || self.chosen.union {
+            for r in self.rows()? {
+                if !f(r?)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let residual = &self.residual;
+        let mut emit = |row: T| if residual.iter().all(|n| n.eval(&row)) { f(row) } else { Ok(true) };
+        let path = &self.chosen.paths[0];
+        let counters = self.reader.counters;
+        if matches!(path.source, Source::Table) {
+            self.scan_path(path, &mut |k, v| emit(crate::row::decode::<T>(counters, k, v)?))?;
+        } else {
+            let reader = self.reader;
+            let info = self.info;
+            self.scan_path(path, &mut |k, v| {
+                let pk = Self::key_in(path, k, v)?;
+                match reader.get_raw::<T>(info, pk)? {
+                    Some(row) => emit(row),
+                    None => Err(Error::Decode {
+                        entity: entity_name::<T>(),
+                        key: render_key::<T>(pk),
+                        reason: "an index entry points at a missing row".into(),
+                    }),
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// Primary keys from the access path (a union is deduplicated and in key order),

@@ -379,15 +379,13 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
             // Count from index entries alone: the entry starts with the group key.
             let path = exec.chosen.paths[0].clone();
             let mut cur: Current<T, G::Key, A::Accs> = None;
-            for e in exec.entries(&path)? {
-                let e = e?;
-                let bytes = e.raw.bytes();
+            exec.scan_path(&path, &mut |bytes, _| {
                 // Encodings are prefix-free: an entry that starts with the current
                 // group's key bytes belongs to it, without decoding.
                 if let Some((ckb, _, n)) = &mut cur {
                     if bytes.starts_with(ckb) {
                         *n += 1;
-                        continue;
+                        return Ok(true);
                     }
                 }
                 let mut rest = bytes;
@@ -407,7 +405,8 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
                         cur = Some((kb.to_vec(), self.start_group(key, &extra_aggs), 1));
                     }
                 }
-            }
+                Ok(true)
+            })?;
             if let Some((_, mut g, n)) = cur.take() {
                 self.add_rows(&mut g, n);
                 done.extend(self.finish(&g, &orders)?);
@@ -415,8 +414,7 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
         } else if streaming {
             let mut cur: Current<T, G::Key, A::Accs> = None;
             let mut kb = Vec::new();
-            for r in exec.rows()? {
-                let row = r?;
+            exec.for_each_row(&mut |row| {
                 kb.clear();
                 self.key
                     .encode_from(&row, &mut kb)
@@ -431,15 +429,15 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
                 if let Some((_, g, _)) = &mut cur {
                     self.update(g, &row)?;
                 }
-            }
+                Ok(true)
+            })?;
             if let Some((_, g, _)) = cur.take() {
                 done.extend(self.finish(&g, &orders)?);
             }
         } else {
             let mut groups: HashMap<Vec<u8>, Group<T, G::Key, A::Accs>> = HashMap::new();
             let mut kb = Vec::new();
-            for r in exec.rows()? {
-                let row = r?;
+            exec.for_each_row(&mut |row| {
                 kb.clear();
                 self.key
                     .encode_from(&row, &mut kb)
@@ -451,7 +449,8 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
                         .or_insert_with(|| self.start_group(self.key.extract(&row), &extra_aggs)),
                 };
                 self.update(g, &row)?;
-            }
+                Ok(true)
+            })?;
             let mut keyed: Vec<_> = groups.into_iter().collect();
             keyed.sort_by(|a, b| a.0.cmp(&b.0));
             for (_, g) in &keyed {

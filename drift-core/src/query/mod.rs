@@ -352,35 +352,93 @@ impl<'tx, T: Entity> Query<'tx, T> {
         p: Prepared<'tx, T>,
         sort_time: &mut std::time::Duration,
     ) -> Result<Box<dyn Iterator<Item = Result<T>> + 'tx>> {
-        let rows = p.exec.rows()?;
         let offset = self.offset;
         let limit = self.limit.unwrap_or(usize::MAX);
         if !p.sort {
-            return Ok(Box::new(rows.skip(offset).take(limit)));
+            return Ok(Box::new(p.exec.rows()?.skip(offset).take(limit)));
         }
+        let sorted = self.sorted(&p, sort_time)?;
+        Ok(Box::new(sorted.into_iter().skip(offset).take(limit).map(Ok)))
+    }
+
+    /// The matching rows in the query's order, when the access path does not give
+    /// it: a top-k heap of `offset + limit` rows when there is a limit, else all of
+    /// them sorted. (Offset and limit are left to the caller.)
+    fn sorted(&self, p: &Prepared<'tx, T>, sort_time: &mut std::time::Duration) -> Result<Vec<T>> {
         let start = Instant::now();
         let order = &self.order[..];
         let sorted: Vec<T> = match self.limit {
             Some(l) => {
                 // Top-k: keep the offset + limit smallest rows in a max-heap.
-                let keep = l.saturating_add(offset);
+                let keep = l.saturating_add(self.offset);
                 let mut heap = BinaryHeap::with_capacity(keep.min(4096) + 1);
-                for (seq, r) in rows.enumerate() {
-                    heap.push(Ranked { row: r?, seq, order });
+                let mut seq = 0;
+                p.exec.for_each_row(&mut |row| {
+                    heap.push(Ranked { row, seq, order });
+                    seq += 1;
                     if heap.len() > keep {
                         heap.pop();
                     }
-                }
+                    Ok(true)
+                })?;
                 heap.into_sorted_vec().into_iter().map(|r| r.row).collect()
             }
             None => {
-                let mut all = rows.collect::<Result<Vec<T>>>()?;
+                let mut all = Vec::new();
+                p.exec.for_each_row(&mut |row| {
+                    all.push(row);
+                    Ok(true)
+                })?;
                 all.sort_by(|a, b| compare(order, a, b));
                 all
             }
         };
         *sort_time = start.elapsed();
-        Ok(Box::new(sorted.into_iter().skip(offset).take(limit).map(Ok)))
+        Ok(sorted)
+    }
+
+    /// Calls `f` with each result in order (after offset and limit) until it
+    /// returns `false`: rows are decoded straight from the store, without the
+    /// iterator layers of [`iter`](Self::iter).
+    fn drive(&self, p: Prepared<'tx, T>, f: &mut dyn FnMut(T) -> Result<bool>) -> Result<()> {
+        let limit = self.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            return Ok(());
+        }
+        let mut skip = self.offset;
+        let mut n = 0usize;
+        let mut each = |row: T| {
+            if skip > 0 {
+                skip -= 1;
+                return Ok(true);
+            }
+            n += 1;
+            Ok(f(row)? && n < limit)
+        };
+        if p.sort {
+            let mut t = std::time::Duration::ZERO;
+            for row in self.sorted(&p, &mut t)? {
+                if !each(row)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        p.exec.for_each_row(&mut each)
+    }
+
+    /// All results, with the relations named by `with` loaded.
+    fn collect(&self) -> Result<Vec<T>> {
+        let p = self.prepare(false, None)?;
+        let mut all = Vec::new();
+        self.drive(p, &mut |row| {
+            all.push(row);
+            Ok(true)
+        })?;
+        for loader in &self.with {
+            loader.load(self.reader, &mut all)?;
+        }
+        Ok(all)
     }
 
     /// Streams the results: rows are read and decoded as the iterator advances,
@@ -390,17 +448,12 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// # Errors
     /// As [`explain`](Self::explain); each item may carry a decode or storage error.
     pub fn iter(&self) -> Result<QueryIter<'tx, T>> {
+        if !self.with.is_empty() {
+            return Ok(QueryIter { inner: Box::new(self.collect()?.into_iter().map(Ok)) });
+        }
         let p = self.prepare(false, None)?;
         let mut t = std::time::Duration::ZERO;
-        let rows = self.run(p, &mut t)?;
-        if self.with.is_empty() {
-            return Ok(QueryIter { inner: rows });
-        }
-        let mut all = rows.collect::<Result<Vec<T>>>()?;
-        for loader in &self.with {
-            loader.load(self.reader, &mut all)?;
-        }
-        Ok(QueryIter { inner: Box::new(all.into_iter().map(Ok)) })
+        Ok(QueryIter { inner: self.run(p, &mut t)? })
     }
 
     /// All results.
@@ -408,7 +461,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn all(&self) -> Result<Vec<T>> {
-        self.iter()?.collect()
+        self.collect()
     }
 
     /// The first result, if any.
@@ -455,13 +508,10 @@ impl<'tx, T: Entity> Query<'tx, T> {
             }
         } else {
             let mut n = 0u64;
-            for r in p.exec.rows()? {
-                r?;
+            p.exec.for_each_row(&mut |_| {
                 n += 1;
-                if n >= cap {
-                    break;
-                }
-            }
+                Ok(n < cap)
+            })?;
             n
         };
         Ok(total.saturating_sub(skip).min(take))
@@ -484,9 +534,11 @@ impl<'tx, T: Entity> Query<'tx, T> {
     pub fn aggregate<A: AggSet<T>>(&self, aggs: A) -> Result<A::Output> {
         let mut accs = aggs.init();
         if aggs.needs_rows() {
-            for r in self.iter()? {
-                aggs.update(&mut accs, &r?)?;
-            }
+            let p = self.prepare(false, None)?;
+            self.drive(p, &mut |row| {
+                aggs.update(&mut accs, &row)?;
+                Ok(true)
+            })?;
         } else {
             aggs.add_rows(&mut accs, self.count()?);
         }

@@ -14,9 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::engine::Durability;
-pub(crate) use crate::engine::TableId;
 use crate::engine::redb_engine::{RedbEngine, RedbHandle, RedbInspector, RedbRange, RedbRead, RedbValue, RedbWrite};
 use crate::engine::{Engine, EngineRead, EngineWrite};
+pub(crate) use crate::engine::{TableId, Visit};
 use crate::error::Result;
 use undo::UndoLog;
 
@@ -163,6 +163,9 @@ pub(crate) trait ReadAccess {
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>>;
     /// The number of entries of a table: from the engine when it knows, else counted.
     fn len(&self, tid: TableId) -> Result<u64>;
+    /// Calls `f` with each entry of a range, borrowed, in key order (descending when
+    /// `reverse`), until it returns `false` (see [`EngineRead::scan`]).
+    fn scan(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, f: &mut Visit<'_>) -> Result<()>;
     /// The entry with the greatest key.
     fn last(&self, tid: TableId) -> Result<Option<(Guard<'_>, Guard<'_>)>> {
         self.range(tid, Bound::Unbounded, Bound::Unbounded)?.next_back().transpose()
@@ -212,6 +215,11 @@ impl ReadAccess for ReadStore {
     fn len(&self, tid: TableId) -> Result<u64> {
         match self {
             ReadStore::Redb(t) => len_of(t, tid),
+        }
+    }
+    fn scan(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
+        match self {
+            ReadStore::Redb(t) => t.scan(tid, lo, hi, reverse, f),
         }
     }
 }
@@ -324,6 +332,11 @@ impl ReadAccess for WriteStore {
     fn len(&self, tid: TableId) -> Result<u64> {
         match &self.txn {
             WriteTxn::Redb(t) => len_of(t, tid),
+        }
+    }
+    fn scan(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
+        match &self.txn {
+            WriteTxn::Redb(t) => t.scan(tid, lo, hi, reverse, f),
         }
     }
 }

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{Durability, Engine, EngineRead, EngineWrite, TableId};
+use super::{Durability, Engine, EngineRead, EngineWrite, TableId, Visit};
 use crate::error::{Error, Result, StorageError};
 
 type Raw = &'static [u8];
@@ -473,9 +473,38 @@ impl DoubleEndedIterator for RedbRange<'_> {
     }
 }
 
+/// Walks `range`, calling `f` with borrowed entries (see [`EngineRead::scan`]). Each
+/// step into redb, and the first read of the entry's bytes, runs under [`engine`].
+fn scan_range(
+    mut range: redb::Range<'_, Raw, Raw>,
+    damaged: &AtomicBool,
+    reverse: bool,
+    f: &mut Visit<'_>,
+) -> Result<()> {
+    loop {
+        let entry = engine(damaged, "reading", || {
+            let e = if reverse { range.next_back() } else { range.next() };
+            match e {
+                None => Ok(None),
+                Some(Ok((k, v))) => Ok(Some((checked(k), checked(v)))),
+                Some(Err(e)) => Err(storage("read failed")(e)),
+            }
+        })?;
+        let Some((k, v)) = entry else { return Ok(()) };
+        if !f(k.as_ref(), v.as_ref())? {
+            return Ok(());
+        }
+    }
+}
+
 impl EngineRead for RedbRead {
     type Value<'a> = RedbValue<'a>;
     type Range<'a> = RedbRange<'a>;
+
+    fn scan(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
+        let range = self.with_table(tid, |t| t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed")))?;
+        scan_range(range, &self.damaged, reverse, f)
+    }
 
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<RedbValue<'_>>> {
         self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(checked)))
@@ -503,6 +532,11 @@ impl EngineRead for RedbRead {
 impl EngineRead for RedbWrite {
     type Value<'a> = RedbValue<'a>;
     type Range<'a> = RedbRange<'a>;
+
+    fn scan(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
+        let range = self.with_table(tid, |t| t.range::<&[u8]>((lo, hi)).map_err(storage("range read failed")))?;
+        scan_range(range, &self.damaged, reverse, f)
+    }
 
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<RedbValue<'_>>> {
         self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(checked)))
