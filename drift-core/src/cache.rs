@@ -25,33 +25,76 @@ use std::sync::{PoisonError, RwLock};
 
 use quick_cache::Equivalent;
 
+/// A cached row's key: its entity, its stored key bytes, and their hash, computed
+/// once per look-up (the maps below hash it no further).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
+    hash: u64,
     entity: u32,
     key: Box<[u8]>,
 }
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        KeyRef { entity: self.entity, key: &self.key }.hash(state);
+        state.write_u64(self.hash);
     }
 }
 
 struct KeyRef<'a> {
+    hash: u64,
     entity: u32,
     key: &'a [u8],
 }
 
+impl<'a> KeyRef<'a> {
+    fn new(entity: u32, key: &'a [u8]) -> Self {
+        // One `write` of the key bytes, the entity folded into the seed: a look-up
+        // hashes its key once, with no length prefix or tuple framing.
+        let mut h = foldhash::fast::FixedState::with_seed(HASH_SEED ^ u64::from(entity)).build_hasher();
+        h.write(key);
+        KeyRef { hash: h.finish(), entity, key }
+    }
+}
+
 impl Hash for KeyRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u32(self.entity);
-        state.write(self.key);
+        state.write_u64(self.hash);
     }
 }
 
 impl Equivalent<Key> for KeyRef<'_> {
     fn equivalent(&self, k: &Key) -> bool {
-        self.entity == k.entity && self.key == &*k.key
+        self.hash == k.hash && self.entity == k.entity && self.key == &*k.key
+    }
+}
+
+const HASH_SEED: u64 = 0x5eed_d81f_0c0f_fee5;
+
+/// The hasher of the maps: keys hash themselves ([`Key::hash`] writes one `u64`
+/// computed with foldhash), so it only passes that value on.
+#[derive(Clone, Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached (both key types write one u64); folded in for completeness.
+        self.0 = foldhash::fast::FixedState::with_seed(self.0).hash_one(bytes);
+    }
+}
+
+#[derive(Clone, Default)]
+struct BuildPrehashed;
+
+impl BuildHasher for BuildPrehashed {
+    type Hasher = Prehashed;
+    fn build_hasher(&self) -> Prehashed {
+        Prehashed(0)
     }
 }
 
@@ -66,22 +109,31 @@ type Map = quick_cache::unsync::Cache<
     Key,
     Entry,
     quick_cache::UnitWeighter,
-    foldhash::fast::FixedState,
+    BuildPrehashed,
     quick_cache::unsync::DefaultLifecycle<Key, Entry>,
 >;
 
-/// Shards of the map, each under its own lock: readers of different shards never
-/// touch the same lock word.
+/// Shards of the map, each under its own lock with its own counters, on its own
+/// cache line: readers of different shards share no written memory.
 const SHARDS: usize = 16;
+
+#[repr(align(128))]
+struct Shard {
+    map: RwLock<Map>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    /// `hits` and `misses` at the last decision on the regime.
+    window_hits: AtomicU64,
+    window_misses: AtomicU64,
+    /// The [`Regime`], as its `u8`.
+    regime: std::sync::atomic::AtomicU8,
+}
 
 /// The shared cache of a database.
 pub(crate) struct EntityCache {
-    shards: Box<[RwLock<Map>]>,
-    hasher: foldhash::fast::FixedState,
+    shards: Box<[Shard]>,
     epoch: AtomicU64,
     gate: RwLock<()>,
-    hits: AtomicU64,
-    misses: AtomicU64,
 }
 
 /// How one transaction may use the cache.
@@ -99,24 +151,25 @@ impl EntityCache {
         // Small caches get one shard, so that their capacity is exact.
         let shards = if capacity >= SHARDS * 64 { SHARDS } else { 1 };
         let per_shard = capacity.div_ceil(shards);
-        let hasher = foldhash::fast::FixedState::with_seed(0x5eed_d81f);
         (capacity > 0).then(|| EntityCache {
             shards: (0..shards)
-                .map(|_| {
-                    RwLock::new(Map::with(
+                .map(|_| Shard {
+                    map: RwLock::new(Map::with(
                         per_shard,
                         per_shard as u64,
                         quick_cache::UnitWeighter,
-                        hasher.clone(),
+                        BuildPrehashed,
                         quick_cache::unsync::DefaultLifecycle::default(),
-                    ))
+                    )),
+                    hits: AtomicU64::new(0),
+                    misses: AtomicU64::new(0),
+                    window_hits: AtomicU64::new(0),
+                    window_misses: AtomicU64::new(0),
+                    regime: std::sync::atomic::AtomicU8::new(Regime::Fill as u8),
                 })
                 .collect(),
-            hasher,
             epoch: AtomicU64::new(0),
             gate: RwLock::new(()),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
         })
     }
 
@@ -148,10 +201,10 @@ impl EntityCache {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The shard that holds `key`.
-    fn shard(&self, key: &KeyRef<'_>) -> &RwLock<Map> {
-        let i = if self.shards.len() == 1 { 0 } else { (self.hasher.hash_one(key) >> 60) as usize % self.shards.len() };
-        &self.shards[i]
+    /// The shard that holds `key` (chosen by the top bits of its hash; the map
+    /// inside uses the low bits).
+    fn shard(&self, key: &KeyRef<'_>) -> &Shard {
+        &self.shards[(key.hash >> 59) as usize % self.shards.len()]
     }
 
     /// Removes the changed rows and ends the commit.
@@ -161,57 +214,155 @@ impl EntityCache {
             // An insert makes no cached row stale: only present rows are cached, and a
             // key inserted after its delete in one transaction is dropped for the delete.
             if kind != crate::changes::ChangeKind::Insert {
-                let k = KeyRef { entity, key };
-                self.shard(&k).write().unwrap_or_else(PoisonError::into_inner).remove(&k);
+                let k = KeyRef::new(entity, key);
+                self.shard(&k).map.write().unwrap_or_else(PoisonError::into_inner).remove(&k);
             }
         }
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Admission: for the first 1,024 misses, and while at least one look-up in
-    /// eight hits, every miss is cached;
-    /// below that (a working set larger than the cache, or no reuse) only one miss in
-    /// eight is, so that misses do not pay for copies that are evicted unused.
-    fn admit(&self) -> bool {
-        let hits = self.hits.load(Ordering::Relaxed);
-        let misses = self.misses.load(Ordering::Relaxed);
-        misses < 1024 || hits.saturating_mul(8) >= misses || misses % 8 == 0
-    }
-
     pub(crate) fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.hits.load(Ordering::Relaxed)).sum()
     }
 
     pub(crate) fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
+        self.shards.iter().map(|s| s.misses.load(Ordering::Relaxed)).sum()
     }
 }
 
-impl CacheView<'_> {
-    /// The cached row, when one is valid for this snapshot.
-    pub(crate) fn get<T: Clone + 'static>(&self, entity: u32, key: &[u8]) -> Option<T> {
-        let k = KeyRef { entity, key };
-        let hit = {
-            let shard = self.cache.shard(&k).read().unwrap_or_else(PoisonError::into_inner);
-            shard.get(&k).filter(|e| e.from <= self.epoch).and_then(|e| e.value.downcast_ref::<T>().cloned())
-        };
-        let counter = if hit.is_some() { &self.cache.hits } else { &self.cache.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        hit
+/// How a shard treats a look-up, from the hit rate of its last window of look-ups.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Regime {
+    /// At least one look-up in eight hits (and at the start): every key is looked
+    /// up and every miss is cached.
+    Fill = 0,
+    /// One look-up in 16 to one in 8 hits: every key is looked up, one miss in 32
+    /// is cached (copies that would mostly be evicted unused are not made).
+    Sample = 1,
+    /// Fewer than one look-up in 16 hits (a working set much larger than the
+    /// cache, or no reuse): a look-up would cost more than its hits save, so a
+    /// thread looks up only one get in eight, and caches one of those misses in
+    /// 32. The sampled look-ups keep measuring the hit rate, so a hot set that
+    /// appears is seen, cached, and the shard returns to `Fill`.
+    Skip = 2,
+}
+
+/// A shard decides its regime again after every `HIT_WINDOW` hits and every
+/// `MISS_WINDOW` misses, from the look-ups since its last decision.
+const HIT_WINDOW: u64 = 64;
+const MISS_WINDOW: u64 = 64;
+
+std::thread_local! {
+    /// Counts this thread's gets in shards that skip look-ups.
+    static TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+impl Shard {
+    fn regime(&self) -> Regime {
+        match self.regime.load(Ordering::Relaxed) {
+            0 => Regime::Fill,
+            1 => Regime::Sample,
+            _ => Regime::Skip,
+        }
     }
 
-    /// Offers a row read at this snapshot to the cache.
-    pub(crate) fn offer<T: Clone + Send + Sync + 'static>(&self, entity: u32, key: &[u8], row: &T) {
-        if !self.fill || !self.cache.admit() {
-            return;
+    /// Counts a hit.
+    fn count_hit(&self) {
+        if (self.hits.fetch_add(1, Ordering::Relaxed) + 1) % HIT_WINDOW == 0 {
+            self.decide();
         }
+    }
+
+    /// Counts a miss; returns the number of misses before this one.
+    fn count_miss(&self) -> u64 {
+        let misses = self.misses.fetch_add(1, Ordering::Relaxed);
+        if (misses + 1) % MISS_WINDOW == 0 {
+            self.decide();
+        }
+        misses
+    }
+
+    /// Sets the regime from the hit rate of the look-ups since the last decision.
+    /// (Concurrent look-ups may land in either window: the rate is an estimate.)
+    fn decide(&self) {
+        let hits = self.hits.load(Ordering::Relaxed);
+        let misses = self.misses.load(Ordering::Relaxed);
+        let h = hits.saturating_sub(self.window_hits.swap(hits, Ordering::Relaxed));
+        let m = misses.saturating_sub(self.window_misses.swap(misses, Ordering::Relaxed));
+        let lookups = h.saturating_add(m);
+        let regime = if h.saturating_mul(8) >= lookups {
+            Regime::Fill
+        } else if h.saturating_mul(16) >= lookups {
+            Regime::Sample
+        } else {
+            Regime::Skip
+        };
+        self.regime.store(regime as u8, Ordering::Relaxed);
+    }
+}
+
+/// A cache miss: the hash of the key that was not found, and whether the row may
+/// be cached once read.
+#[derive(Clone, Copy)]
+pub(crate) struct Miss {
+    hash: u64,
+    admit: bool,
+}
+
+impl CacheView<'_> {
+    /// The cached row, when one is valid for this snapshot; on a miss, what
+    /// [`offer`](Self::offer) needs once the row is read. A miss costs a hash and,
+    /// unless the shard skips look-ups (see [`Regime`]), one probe of the map.
+    pub(crate) fn get<T: Clone + 'static>(&self, entity: u32, key: &[u8]) -> Result<T, Miss> {
+        let k = KeyRef::new(entity, key);
+        let shard = self.cache.shard(&k);
+        let regime = shard.regime();
+        if regime == Regime::Skip {
+            let tick = TICK.get().wrapping_add(1);
+            TICK.set(tick);
+            if tick % 8 != 0 {
+                return Err(Miss { hash: k.hash, admit: false });
+            }
+        }
+        let hit = {
+            let map = shard.map.read().unwrap_or_else(PoisonError::into_inner);
+            map.get(&k).filter(|e| e.from <= self.epoch).and_then(|e| e.value.downcast_ref::<T>().cloned())
+        };
+        if hit.is_some() {
+            shard.count_hit();
+        } else {
+            let misses = shard.count_miss();
+            let admit = match regime {
+                Regime::Fill => true,
+                Regime::Sample => misses % 32 == 0,
+                Regime::Skip => misses % 32 == 0,
+            };
+            return Err(Miss { hash: k.hash, admit });
+        }
+        hit.ok_or(Miss { hash: k.hash, admit: false })
+    }
+
+    /// Offers a row read at this snapshot to the cache, after the [`get`](Self::get)
+    /// of its key missed.
+    pub(crate) fn offer<T: Clone + Send + Sync + 'static>(&self, entity: u32, key: &[u8], miss: Miss, row: &T) {
+        if self.fill && miss.admit {
+            let k = KeyRef { hash: miss.hash, entity, key };
+            self.insert(self.cache.shard(&k), k, row);
+        }
+    }
+
+    /// Inserts a row read at this snapshot, unless a commit came since; out of line,
+    /// so that the common path of [`offer`](Self::offer) (not admitted) stays small.
+    #[cold]
+    #[inline(never)]
+    fn insert<T: Clone + Send + Sync + 'static>(&self, shard: &Shard, k: KeyRef<'_>, row: &T) {
         let _gate = self.cache.gate.read().unwrap_or_else(PoisonError::into_inner);
         if self.cache.epoch.load(Ordering::SeqCst) != self.epoch {
             return;
         }
         let entry = Entry { from: self.epoch, value: Box::new(row.clone()) };
-        let k = KeyRef { entity, key };
-        let mut shard = self.cache.shard(&k).write().unwrap_or_else(PoisonError::into_inner);
-        shard.insert(Key { entity, key: key.into() }, entry);
+        let mut map = shard.map.write().unwrap_or_else(PoisonError::into_inner);
+        map.insert(Key { hash: k.hash, entity: k.entity, key: k.key.into() }, entry);
     }
 }

@@ -70,16 +70,20 @@ impl Reader<'_> {
     pub(crate) fn get_raw<T: Entity>(&self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
         let cache = self.cache_for(info);
         let ordinal = u32::try_from(info.ordinal).unwrap_or(u32::MAX);
-        if let Some(hit) = cache.and_then(|c| c.get::<T>(ordinal, kbuf)) {
-            Counters::bump(&self.counters.cache_hits);
-            return Ok(Some(hit));
-        }
+        let miss = match cache.map(|c| c.get::<T>(ordinal, kbuf)) {
+            Some(Ok(hit)) => {
+                Counters::bump(&self.counters.cache_hits);
+                return Ok(Some(hit));
+            }
+            Some(Err(miss)) => Some(miss),
+            None => None,
+        };
         Counters::bump(&self.counters.gets);
         match self.store.get(info.table, kbuf)? {
             Some(row) => {
                 let row: T = decode(self.counters, kbuf, row.bytes())?;
-                if let Some(c) = cache {
-                    c.offer(ordinal, kbuf, &row);
+                if let (Some(c), Some(miss)) = (cache, miss) {
+                    c.offer(ordinal, kbuf, miss, &row);
                 }
                 Ok(Some(row))
             }
@@ -131,6 +135,23 @@ pub(crate) fn keys_with_prefix(
     source: Source,
     prefix: &[u8],
 ) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for_each_key_with_prefix(reader, target, source, prefix, &mut |pk| {
+        out.push(pk.to_vec());
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with the primary key (borrowed) of each row of entity `target` whose
+/// leading fields on `source` equal the encoded `prefix`, in the order of `source`.
+pub(crate) fn for_each_key_with_prefix(
+    reader: &Reader<'_>,
+    target: &EntityInfo,
+    source: Source,
+    prefix: &[u8],
+    f: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
     Counters::bump(&reader.counters.index_scans);
     let hi = prefix_successor(prefix);
     let lo = Bound::Included(prefix);
@@ -139,25 +160,23 @@ pub(crate) fn keys_with_prefix(
         Source::Table => (target.table, false, None),
         Source::Index(i, u) => (target.indexes[i], u, Some(i)),
     };
-    let mut out = Vec::new();
-    for e in reader.store.range(tid, lo, hi)? {
-        let (k, v) = e?;
+    reader.store.scan(tid, lo, hi, false, &mut |k, v| {
         let pk = match (index, unique) {
-            (None, _) => k.bytes().to_vec(),
-            (Some(_), true) => v.bytes().to_vec(),
+            (None, _) => k,
+            (Some(_), true) => v,
             (Some(i), false) => {
-                let mut rest = k.bytes();
+                let mut rest = k;
                 (target.vtable.skip_index)(i, &mut rest).map_err(|err| Error::Decode {
                     entity: "index",
-                    key: hex(k.bytes()),
+                    key: hex(k),
                     reason: format!("index entry of {}: {err}", target.schema.name),
                 })?;
-                rest.to_vec()
+                rest
             }
         };
-        out.push(pk);
-    }
-    Ok(out)
+        f(pk)?;
+        Ok(true)
+    })
 }
 
 /// How many keys of table `tid` start with `prefix`.
