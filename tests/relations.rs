@@ -429,3 +429,42 @@ fn delete_where_removes_every_match_with_its_cascades_or_nothing_on_restrict() {
     db.write(|tx| tx.delete::<Post>(&ids[2]).map(drop)).unwrap();
     assert_eq!(db.write(|tx| tx.delete_where::<Tag>(Tag::NAME.starts_with(""))).unwrap(), 3);
 }
+
+/// A shelf whose books are found through an index with a field after the foreign key.
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+pub struct Shelf {
+    #[drift(primary_key)]
+    pub id: u64,
+    #[drift(has_many(Book, foreign_key = shelf_id))]
+    pub books: HasMany<Book>,
+}
+
+#[derive(Entity, Debug, Clone, PartialEq, Default)]
+#[drift(index(fields(shelf_id, title)))]
+pub struct Book {
+    #[drift(primary_key)]
+    pub id: u64,
+    pub shelf_id: u64,
+    pub title: String,
+}
+
+#[test]
+fn eager_children_found_through_a_wider_index_come_in_key_order() {
+    let db = Db::builder().entity::<Shelf>().entity::<Book>().in_memory().unwrap();
+    db.write(|tx| {
+        for id in [1, 2] {
+            tx.insert(&Shelf { id, ..Default::default() })?;
+        }
+        // Titles sort against the keys: the index gives 13, 12, 11 for shelf 1.
+        for (id, shelf_id, title) in [(11, 1, "c"), (12, 1, "b"), (13, 1, "a"), (21, 2, "z"), (22, 2, "y")] {
+            tx.insert(&Book { id, shelf_id, title: title.into() })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let shelves = db.read(|tx| tx.query::<Shelf>().with(Shelf::BOOKS).all()).unwrap();
+    let ids: Vec<Vec<u64>> = shelves.iter().map(|s| s.books.loaded().unwrap().iter().map(|b| b.id).collect()).collect();
+    assert_eq!(ids, vec![vec![11, 12, 13], vec![21, 22]]);
+    let lazy = db.read(|tx| Ok(tx.get::<Shelf>(&1)?.unwrap().books(tx)?.iter().map(|b| b.id).collect::<Vec<_>>()));
+    assert_eq!(lazy.unwrap(), vec![11, 12, 13], "lazy and eager loads agree");
+}

@@ -8,8 +8,8 @@ use std::sync::{Arc, OnceLock};
 use crate::catalog::{EntityInfo, RelInfo, child_prefix};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::read::keys_with_prefix;
 use crate::read::{self, Reader};
+use crate::read::{for_each_key_with_prefix, keys_with_prefix};
 use crate::row::fk_error;
 use crate::row::{entity_name, render_key};
 use crate::stats::Counters;
@@ -477,28 +477,54 @@ fn eager_children<P: Entity, C: Entity>(
     for (i, row) in rows.iter().enumerate() {
         parent_keys.entry(own_key(row)?).or_default().push(i);
     }
-    // child key -> parent key
-    let mut owner: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    // The children of each distinct parent, in parent-key order, each parent's in
+    // the order of the foreign-key index (its own key order), read as the index is
+    // walked: one pass, no per-child key copies. A child has one parent, so no child
+    // is read twice.
+    let mut kids: Vec<C> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(parent_keys.len());
+    let mut prev: Vec<u8> = Vec::new();
     for pk in parent_keys.keys() {
-        for ck in keys_with_prefix(&reader, target, *source, &child_prefix(pk, *optional))? {
-            owner.insert(ck, pk.clone());
+        let start = kids.len();
+        // An index with more fields after the foreign key gives a parent's children
+        // in the order of those fields; they are returned in key order.
+        let mut in_key_order = true;
+        for_each_key_with_prefix(&reader, target, *source, &child_prefix(pk, *optional), &mut |ck| {
+            if kids.len() > start && ck < prev.as_slice() {
+                in_key_order = false;
+            }
+            prev.clear();
+            prev.extend_from_slice(ck);
+            match reader.get_raw::<C>(target, ck)? {
+                Some(c) => {
+                    kids.push(c);
+                    Ok(())
+                }
+                None => Err(Error::Decode {
+                    entity: entity_name::<C>(),
+                    key: render_key::<C>(ck),
+                    reason: "a relation refers to a missing row".into(),
+                }),
+            }
+        })?;
+        if !in_key_order {
+            let mut keyed =
+                kids.split_off(start).into_iter().map(|c| Ok((own_key(&c)?, c))).collect::<Result<Vec<_>>>()?;
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            kids.extend(keyed.into_iter().map(|(_, c)| c));
         }
+        ends.push(kids.len());
     }
-    let children = fetch_sorted::<C>(&reader, owner.keys().cloned())?;
-    let (ckeys, mut cvals): (Vec<Vec<u8>>, Vec<C>) = children.into_iter().unzip();
-    apply_nested(reader, &mut cvals, nested)?;
-    let mut grouped: BTreeMap<Vec<u8>, Vec<C>> = BTreeMap::new();
-    for (ck, c) in ckeys.into_iter().zip(cvals) {
-        if let Some(pk) = owner.get(&ck) {
-            grouped.entry(pk.clone()).or_default().push(c);
-        }
-    }
-    for (pk, idxs) in parent_keys {
-        let mut kids = grouped.remove(&pk).unwrap_or_default();
+    apply_nested(reader, &mut kids, nested)?;
+    let mut kids = kids.into_iter();
+    let mut start = 0;
+    for ((_, idxs), end) in parent_keys.into_iter().zip(ends) {
+        let mut mine: Vec<C> = kids.by_ref().take(end - start).collect();
+        start = end;
         let last = idxs.len().saturating_sub(1);
         for (n, &i) in idxs.iter().enumerate() {
             // The same parent twice in one result gets a copy.
-            let v = if n == last { std::mem::take(&mut kids) } else { kids.clone() };
+            let v = if n == last { std::mem::take(&mut mine) } else { mine.clone() };
             set(&rows[i], v);
         }
     }
