@@ -435,7 +435,10 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
                 done.extend(self.finish(&g, &orders)?);
             }
         } else {
-            let mut groups: HashMap<Vec<u8>, Group<T, G::Key, A::Accs>> = HashMap::new();
+            // foldhash (seeded per process): the group keys are short encoded values,
+            // hashed once per row; SipHash cost more than the aggregates.
+            let mut groups: HashMap<Vec<u8>, Group<T, G::Key, A::Accs>, foldhash::quality::RandomState> =
+                HashMap::default();
             let mut kb = Vec::new();
             exec.for_each_row(&mut |row| {
                 kb.clear();
