@@ -512,3 +512,27 @@ fn a_hot_set_after_a_miss_heavy_phase_is_cached_again() {
     let hot_hits = db.stats().cache_hits - hits_before;
     assert!(hot_hits * 2 >= reads, "only {hot_hits} of {reads} reads of a 32-row hot set were cache hits");
 }
+
+/// Rows met by an index range of a query are served from the cache when there but
+/// never put in it: a scan does not evict the rows that gets keep hot.
+#[test]
+fn index_range_queries_read_through_the_cache_without_filling_it() {
+    let db = db(100);
+    db.write(|tx| {
+        for id in 1..=10 {
+            tx.insert(&user(id, if id <= 5 { 30 } else { 40 }))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let q = |db: &Db| db.read(|tx| tx.query::<User>().filter(User::AGE.eq(30)).all()).unwrap();
+    assert_eq!(q(&db).len(), 5);
+    let s = db.stats();
+    assert_eq!((s.cache_hits, s.cache_misses), (0, 5), "the range looked its rows up");
+    // A get of a row the range read misses: the range did not cache it.
+    assert_eq!(db.read(|tx| tx.get::<User>(&1)).unwrap(), Some(user(1, 30)));
+    assert_eq!(db.stats().cache_misses, 6);
+    // Now cached by the get, the row is served to the next range from the cache.
+    assert_eq!(q(&db).len(), 5);
+    assert_eq!(db.stats().cache_hits, 1);
+}

@@ -66,8 +66,19 @@ impl Reader<'_> {
     }
 
     /// The row with stored key `kbuf`, from the cache when it holds a row valid for
-    /// this snapshot, else from storage.
+    /// this snapshot, else from storage (and offered to the cache).
     pub(crate) fn get_raw<T: Entity>(&self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
+        self.get_raw_with(info, kbuf, true)
+    }
+
+    /// [`get_raw`](Self::get_raw) for a row met by a scan (an index range of a query,
+    /// the children of an eager load): served from the cache when there, never
+    /// put in it, so that a scan does not evict the rows that gets keep hot.
+    pub(crate) fn get_scanned<T: Entity>(&self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
+        self.get_raw_with(info, kbuf, false)
+    }
+
+    fn get_raw_with<T: Entity>(&self, info: &EntityInfo, kbuf: &[u8], fill: bool) -> Result<Option<T>> {
         let cache = self.cache_for(info);
         let ordinal = u32::try_from(info.ordinal).unwrap_or(u32::MAX);
         let miss = match cache.map(|c| c.get::<T>(ordinal, kbuf)) {
@@ -82,7 +93,7 @@ impl Reader<'_> {
         match self.store.get(info.table, kbuf)? {
             Some(row) => {
                 let row: T = decode(self.counters, kbuf, row.bytes())?;
-                if let (Some(c), Some(miss)) = (cache, miss) {
+                if let (Some(c), Some(miss), true) = (cache, miss, fill) {
                     c.offer(ordinal, kbuf, miss, &row);
                 }
                 Ok(Some(row))

@@ -495,7 +495,7 @@ fn eager_children<P: Entity, C: Entity>(
             }
             prev.clear();
             prev.extend_from_slice(ck);
-            match reader.get_raw::<C>(target, ck)? {
+            match reader.get_scanned::<C>(target, ck)? {
                 Some(c) => {
                     kids.push(c);
                     Ok(())

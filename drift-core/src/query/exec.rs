@@ -174,7 +174,7 @@ impl<'tx, T: Entity> Exec<'tx, T> {
             let info = self.info;
             self.scan_path(path, &mut |k, v| {
                 let pk = Self::key_in(path, k, v)?;
-                match reader.get_raw::<T>(info, pk)? {
+                match reader.get_scanned::<T>(info, pk)? {
                     Some(row) => emit(row),
                     None => Err(Error::Decode {
                         entity: entity_name::<T>(),
@@ -221,7 +221,7 @@ impl<'tx, T: Entity> Exec<'tx, T> {
         let info = self.info;
         let keys = self.keys()?;
         Ok(Box::new(keys.map(move |k| {
-            k.and_then(|k| match reader.get_raw::<T>(info, &k)? {
+            k.and_then(|k| match reader.get_scanned::<T>(info, &k)? {
                 Some(row) => Ok(row),
                 None => Err(Error::Decode {
                     entity: entity_name::<T>(),
