@@ -19,6 +19,9 @@ use crate::query::filter::Order;
 use crate::query::plan::{GroupStrategy, Path, Plan, Step};
 use crate::row::entity_name;
 
+/// Groups by their encoded key (hashed with foldhash, seeded per process).
+type Groups<G> = HashMap<Vec<u8>, G, foldhash::quality::RandomState>;
+
 /// The fields a query is grouped by: one [`Field`] or a tuple of them.
 pub trait GroupKey<T>: Clone + Send + Sync + 'static {
     /// The group key: the field's type, or the tuple of the fields' types.
@@ -437,8 +440,7 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
         } else {
             // foldhash (seeded per process): the group keys are short encoded values,
             // hashed once per row; SipHash cost more than the aggregates.
-            let mut groups: HashMap<Vec<u8>, Group<T, G::Key, A::Accs>, foldhash::quality::RandomState> =
-                HashMap::default();
+            let mut groups: Groups<Group<T, G::Key, A::Accs>> = HashMap::default();
             let mut kb = Vec::new();
             exec.for_each_row(&mut |row| {
                 kb.clear();
