@@ -22,6 +22,7 @@ pub(crate) fn render_key<T: Entity>(bytes: &[u8]) -> String {
 }
 
 /// Decodes a stored row of `T`, counting it.
+#[inline]
 pub(crate) fn decode<T: Entity>(counters: &Counters, key: &[u8], row: &[u8]) -> Result<T> {
     Counters::bump(&counters.rows_decoded);
     T::__decode_row(key, row).map_err(|reason| Error::Decode {

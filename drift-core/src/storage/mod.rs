@@ -124,6 +124,7 @@ pub(crate) enum Guard<'a> {
 }
 
 impl Guard<'_> {
+    #[inline]
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Guard::Redb(v) => v.as_ref(),

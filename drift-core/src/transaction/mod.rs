@@ -80,6 +80,7 @@ impl ReadTx {
         ReadTx { shared, store, counters: Counters::default(), cache_epoch }
     }
 
+    #[inline]
     pub(crate) fn reader(&self) -> Reader<'_> {
         let cache = self.shared.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, true));
         Reader {
@@ -191,6 +192,7 @@ impl WriteTx {
         }
     }
 
+    #[inline]
     pub(crate) fn reader(&self) -> Reader<'_> {
         let cache = self.shared.cache.as_ref().zip(self.cache_epoch).map(|(c, e)| c.view(e, false));
         Reader {

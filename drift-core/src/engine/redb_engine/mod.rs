@@ -440,6 +440,7 @@ fn checked(guard: redb::AccessGuard<'_, Raw>) -> RedbValue<'_> {
 }
 
 impl AsRef<[u8]> for RedbValue<'_> {
+    #[inline]
     fn as_ref(&self) -> &[u8] {
         self.0.value()
     }
@@ -506,6 +507,7 @@ impl EngineRead for RedbRead {
         scan_range(range, &self.damaged, reverse, f)
     }
 
+    #[inline]
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<RedbValue<'_>>> {
         self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(checked)))
     }
@@ -538,6 +540,7 @@ impl EngineRead for RedbWrite {
         scan_range(range, &self.damaged, reverse, f)
     }
 
+    #[inline]
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<RedbValue<'_>>> {
         self.with_table(tid, |t| Ok(t.get(key).map_err(storage("read failed"))?.map(checked)))
     }
