@@ -536,3 +536,71 @@ fn index_range_queries_read_through_the_cache_without_filling_it() {
     assert_eq!(q(&db).len(), 5);
     assert_eq!(db.stats().cache_hits, 1);
 }
+
+/// A hot key read in a fixed pattern with cold keys (one hot get, one cold get, over
+/// and over) is looked up and cached in a shard that skips most look-ups, whatever
+/// the phase of the pattern: the sampling of look-ups has no period a pattern can
+/// fall between.
+#[test]
+fn a_hot_key_between_cold_keys_is_cached_whatever_the_pattern() {
+    let db = db(2048);
+    let n = 30_000u64;
+    db.write(|tx| {
+        for id in 1..=n {
+            tx.insert(&user(id, 20))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.read(|tx| {
+        for id in 1..=n {
+            tx.get::<User>(&id)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    for shift in 0..4u64 {
+        let hot_hits = std::thread::scope(|s| {
+            s.spawn(|| {
+                db.read(|tx| {
+                    for i in 0..shift {
+                        tx.get::<User>(&(100 + i))?;
+                    }
+                    let mut hot_hits = 0;
+                    for i in 0..40_000u64 {
+                        let before = tx.stats().cache_hits;
+                        assert!(tx.get::<User>(&7)?.is_some());
+                        hot_hits += tx.stats().cache_hits - before;
+                        tx.get::<User>(&(1_000 + i % 20_000))?;
+                    }
+                    Ok(hot_hits)
+                })
+                .unwrap()
+            })
+            .join()
+            .unwrap()
+        });
+        assert!(hot_hits >= 20_000, "shift {shift}: the hot row was served from the cache {hot_hits} of 40000 times");
+    }
+}
+
+/// `limit(0)` reads no row, whichever way the results are taken.
+#[test]
+fn limit_zero_reads_no_row_through_all_or_iter() {
+    let db = db(100);
+    db.write(|tx| {
+        for id in 1..=5 {
+            tx.insert(&user(id, 20))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.read(|tx| {
+        let q = tx.query::<User>().order_by(User::NAME.asc()).limit(0);
+        assert!(q.all()?.is_empty());
+        assert!(q.iter()?.next().is_none());
+        assert_eq!(tx.stats().rows_decoded, 0);
+        Ok(())
+    })
+    .unwrap();
+}

@@ -201,10 +201,11 @@ impl EntityCache {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The shard that holds `key` (chosen by the top bits of its hash; the map
-    /// inside uses the low bits).
+    /// The shard that holds `key`, chosen by bits 32..36 of its hash: the map inside
+    /// indexes its buckets with the low bits and tags them with the top seven, so
+    /// neither is constant within a shard.
     fn shard(&self, key: &KeyRef<'_>) -> &Shard {
-        &self.shards[(key.hash >> 59) as usize % self.shards.len()]
+        &self.shards[(key.hash >> 32) as usize % self.shards.len()]
     }
 
     /// Removes the changed rows and ends the commit.
@@ -254,8 +255,20 @@ const HIT_WINDOW: u64 = 64;
 const MISS_WINDOW: u64 = 64;
 
 std::thread_local! {
-    /// Counts this thread's gets in shards that skip look-ups.
-    static TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// This thread's sampler of look-ups in shards that skip them: a xorshift
+    /// generator, so that no fixed pattern of gets can always fall between samples
+    /// (as it could between the ticks of a counter modulo 8).
+    static SAMPLER: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9e37_79b9_7f4a_7c15) };
+}
+
+/// One get in eight, at random.
+fn sampled() -> bool {
+    let mut x = SAMPLER.get();
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    SAMPLER.set(x);
+    x >> 61 == 0
 }
 
 impl Shard {
@@ -318,15 +331,15 @@ impl CacheView<'_> {
         let k = KeyRef::new(entity, key);
         let shard = self.cache.shard(&k);
         let regime = shard.regime();
-        if regime == Regime::Skip {
-            let tick = TICK.get().wrapping_add(1);
-            TICK.set(tick);
-            if tick % 8 != 0 {
-                return Err(Miss { hash: k.hash, admit: false });
-            }
+        if regime == Regime::Skip && !sampled() {
+            return Err(Miss { hash: k.hash, admit: false });
         }
         let hit = {
             let map = shard.map.read().unwrap_or_else(PoisonError::into_inner);
+            // The row is cloned under the shard's read lock. An entity's `Clone` must
+            // therefore not use the database itself (a `Clone` that reads or writes
+            // through the same `Db` could wait for this shard's lock while holding it);
+            // derived and ordinary `Clone`s never do.
             map.get(&k).filter(|e| e.from <= self.epoch).and_then(|e| e.value.downcast_ref::<T>().cloned())
         };
         if hit.is_some() {

@@ -354,6 +354,10 @@ impl<'tx, T: Entity> Query<'tx, T> {
     ) -> Result<Box<dyn Iterator<Item = Result<T>> + 'tx>> {
         let offset = self.offset;
         let limit = self.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            // Nothing to return: nothing is read (as `drive` does).
+            return Ok(Box::new(std::iter::empty()));
+        }
         if !p.sort {
             return Ok(Box::new(p.exec.rows()?.skip(offset).take(limit)));
         }
