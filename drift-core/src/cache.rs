@@ -243,7 +243,7 @@ enum Regime {
     Sample = 1,
     /// Fewer than one look-up in 16 hits (a working set much larger than the
     /// cache, or no reuse): a look-up would cost more than its hits save, so a
-    /// thread looks up only one get in eight, and caches one of those misses in
+    /// thread looks up one get in eight, chosen at random, and caches one of those misses in
     /// 32. The sampled look-ups keep measuring the hit rate, so a hot set that
     /// appears is seen, cached, and the shard returns to `Fill`.
     Skip = 2,
