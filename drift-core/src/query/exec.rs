@@ -2,6 +2,7 @@
 //! and the probes that `explain_analyze` reads.
 
 use std::cell::Cell;
+use std::ops::Bound;
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -137,6 +138,24 @@ impl<'tx, T: Entity> Exec<'tx, T> {
                 continue;
             }
             Counters::bump(counter);
+            let below_hi = |key: &[u8]| match hi {
+                Bound::Included(h) => key <= h.as_slice(),
+                Bound::Excluded(h) => key < h.as_slice(),
+                Bound::Unbounded => true,
+            };
+            if let (true, Source::Table, Bound::Included(key)) = (path.point, path.source, lo)
+                && below_hi(key)
+            {
+                // A key fixed by equality on every primary-key field: the range holds
+                // that one key or nothing (encodings are prefix-free), so a point get
+                // reads it without opening a range.
+                if let Some(v) = self.reader.store.get(tid, key)? {
+                    if !f(key, v.bytes())? {
+                        return Ok(false);
+                    }
+                }
+                continue;
+            }
             let mut go = true;
             let lo = lo.as_ref().map(Vec::as_slice);
             let hi = hi.as_ref().map(Vec::as_slice);
