@@ -2,8 +2,8 @@
 //! and the probes that `explain_analyze` reads.
 
 use std::cell::Cell;
-use std::ops::Bound;
 use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
