@@ -204,6 +204,35 @@ fn measure_raw_get(db: &Database, ids: &[u64]) -> BoxResult<u64> {
 }
 
 #[inline(never)]
+fn measure_drift_get_email(db: &Db, emails: &[String]) -> BoxResult<u64> {
+    Ok(db.read(|tx| {
+        let mut sum = 0u64;
+        for e in emails {
+            if let Some(u) = tx.get_by::<User, _>(User::EMAIL, e.as_str())? {
+                sum += u64::from(u.age) + (u.name.len() + u.email.len() + u.bio.len()) as u64;
+            }
+        }
+        Ok(sum)
+    })?)
+}
+
+#[inline(never)]
+fn measure_raw_get_email(db: &Database, emails: &[String]) -> BoxResult<u64> {
+    let tx = db.begin_read()?;
+    let t = tx.open_table(USERS)?;
+    let by_email = tx.open_table(USERS_EMAIL)?;
+    let mut sum = 0u64;
+    for e in emails {
+        if let Some(id) = by_email.get(e.as_str())? {
+            let g = t.get(id.value())?.ok_or("index points to a missing row")?;
+            let row: Row = postcard::from_bytes(g.value())?;
+            sum += u64::from(row.age) + (row.name.len() + row.email.len() + row.bio.len()) as u64;
+        }
+    }
+    Ok(sum)
+}
+
+#[inline(never)]
 fn measure_raw_scan(db: &Database) -> BoxResult<u64> {
     let tx = db.begin_read()?;
     let t = tx.open_table(USERS)?;
@@ -289,6 +318,14 @@ fn main() -> BoxResult<()> {
             let db = Database::open(raw_path())?;
             ("raw redb zipf get", black_box(measure_raw_get(&db, &ids)?))
         }
+        "get-email" => {
+            let emails: Vec<String> = ids(n, gets).iter().map(|&id| format!("{:016x}@example.com", mix(id))).collect();
+            ("drift get_by email, cache off", black_box(measure_drift_get_email(&open_drift(false)?, &emails)?))
+        }
+        "raw-get-email" => {
+            let emails: Vec<String> = ids(n, gets).iter().map(|&id| format!("{:016x}@example.com", mix(id))).collect();
+            ("raw redb get by email", black_box(measure_raw_get_email(&Database::open(raw_path())?, &emails)?))
+        }
         "scan" => ("drift query().all()", black_box(measure_drift_scan(&open_drift(false)?)?)),
         "scan-cache" => ("drift query().all(), cache on", black_box(measure_drift_scan(&open_drift(true)?)?)),
         "range" => ("drift age index range", black_box(measure_drift_range(&open_drift(false)?)?)),
@@ -303,7 +340,7 @@ fn main() -> BoxResult<()> {
         "raw-group" => ("raw redb group by age", black_box(measure_raw_group(&Database::open(raw_path())?)?)),
         _ => {
             eprintln!(
-                "usage: profile <setup|get-nocache|get-cache|get-zipf-nocache|get-zipf-cache|raw-get-zipf|scan|scan-cache|range|group|raw-get|raw-scan|raw-range|raw-group> [--n N] [--gets G]\n\
+                "usage: profile <setup|get-nocache|get-cache|get-zipf-nocache|get-zipf-cache|raw-get-zipf|get-email|raw-get-email|scan|scan-cache|range|group|raw-get|raw-scan|raw-range|raw-group> [--n N] [--gets G]\n\
                  files under $DRIFT_PROFILE_DIR (default /tmp/drift-profile)"
             );
             std::process::exit(2);

@@ -115,23 +115,40 @@ impl Reader<'_> {
             return Err(Error::NoUniqueIndex { entity: entity_name::<T>(), field: field.name });
         };
         let value = value.into_operand();
-        let mut ibuf = Vec::with_capacity(32);
-        value.encode_key(&mut ibuf).map_err(|source| Error::Key {
+        // The looked-up value is encoded into this thread's key buffer (as in `get`),
+        // and the primary key is used where the index entry holds it: no allocation.
+        let mut ibuf = KEY_BUF.take();
+        ibuf.clear();
+        let found = self.get_by_encoded::<T, V>(info, i, field, &value, &mut ibuf);
+        if ibuf.capacity() <= KEY_BUF_KEEP {
+            KEY_BUF.set(ibuf);
+        }
+        found
+    }
+
+    fn get_by_encoded<T: Entity, V: KeyCodec>(
+        &self,
+        info: &EntityInfo,
+        i: usize,
+        field: Field<T, V>,
+        value: &V,
+        ibuf: &mut Vec<u8>,
+    ) -> Result<Option<T>> {
+        value.encode_key(ibuf).map_err(|source| Error::Key {
             entity: entity_name::<T>(),
             field: field.name,
             key: "(lookup operand)".into(),
             source,
         })?;
         Counters::bump(&self.counters.gets);
-        let Some(pk) = self.store.get(info.indexes[i], &ibuf)? else {
+        let Some(pk) = self.store.get(info.indexes[i], ibuf)? else {
             return Ok(None);
         };
-        let pk = pk.bytes().to_vec();
-        match self.get_raw(info, &pk)? {
+        match self.get_raw(info, pk.bytes())? {
             Some(e) => Ok(Some(e)),
             None => Err(Error::Decode {
                 entity: entity_name::<T>(),
-                key: render_key::<T>(&pk),
+                key: render_key::<T>(pk.bytes()),
                 reason: format!("unique index `{}` points at a missing row", field.name),
             }),
         }
