@@ -204,6 +204,18 @@ fn measure_raw_get(db: &Database, ids: &[u64]) -> BoxResult<u64> {
 }
 
 #[inline(never)]
+fn measure_drift_scan_iter(db: &Db) -> BoxResult<u64> {
+    Ok(db.read(|tx| {
+        let mut sum = 0u64;
+        for u in tx.query::<User>().iter()? {
+            let u = u?;
+            sum += u64::from(u.age) + (u.name.len() + u.email.len() + u.bio.len()) as u64;
+        }
+        Ok(sum)
+    })?)
+}
+
+#[inline(never)]
 fn measure_drift_get_email(db: &Db, emails: &[String]) -> BoxResult<u64> {
     Ok(db.read(|tx| {
         let mut sum = 0u64;
@@ -326,6 +338,7 @@ fn main() -> BoxResult<()> {
             let emails: Vec<String> = ids(n, gets).iter().map(|&id| format!("{:016x}@example.com", mix(id))).collect();
             ("raw redb get by email", black_box(measure_raw_get_email(&Database::open(raw_path())?, &emails)?))
         }
+        "scan-iter" => ("drift query().iter()", black_box(measure_drift_scan_iter(&open_drift(false)?)?)),
         "scan" => ("drift query().all()", black_box(measure_drift_scan(&open_drift(false)?)?)),
         "scan-cache" => ("drift query().all(), cache on", black_box(measure_drift_scan(&open_drift(true)?)?)),
         "range" => ("drift age index range", black_box(measure_drift_range(&open_drift(false)?)?)),
@@ -340,7 +353,7 @@ fn main() -> BoxResult<()> {
         "raw-group" => ("raw redb group by age", black_box(measure_raw_group(&Database::open(raw_path())?)?)),
         _ => {
             eprintln!(
-                "usage: profile <setup|get-nocache|get-cache|get-zipf-nocache|get-zipf-cache|raw-get-zipf|get-email|raw-get-email|scan|scan-cache|range|group|raw-get|raw-scan|raw-range|raw-group> [--n N] [--gets G]\n\
+                "usage: profile <setup|get-nocache|get-cache|get-zipf-nocache|get-zipf-cache|raw-get-zipf|get-email|raw-get-email|scan|scan-iter|scan-cache|range|group|raw-get|raw-scan|raw-range|raw-group> [--n N] [--gets G]\n\
                  files under $DRIFT_PROFILE_DIR (default /tmp/drift-profile)"
             );
             std::process::exit(2);

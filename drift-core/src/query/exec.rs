@@ -17,7 +17,7 @@ use crate::query::plan::{Chosen, Path, Range, is_empty_range};
 use crate::read::Reader;
 use crate::row::{entity_name, render_key};
 use crate::stats::Counters;
-use crate::storage::{Guard, Visit};
+use crate::storage::{Guard, RawRange, Visit};
 
 /// Rows and time measured per step by `explain_analyze`.
 #[derive(Debug, Default)]
@@ -206,6 +206,26 @@ impl<'tx, T: Entity> Exec<'tx, T> {
         Ok(())
     }
 
+    /// The rows of the one path of a plan without a union, as one iterator (see
+    /// [`PathRows`]).
+    fn path_iter(&self) -> PathRows<'tx, T> {
+        let path = self.chosen.paths[0].clone();
+        let mut ranges: Vec<Range> = path.ranges.iter().filter(|(lo, hi)| !is_empty_range(lo, hi)).cloned().collect();
+        if self.reverse {
+            ranges.reverse();
+        }
+        PathRows {
+            reader: self.reader,
+            info: self.info,
+            tid: self.tid(&path),
+            path,
+            residual: self.residual.clone(),
+            reverse: self.reverse,
+            pending: ranges.into_iter(),
+            current: None,
+        }
+    }
+
     /// Primary keys from the access path (a union is deduplicated and in key order),
     /// before the residual filter.
     pub(crate) fn keys(&self) -> Result<Box<dyn Iterator<Item = Result<Vec<u8>>> + 'tx>> {
@@ -253,6 +273,9 @@ impl<'tx, T: Entity> Exec<'tx, T> {
 
     /// Matching rows in path order.
     pub(crate) fn rows(&self) -> Result<Box<dyn Iterator<Item = Result<T>> + 'tx>> {
+        if self.probe.is_none() && !self.chosen.union {
+            return Ok(Box::new(self.path_iter()));
+        }
         let rows = self.path_rows()?;
         if self.residual.is_empty() {
             return Ok(rows);
@@ -274,5 +297,73 @@ impl<'tx, T: Entity> Exec<'tx, T> {
             Err(_) => true,
         });
         Ok(Box::new(it))
+    }
+}
+
+/// The matching rows of one access path, read and decoded as the iterator advances:
+/// one iterator over the store's ranges in path order, with the residual filter
+/// applied, in place of the stack of boxed and mapped iterators (what
+/// [`Exec::rows`] streams when there is no probe and no union).
+pub(crate) struct PathRows<'tx, T> {
+    reader: Reader<'tx>,
+    info: &'tx EntityInfo,
+    tid: usize,
+    path: Path,
+    residual: Vec<Node<T>>,
+    reverse: bool,
+    /// The ranges not opened yet, in the order they are read.
+    pending: std::vec::IntoIter<Range>,
+    current: Option<RawRange<'tx>>,
+}
+
+impl<T: Entity> PathRows<'_, T> {
+    /// The row an entry stands for: decoded from a table entry, read through the
+    /// primary key of an index entry.
+    fn row_of(&self, raw: &[u8], value: &[u8]) -> Result<T> {
+        if matches!(self.path.source, Source::Table) {
+            return crate::row::decode::<T>(self.reader.counters, raw, value);
+        }
+        let pk = Exec::<T>::key_in(&self.path, raw, value)?;
+        match self.reader.get_scanned::<T>(self.info, pk)? {
+            Some(row) => Ok(row),
+            None => Err(Error::Decode {
+                entity: entity_name::<T>(),
+                key: render_key::<T>(pk),
+                reason: "an index entry points at a missing row".into(),
+            }),
+        }
+    }
+}
+
+impl<T: Entity> Iterator for PathRows<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        loop {
+            let Some(current) = self.current.as_mut() else {
+                let (lo, hi) = self.pending.next()?;
+                let counters = self.reader.counters;
+                Counters::bump(if matches!(self.path.source, Source::Table) {
+                    &counters.table_scans
+                } else {
+                    &counters.index_scans
+                });
+                match self.reader.store.range(self.tid, lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice))
+                {
+                    Ok(r) => self.current = Some(r),
+                    Err(e) => return Some(Err(e)),
+                }
+                continue;
+            };
+            let entry = if self.reverse { current.next_back() } else { current.next() };
+            let Some(entry) = entry else {
+                self.current = None;
+                continue;
+            };
+            match entry.and_then(|(raw, value)| self.row_of(raw.bytes(), value.bytes())) {
+                Ok(row) if !self.residual.iter().all(|n| n.eval(&row)) => {}
+                other => return Some(other),
+            }
+        }
     }
 }
