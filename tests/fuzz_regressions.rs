@@ -142,3 +142,38 @@ fn schema_mismatch_is_found_without_opening_the_file_for_writing() {
     assert!(err.to_string().contains("primary key (letter, at) became (sensor, at)"), "{err}");
     assert!(after == bytes, "the refused file changed ({} bytes, was {})", after.len(), bytes.len());
 }
+
+/// A database redb failed on is leaked rather than closed (redb's close can panic twice
+/// on a damaged file, which aborts). The leaked handle used to keep the file open and
+/// locked until the process exited, so the same process could not open it again.
+/// Dropping the damaged `Db` now lets go of the file: its locks and its descriptor.
+#[test]
+fn a_damaged_database_lets_go_of_its_file_when_dropped() {
+    let (dir, db) = open_copy(include_bytes!("data/fuzz-open_file-bad-value-offset.bin"));
+    let db = db.expect("the damaged file passes redb's checks on open");
+    let err = db
+        .write(|tx| {
+            tx.insert(&Sample { sensor: "s".into(), at: 1.5, level: 3, tag: Some(Vec::new()), ..Default::default() })
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("damaged"), "{err}");
+    drop(db);
+    let path = dir.path().join("damaged.drift");
+    match Db::builder().entity::<Sample>().entity::<Note>().open(&path) {
+        Ok(again) => drop(again),
+        Err(e) => assert!(!e.to_string().contains("already open"), "the file is still held: {e}"),
+    }
+}
+
+/// `fuzz/known/redb-close-double-panic-ee6ffe82.bin`: redb's closing commit panics
+/// twice on this file's damaged allocator state, which aborted the process when Drift
+/// opened it for writing and closed it. Its stored schema is unreadable, so Drift now
+/// refuses it on the read-only open that comes first: it is never opened for writing,
+/// redb never runs its close on it, and the file is left as it was.
+#[test]
+fn file_whose_close_panics_twice_is_refused_before_it_is_opened_for_writing() {
+    let bytes = include_bytes!("../fuzz/known/redb-close-double-panic-ee6ffe82.bin");
+    let (err, after) = refused_copy(bytes);
+    assert_eq!(err.kind(), ErrorKind::NotADatabase, "{err}");
+    assert!(after == bytes, "the refused file changed");
+}

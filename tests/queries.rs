@@ -323,3 +323,19 @@ fn write_tx_queries_see_uncommitted_writes() {
     })
     .unwrap();
 }
+
+#[test]
+fn first_and_exists_stay_within_the_query_limit() {
+    let db = memory_db();
+    db.write(|tx| tx.insert(&User::new("ann@x", 30, "Ann")).map(drop)).unwrap();
+    db.read(|tx| {
+        let none = tx.query::<User>().limit(0);
+        assert_eq!(none.first()?, None, "limit(0) has no first row");
+        assert!(!none.exists()?, "limit(0) has no row");
+        let one = tx.query::<User>().limit(5);
+        assert_eq!(one.first()?.map(|u| u.email), Some("ann@x".to_string()));
+        assert!(one.exists()?);
+        Ok(())
+    })
+    .unwrap();
+}

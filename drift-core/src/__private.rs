@@ -171,14 +171,25 @@ pub fn describe_once<T: ?Sized>(shape: impl FnOnce() -> Shape) -> Shape {
     struct Done;
     impl Drop for Done {
         fn drop(&mut self) {
-            BUILDING.with_borrow_mut(Vec::pop);
+            let _ = BUILDING.try_with(|b| b.borrow_mut().pop());
         }
     }
     let name = std::any::type_name::<T>();
-    if BUILDING.with_borrow(|b| b.contains(&name)) {
-        return Shape::Opaque;
+    // Run from another thread-local's destructor after this one was destroyed, there
+    // is no record of what is being built: the shape is opaque rather than a panic (or
+    // an endless recursion on a recursive type).
+    match BUILDING.try_with(|b| {
+        let mut b = b.borrow_mut();
+        if b.contains(&name) {
+            return true;
+        }
+        b.push(name);
+        false
+    }) {
+        Ok(true) => return Shape::Opaque,
+        Ok(false) => {}
+        Err(_) => return Shape::Opaque,
     }
-    BUILDING.with_borrow_mut(|b| b.push(name));
     let _done = Done;
     shape()
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use crate::cache::EntityCache;
 use crate::catalog::VTable;
 use crate::catalog::{Catalog, Registered};
+use crate::engine::redb_engine::StorageBackend;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::meta;
@@ -169,6 +170,28 @@ impl DbBuilder {
         }
         let backend = Backend::open(path, self.page_cache)?;
         self.finish(backend, &display)
+    }
+
+    /// Opens the database kept by `backend`, initialising it when the storage is
+    /// empty: storage of your own behind redb's [`StorageBackend`] trait (an encrypted
+    /// volume, a test double that fails the k-th write). [`open`](Self::open) is this
+    /// over the file at a path, after checking the file read-only first; here the
+    /// stored schema is checked once the storage is open.
+    ///
+    /// ```
+    /// use drift_core::{Db, redb_backends::InMemoryBackend};
+    ///
+    /// // Any `StorageBackend`: here redb's in-memory one.
+    /// let db = Db::builder().open_backend(InMemoryBackend::new())?;
+    /// assert!(db.check()?.is_ok());
+    /// # Ok::<(), drift_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`open`](Self::open); an I/O error of the backend is [`Error::Storage`].
+    pub fn open_backend(self, backend: impl StorageBackend) -> Result<Db> {
+        let backend = Backend::open_backend(backend, self.page_cache)?;
+        self.finish(backend, "(storage backend)")
     }
 
     /// Opens a fresh database that lives in memory only.

@@ -31,6 +31,12 @@ mod validate;
 pub use check::{CheckReport, Problem, ProblemKind};
 pub use codec::{KeyCodec, KeyError, prefix_successor};
 pub use db::{Db, DbBuilder};
+/// The storage trait of redb, Drift's embedded engine: implement it to keep a
+/// database somewhere other than a plain file, and open it with
+/// [`DbBuilder::open_backend`].
+pub use engine::redb_engine::StorageBackend;
+/// redb's own backends (a file, memory), for [`DbBuilder::open_backend`].
+pub use engine::redb_engine::backends as redb_backends;
 pub use entity::{Entity, Field};
 pub use error::{Error, ErrorKind, Result, StorageError};
 pub use operand::IntoOperand;

@@ -39,6 +39,20 @@ std::thread_local! {
 /// The largest key buffer kept for the next get.
 const KEY_BUF_KEEP: usize = 1024;
 
+/// This thread's key buffer, taken out while in use (a get nested inside starts a
+/// fresh one). A new buffer once the thread-local is destroyed: a get may run from
+/// another thread-local's destructor, after this one's.
+fn take_key_buf() -> Vec<u8> {
+    KEY_BUF.try_with(std::cell::Cell::take).unwrap_or_default()
+}
+
+/// Puts a key buffer back for the next get, unless it grew large.
+fn keep_key_buf(buf: Vec<u8>) {
+    if buf.capacity() <= KEY_BUF_KEEP {
+        let _ = KEY_BUF.try_with(|cell| cell.set(buf));
+    }
+}
+
 pub(crate) fn info<T: Entity>(catalog: &Catalog) -> Result<&EntityInfo> {
     catalog.get(TypeId::of::<T>()).ok_or_else(|| Error::UnknownEntity { entity: entity_name::<T>() })
 }
@@ -48,15 +62,13 @@ impl Reader<'_> {
         let info = info::<T>(self.catalog)?;
         // The key is encoded into this thread's buffer, taken out while in use (a get
         // nested inside would start a fresh one): no allocation per get.
-        let mut kbuf = KEY_BUF.take();
+        let mut kbuf = take_key_buf();
         kbuf.clear();
         let found = match encode_key::<T>(key, &mut kbuf) {
             Ok(()) => self.get_raw(info, &kbuf),
             Err(e) => Err(e),
         };
-        if kbuf.capacity() <= KEY_BUF_KEEP {
-            KEY_BUF.set(kbuf);
-        }
+        keep_key_buf(kbuf);
         found
     }
 
@@ -117,12 +129,10 @@ impl Reader<'_> {
         let value = value.into_operand();
         // The looked-up value is encoded into this thread's key buffer (as in `get`),
         // and the primary key is used where the index entry holds it: no allocation.
-        let mut ibuf = KEY_BUF.take();
+        let mut ibuf = take_key_buf();
         ibuf.clear();
         let found = self.get_by_encoded::<T, V>(info, i, field, &value, &mut ibuf);
-        if ibuf.capacity() <= KEY_BUF_KEEP {
-            KEY_BUF.set(ibuf);
-        }
+        keep_key_buf(ibuf);
         found
     }
 

@@ -473,7 +473,9 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn first(&self) -> Result<Option<T>> {
-        self.clone().limit(1).iter()?.next().transpose()
+        // Within the query's own limit: `limit(0).first()` has no row.
+        let n = self.limit.map_or(1, |l| l.min(1));
+        self.clone().limit(n).iter()?.next().transpose()
     }
 
     /// Whether any row matches.
@@ -481,7 +483,8 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn exists(&self) -> Result<bool> {
-        Ok(self.clone().limit(1).count()? > 0)
+        let n = self.limit.map_or(1, |l| l.min(1));
+        Ok(self.clone().limit(n).count()? > 0)
     }
 
     /// The number of matching rows (after offset and limit). Answered from the

@@ -42,6 +42,14 @@ impl Backend {
         RedbEngine::open(path, cache).map(Backend::Redb)
     }
 
+    /// Opens (or initialises) the store kept by a redb storage backend.
+    pub(crate) fn open_backend(
+        backend: impl crate::engine::redb_engine::StorageBackend,
+        cache: Option<usize>,
+    ) -> Result<Backend> {
+        RedbEngine::open_backend(backend, cache).map(Backend::Redb)
+    }
+
     /// A fresh store in memory.
     pub(crate) fn in_memory() -> Result<Backend> {
         RedbEngine::in_memory().map(Backend::Redb)

@@ -13,6 +13,7 @@
 //! process exits).
 
 mod overlay;
+mod releasable;
 
 use std::cell::OnceCell;
 use std::ops::Bound;
@@ -24,7 +25,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{Durability, Engine, EngineRead, EngineWrite, TableId, Visit};
+use releasable::Release;
+
 use crate::error::{Error, Result, StorageError};
+/// redb's storage trait and backends, re-exported at the crate root for
+/// [`DbBuilder::open_backend`](crate::DbBuilder::open_backend).
+pub use redb::StorageBackend;
+pub use redb::backends;
 
 type Raw = &'static [u8];
 type Def<'a> = TableDefinition<'a, Raw, Raw>;
@@ -97,6 +104,11 @@ impl Drop for RedbEngine {
     fn drop(&mut self) {
         if self.damaged.load(Ordering::Acquire) {
             std::mem::forget(self.db.take());
+            // The leaked database never touches its backend again: let go of the file
+            // (its locks and its descriptor) now rather than when the process exits.
+            if let Some(release) = &self.release {
+                release.release();
+            }
         }
     }
 }
@@ -115,6 +127,9 @@ fn close_tables<T>(tables: &mut [OnceCell<T>]) {
 pub(crate) struct RedbEngine {
     db: Quiet<Arc<redb::Database>>,
     damaged: Damaged,
+    /// Lets go of the file when the database is leaked (see [`releasable`]); `None`
+    /// in memory.
+    release: Option<Arc<dyn Release>>,
 }
 
 /// A share of the open database, to start a transaction with. Starting a write
@@ -132,29 +147,61 @@ impl RedbEngine {
     pub(crate) fn open(path: &Path, cache: Option<usize>) -> Result<RedbEngine> {
         let existed = path.metadata().map(|m| m.len() > 0).unwrap_or(false);
         let display = path.display().to_string();
-        let opened = std::panic::catch_unwind(|| {
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path);
+        let file = match file {
+            Ok(file) => file,
+            Err(io) if !existed => {
+                return Err(Error::Storage(StorageError::wrap(&format!("cannot create {display}"), io)));
+            }
+            Err(io) => return Err(Error::Storage(StorageError::wrap(&format!("cannot open {display}"), io))),
+        };
+        let backend = redb::backends::FileBackend::new(file).map_err(storage("cannot open the database"))?;
+        Self::create(backend, cache).map_err(|refusal| match refusal {
+            Refusal::AlreadyOpen => {
+                Error::Storage(StorageError::new(format!("{display} is already open in this process")))
+            }
+            Refusal::Io(io) if !existed => Error::Storage(StorageError::wrap(&format!("cannot create {display}"), io)),
+            refusal if existed => Error::NotADatabase { path: display, reason: refusal.to_string() },
+            refusal => Error::Storage(StorageError::new(format!("cannot open the database: {refusal}"))),
+        })
+    }
+
+    /// Opens (or initialises) a database kept by `backend`, storage of the caller's
+    /// (see [`DbBuilder::open_backend`](crate::DbBuilder::open_backend)).
+    pub(crate) fn open_backend(backend: impl StorageBackend, cache: Option<usize>) -> Result<RedbEngine> {
+        Self::create(backend, cache).map_err(|refusal| match refusal {
+            Refusal::AlreadyOpen => Error::Storage(StorageError::new("the database is already open")),
+            Refusal::Io(io) => Error::Storage(StorageError::wrap("cannot open the database", io)),
+            refusal => Error::NotADatabase { path: "(storage backend)".into(), reason: refusal.to_string() },
+        })
+    }
+
+    /// Opens `backend` through the [`releasable`] switch. On failure the backend is
+    /// released (redb's close is not run after a panic).
+    fn create(backend: impl StorageBackend, cache: Option<usize>) -> std::result::Result<RedbEngine, Refusal> {
+        let (backend, release) = releasable::Releasable::new(backend);
+        let opened = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut builder = redb::Database::builder();
             if let Some(bytes) = cache {
                 builder.set_cache_size(bytes);
             }
-            builder.create(path)
-        });
-        match opened {
-            Ok(Ok(db)) => Ok(RedbEngine { db: Quiet::new(Arc::new(db)), damaged: Damaged::default() }),
-            Ok(Err(e)) => match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    Err(Error::Storage(StorageError::new(format!("{display} is already open in this process"))))
-                }
-                redb::DatabaseError::Storage(redb::StorageError::Io(io)) if !existed => {
-                    Err(Error::Storage(StorageError::wrap(&format!("cannot create {display}"), io)))
-                }
-                other if existed => Err(Error::NotADatabase { path: display, reason: other.to_string() }),
-                other => Err(storage("cannot open the database")(other)),
-            },
-            Err(_) => {
-                Err(Error::NotADatabase { path: display, reason: "the storage engine could not read the file".into() })
+            builder.create_with_backend(backend)
+        }));
+        let refusal = match opened {
+            Ok(Ok(db)) => {
+                return Ok(RedbEngine {
+                    db: Quiet::new(Arc::new(db)),
+                    damaged: Damaged::default(),
+                    release: Some(release),
+                });
             }
-        }
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Refusal::AlreadyOpen,
+            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(io)))) => Refusal::Io(io),
+            Ok(Err(other)) => Refusal::Other(other.to_string()),
+            Err(_) => Refusal::Panicked,
+        };
+        release.release();
+        Err(refusal)
     }
 
     /// Opens an existing file for checks that must not write to it: read-only, or,
@@ -203,7 +250,7 @@ impl RedbEngine {
         let db = redb::Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(storage("cannot create an in-memory database"))?;
-        Ok(RedbEngine { db: Quiet::new(Arc::new(db)), damaged: Damaged::default() })
+        Ok(RedbEngine { db: Quiet::new(Arc::new(db)), damaged: Damaged::default(), release: None })
     }
 
     /// A handle to start transactions with, once the caller has let go of its locks.
@@ -220,13 +267,34 @@ impl RedbEngine {
     /// Rewrites the file to reclaim free space. Never waits: fails at once while a
     /// transaction is open or starting.
     pub(crate) fn compact(&mut self) -> Result<bool> {
-        let RedbEngine { db, damaged } = self;
+        let RedbEngine { db, damaged, .. } = self;
         engine(damaged, "compacting", || {
             let db = Arc::get_mut(db.get_mut()?).ok_or_else(|| {
                 Error::Storage(StorageError::new("cannot compact while a transaction is starting; try again later"))
             })?;
             db.compact().map_err(storage("cannot compact the database"))
         })
+    }
+}
+
+/// Why redb would not open a backend.
+#[derive(Debug)]
+enum Refusal {
+    AlreadyOpen,
+    Io(std::io::Error),
+    Other(String),
+    /// redb panicked on the file.
+    Panicked,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::AlreadyOpen => f.write_str("the database is already open"),
+            Refusal::Io(io) => write!(f, "{io}"),
+            Refusal::Other(reason) => f.write_str(reason),
+            Refusal::Panicked => f.write_str("the storage engine could not read the file"),
+        }
     }
 }
 
