@@ -114,6 +114,12 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// The stress test's duration in seconds, from `DRIFT_CACHE_STRESS_SECS` (unset: a
+/// fixed 400 writer rounds).
+fn stress_secs() -> Option<u64> {
+    std::env::var("DRIFT_CACHE_STRESS_SECS").ok().and_then(|s| s.parse().ok())
+}
+
 #[test]
 fn concurrent_cached_reads_equal_uncached_reads_at_the_same_snapshot() {
     let db = db(64);
@@ -141,7 +147,16 @@ fn concurrent_cached_reads_equal_uncached_reads_at_the_same_snapshot() {
             // What the committed rounds leave: id -> round of its last upsert.
             let mut model: BTreeMap<u64, u32> = (1..=200).map(|id| (id, 0)).collect();
             let (mut commits, mut aborts) = (0u64, 0u64);
-            for round in 0..400u32 {
+            // 400 rounds, or as many as fit in DRIFT_CACHE_STRESS_SECS seconds (the
+            // long mode runs 60).
+            let until = stress_secs().map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
+            let more = |round: u32| match until {
+                Some(t) => std::time::Instant::now() < t,
+                None => round < 400,
+            };
+            let mut round = 0u32;
+            while more(round) {
+                round += 1;
                 let mut pending = model.clone();
                 let mut abort = false;
                 let r: Result<()> = db.write(|tx| {
@@ -170,7 +185,7 @@ fn concurrent_cached_reads_equal_uncached_reads_at_the_same_snapshot() {
                     Err(e) => panic!("round {round}: the write failed: {e}"),
                 }
             }
-            (commits, aborts, model)
+            (commits, aborts, model, round)
         })
     };
     let readers: Vec<_> = (0..3)
@@ -197,10 +212,10 @@ fn concurrent_cached_reads_equal_uncached_reads_at_the_same_snapshot() {
             })
         })
         .collect();
-    let (commits, aborts, model) = writer.join().unwrap();
+    let (commits, aborts, model, rounds) = writer.join().unwrap();
     // The xorshift sequence is fixed, so are the rounds it aborts; every other one
     // must commit.
-    assert_eq!(commits + aborts, 400);
+    assert_eq!(commits + aborts, u64::from(rounds));
     assert!(commits > 0 && aborts > 0, "{commits} commits, {aborts} aborts");
     let end = db.stats();
     assert_eq!(end.commits - start.commits, commits, "every round that did not abort committed");
@@ -213,6 +228,7 @@ fn concurrent_cached_reads_equal_uncached_reads_at_the_same_snapshot() {
         hits += h;
     }
     assert!(hits > 0, "the stress test must exercise cache hits");
+    eprintln!("cache stress: {rounds} writer rounds ({commits} commits, {aborts} aborts), {hits} cache hits");
     // The committed rounds, and only those, are in the database, cached or not.
     let stored = db.read(|tx| tx.query::<User>().all()).unwrap();
     assert_eq!(stored.iter().map(|u| (u.id, u.age)).collect::<BTreeMap<_, _>>(), model);

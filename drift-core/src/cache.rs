@@ -20,8 +20,20 @@
 
 use std::any::Any;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
+use std::sync::PoisonError;
+
+// The epoch, the gate and the shard locks come from loom when the protocol is
+// model-checked (`RUSTFLAGS="--cfg drift_loom"`, see `cache_loom.rs`).
+#[cfg(drift_loom)]
+use loom::sync::{
+    RwLock,
+    atomic::{AtomicU8, AtomicU64, Ordering},
+};
+#[cfg(not(drift_loom))]
+use std::sync::{
+    RwLock,
+    atomic::{AtomicU8, AtomicU64, Ordering},
+};
 
 use quick_cache::Equivalent;
 
@@ -126,7 +138,7 @@ struct Shard {
     window_hits: AtomicU64,
     window_misses: AtomicU64,
     /// The [`Regime`], as its `u8`.
-    regime: std::sync::atomic::AtomicU8,
+    regime: AtomicU8,
 }
 
 /// The shared cache of a database.
@@ -165,7 +177,7 @@ impl EntityCache {
                     misses: AtomicU64::new(0),
                     window_hits: AtomicU64::new(0),
                     window_misses: AtomicU64::new(0),
-                    regime: std::sync::atomic::AtomicU8::new(Regime::Fill as u8),
+                    regime: AtomicU8::new(Regime::Fill as u8),
                 })
                 .collect(),
             epoch: AtomicU64::new(0),
@@ -379,3 +391,7 @@ impl CacheView<'_> {
         map.insert(Key { hash: k.hash, entity: k.entity, key: k.key.into() }, entry);
     }
 }
+
+#[cfg(all(test, drift_loom))]
+#[path = "cache_loom.rs"]
+mod loom_model;
