@@ -194,6 +194,28 @@ impl DbBuilder {
         self.finish(backend, "(storage backend)")
     }
 
+    /// Opens the database kept in an etcd v3 cluster under the key prefix `prefix`
+    /// (feature `etcd`), creating it when no table is stored there yet. Tables,
+    /// stored schemas, sequences and the migration history are key prefixes below
+    /// `prefix`, so several databases can share one cluster.
+    ///
+    /// Reads see a snapshot (one etcd revision); a commit is one etcd transaction
+    /// guarded by compares on everything the transaction read, and fails with
+    /// [`Error::Conflict`] when another commit changed it ([`Db::write`] retries).
+    /// The decoded-entity cache is off on etcd: other processes write the same keys.
+    /// See `docs/engines.md` for the key layout and limits.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when no endpoint answers, as [`open`](Self::open) otherwise.
+    #[cfg(feature = "etcd")]
+    pub fn etcd<S: Into<String>>(mut self, endpoints: impl IntoIterator<Item = S>, prefix: &str) -> Result<Db> {
+        let endpoints: Vec<String> = endpoints.into_iter().map(Into::into).collect();
+        let display = format!("etcd://{}/{prefix}", endpoints.join(","));
+        self.cache_capacity = 0;
+        let backend = Backend::etcd(&endpoints, prefix)?;
+        self.finish(backend, &display)
+    }
+
     /// Opens a fresh database that lives in memory only.
     ///
     /// # Errors
@@ -316,6 +338,21 @@ impl DbBuilder {
     }
 }
 
+/// How many times [`Db::write`] runs a transaction that keeps losing races
+/// ([`Error::Conflict`]) before it returns the conflict.
+pub const WRITE_ATTEMPTS: u32 = 12;
+
+/// The pause before attempt `attempt + 1` of a write that lost a race: a random
+/// time up to 2^attempt ms (at most 256 ms), so that writers that collided spread out
+/// ("full jitter").
+fn backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::BuildHasher;
+    let ceiling_us = 1000u64 << attempt.min(8);
+    let seed = (std::time::Instant::now(), std::thread::current().id());
+    let random = foldhash::fast::RandomState::default().hash_one(format!("{seed:?}"));
+    std::time::Duration::from_micros(random % ceiling_us)
+}
+
 impl Db {
     /// Starts configuring a database.
     pub fn builder() -> DbBuilder {
@@ -367,13 +404,32 @@ impl Db {
     /// Runs `f` in a write transaction: commits when it returns `Ok`, rolls back when
     /// it returns `Err` or panics (the panic then continues).
     ///
+    /// On an engine with optimistic commits (etcd), a transaction that lost a race
+    /// ([`Error::Conflict`], from the commit or from `f`) is rolled back and `f` runs
+    /// again in a new transaction, up to [`WRITE_ATTEMPTS`] times in all, with a
+    /// growing pause between attempts; `f` is therefore `FnMut`, and should have no
+    /// effects outside the transaction that a second run would repeat. redb runs one
+    /// writer at a time and never conflicts, so there `f` runs once.
+    ///
     /// # Errors
-    /// The closure's error, or the commit's.
-    pub fn write<R>(&self, f: impl FnOnce(&mut WriteTx) -> Result<R>) -> Result<R> {
-        let mut tx = self.begin_write()?;
-        let r = f(&mut tx)?;
-        tx.commit()?;
-        Ok(r)
+    /// The closure's error, or the commit's; [`Error::Conflict`] when every attempt
+    /// lost its race.
+    pub fn write<R>(&self, mut f: impl FnMut(&mut WriteTx) -> Result<R>) -> Result<R> {
+        let mut attempt = 1;
+        loop {
+            let run = self.begin_write().and_then(|mut tx| {
+                let r = f(&mut tx)?;
+                tx.commit()?;
+                Ok(r)
+            });
+            match run {
+                Err(Error::Conflict { .. }) if attempt < WRITE_ATTEMPTS => {
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Runs `f` in a read transaction and returns its result.

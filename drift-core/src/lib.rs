@@ -30,7 +30,7 @@ mod validate;
 
 pub use check::{CheckReport, Problem, ProblemKind};
 pub use codec::{KeyCodec, KeyError, prefix_successor};
-pub use db::{Db, DbBuilder};
+pub use db::{Db, DbBuilder, WRITE_ATTEMPTS};
 /// The storage trait of redb, Drift's embedded engine: implement it to keep a
 /// database somewhere other than a plain file, and open it with
 /// [`DbBuilder::open_backend`].

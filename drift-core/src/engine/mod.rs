@@ -45,6 +45,8 @@
 //! [`Error::Conflict`]: crate::Error::Conflict
 //! [`Error::Storage`]: crate::Error::Storage
 
+#[cfg(feature = "etcd")]
+pub(crate) mod etcd_engine;
 pub(crate) mod redb_engine;
 
 use std::ops::Bound;

@@ -14,21 +14,27 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use crate::engine::Durability;
+#[cfg(feature = "etcd")]
+use crate::engine::etcd_engine::{EtcdEngine, EtcdRange, EtcdRead, EtcdWrite};
 use crate::engine::redb_engine::{RedbEngine, RedbHandle, RedbInspector, RedbRange, RedbRead, RedbValue, RedbWrite};
 use crate::engine::{Engine, EngineRead, EngineWrite};
 pub(crate) use crate::engine::{TableId, Visit};
 use crate::error::Result;
 use undo::UndoLog;
 
-/// The open store. One variant per engine; redb is the only one today.
+/// The open store. One variant per engine.
 pub(crate) enum Backend {
     Redb(RedbEngine),
+    #[cfg(feature = "etcd")]
+    Etcd(EtcdEngine),
 }
 
 /// A share of the open store, to start a transaction with (see
 /// [`RedbHandle`] on why no lock is held while a writer waits).
 pub(crate) enum Handle {
     Redb(RedbHandle),
+    #[cfg(feature = "etcd")]
+    Etcd(EtcdEngine),
 }
 
 /// An existing file opened without the right to change it, to check it first.
@@ -50,6 +56,12 @@ impl Backend {
         RedbEngine::open_backend(backend, cache).map(Backend::Redb)
     }
 
+    /// Connects to an etcd cluster and opens the database under `prefix`.
+    #[cfg(feature = "etcd")]
+    pub(crate) fn etcd(endpoints: &[String], prefix: &str) -> Result<Backend> {
+        EtcdEngine::connect(endpoints, prefix).map(Backend::Etcd)
+    }
+
     /// A fresh store in memory.
     pub(crate) fn in_memory() -> Result<Backend> {
         RedbEngine::in_memory().map(Backend::Redb)
@@ -64,6 +76,8 @@ impl Backend {
     pub(crate) fn handle(&self) -> Result<Handle> {
         match self {
             Backend::Redb(e) => e.handle().map(Handle::Redb),
+            #[cfg(feature = "etcd")]
+            Backend::Etcd(e) => Ok(Handle::Etcd(e.handle())),
         }
     }
 
@@ -79,6 +93,8 @@ impl Backend {
     pub(crate) fn abandon(&self) {
         match self {
             Backend::Redb(e) => e.abandon(),
+            #[cfg(feature = "etcd")]
+            Backend::Etcd(_) => {}
         }
     }
 
@@ -87,6 +103,10 @@ impl Backend {
     pub(crate) fn compact(&mut self) -> Result<bool> {
         match self {
             Backend::Redb(e) => e.compact(),
+            // etcd compacts its history and defragments on its own terms
+            // (`etcdctl compact`, `etcdctl defrag`): nothing for Drift to rewrite.
+            #[cfg(feature = "etcd")]
+            Backend::Etcd(_) => Ok(false),
         }
     }
 }
@@ -95,12 +115,16 @@ impl Handle {
     pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
         match self {
             Handle::Redb(h) => Engine::begin_read(h, names).map(ReadStore::Redb),
+            #[cfg(feature = "etcd")]
+            Handle::Etcd(h) => Engine::begin_read(h, names).map(ReadStore::Etcd),
         }
     }
 
     pub(crate) fn begin_write(&self, names: Arc<[String]>) -> Result<WriteStore> {
         let txn = match self {
             Handle::Redb(h) => WriteTxn::Redb(Engine::begin_write(h, names)?),
+            #[cfg(feature = "etcd")]
+            Handle::Etcd(h) => WriteTxn::Etcd(Box::new(Engine::begin_write(h, names)?)),
         };
         Ok(WriteStore { txn, undo: UndoLog::default(), logging: true })
     }
@@ -108,6 +132,8 @@ impl Handle {
     pub(crate) fn table_names(&self) -> Result<Vec<String>> {
         match self {
             Handle::Redb(h) => Engine::table_names(h),
+            #[cfg(feature = "etcd")]
+            Handle::Etcd(h) => Engine::table_names(h),
         }
     }
 }
@@ -129,6 +155,8 @@ impl Inspector {
 /// A value (or key) read from a table, borrowed from its transaction.
 pub(crate) enum Guard<'a> {
     Redb(RedbValue<'a>),
+    #[cfg(feature = "etcd")]
+    Owned(std::borrow::Cow<'a, [u8]>),
 }
 
 impl Guard<'_> {
@@ -136,6 +164,8 @@ impl Guard<'_> {
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             Guard::Redb(v) => v.as_ref(),
+            #[cfg(feature = "etcd")]
+            Guard::Owned(v) => v,
         }
     }
 }
@@ -143,6 +173,8 @@ impl Guard<'_> {
 /// The entries of a range of a table, in key order (reversible).
 pub(crate) enum RawRange<'a> {
     Redb(RedbRange<'a>),
+    #[cfg(feature = "etcd")]
+    Etcd(EtcdRange<'a>),
 }
 
 fn pair<'a>(e: Result<(RedbValue<'a>, RedbValue<'a>)>) -> Result<(Guard<'a>, Guard<'a>)> {
@@ -154,6 +186,8 @@ impl<'a> Iterator for RawRange<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             RawRange::Redb(r) => r.next().map(pair),
+            #[cfg(feature = "etcd")]
+            RawRange::Etcd(r) => r.next().map(owned_pair),
         }
     }
 }
@@ -162,8 +196,29 @@ impl DoubleEndedIterator for RawRange<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         match self {
             RawRange::Redb(r) => r.next_back().map(pair),
+            #[cfg(feature = "etcd")]
+            RawRange::Etcd(r) => r.next_back().map(owned_pair),
         }
     }
+}
+
+#[cfg(feature = "etcd")]
+type OwnedEntry<'a> = (std::borrow::Cow<'a, [u8]>, std::borrow::Cow<'a, [u8]>);
+
+#[cfg(feature = "etcd")]
+fn owned_pair(e: Result<OwnedEntry<'_>>) -> Result<(Guard<'_>, Guard<'_>)> {
+    e.map(|(k, v)| (Guard::Owned(k), Guard::Owned(v)))
+}
+
+/// Writes back the values the undo log took, newest first.
+fn restore<W: EngineWrite>(t: &mut W, entries: &undo::Taken) -> Result<()> {
+    for (tid, key, old) in entries.iter().rev() {
+        match old {
+            Some(v) => t.put(*tid, key, v, &mut |_| {})?,
+            None => t.remove(*tid, key, &mut |_| {})?,
+        }
+    }
+    Ok(())
 }
 
 /// Reads shared by both kinds of transaction.
@@ -199,6 +254,8 @@ fn len_of<E: EngineRead>(txn: &E, tid: TableId) -> Result<u64> {
 /// A read transaction over byte tables.
 pub(crate) enum ReadStore {
     Redb(RedbRead),
+    #[cfg(feature = "etcd")]
+    Etcd(EtcdRead),
 }
 
 impl ReadStore {
@@ -206,6 +263,8 @@ impl ReadStore {
     pub(crate) fn sizes(&self, tid: TableId) -> Result<Option<crate::engine::TableSizes>> {
         match self {
             ReadStore::Redb(t) => t.sizes(tid),
+            #[cfg(feature = "etcd")]
+            ReadStore::Etcd(t) => t.sizes(tid),
         }
     }
 }
@@ -214,27 +273,37 @@ impl ReadAccess for ReadStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
         match self {
             ReadStore::Redb(t) => Ok(t.get(tid, key)?.map(Guard::Redb)),
+            #[cfg(feature = "etcd")]
+            ReadStore::Etcd(t) => Ok(t.get(tid, key)?.map(Guard::Owned)),
         }
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
         match self {
             ReadStore::Redb(t) => t.range(tid, lo, hi).map(RawRange::Redb),
+            #[cfg(feature = "etcd")]
+            ReadStore::Etcd(t) => t.range(tid, lo, hi).map(RawRange::Etcd),
         }
     }
     fn len(&self, tid: TableId) -> Result<u64> {
         match self {
             ReadStore::Redb(t) => len_of(t, tid),
+            #[cfg(feature = "etcd")]
+            ReadStore::Etcd(t) => len_of(t, tid),
         }
     }
     fn scan(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
         match self {
             ReadStore::Redb(t) => t.scan(tid, lo, hi, reverse, f),
+            #[cfg(feature = "etcd")]
+            ReadStore::Etcd(t) => t.scan(tid, lo, hi, reverse, f),
         }
     }
 }
 
 enum WriteTxn {
     Redb(RedbWrite),
+    #[cfg(feature = "etcd")]
+    Etcd(Box<EtcdWrite>),
 }
 
 /// A write transaction over byte tables, with an undo log.
@@ -263,6 +332,8 @@ impl WriteStore {
         };
         match txn {
             WriteTxn::Redb(t) => t.put(tid, key, value, &mut log)?,
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => t.put(tid, key, value, &mut log)?,
         }
         Ok(existed)
     }
@@ -279,6 +350,8 @@ impl WriteStore {
         };
         match txn {
             WriteTxn::Redb(t) => t.remove(tid, key, &mut log)?,
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => t.remove(tid, key, &mut log)?,
         }
         Ok(existed)
     }
@@ -290,14 +363,11 @@ impl WriteStore {
     /// Takes back every write made since `mark`, newest first.
     pub(crate) fn rollback_to(&mut self, mark: Mark) -> Result<()> {
         let entries = self.undo.split_off(mark.0);
-        let WriteTxn::Redb(t) = &mut self.txn;
-        for (tid, key, old) in entries.iter().rev() {
-            match old {
-                Some(v) => t.put(*tid, key, v, &mut |_| {})?,
-                None => t.remove(*tid, key, &mut |_| {})?,
-            }
+        match &mut self.txn {
+            WriteTxn::Redb(t) => restore(t, &entries),
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => restore(&mut **t, &entries),
         }
-        Ok(())
     }
 
     /// Stops recording writes: from here on the transaction can only be taken back
@@ -312,6 +382,8 @@ impl WriteStore {
     pub(crate) fn delete_table(&mut self, tid: TableId) -> Result<bool> {
         match &mut self.txn {
             WriteTxn::Redb(t) => t.delete_table(tid),
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => t.delete_table(tid),
         }
     }
 
@@ -323,6 +395,8 @@ impl WriteStore {
     pub(crate) fn commit(self, durability: Durability) -> Result<()> {
         match self.txn {
             WriteTxn::Redb(t) => t.commit(durability),
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => (*t).commit(durability),
         }
     }
 }
@@ -331,21 +405,29 @@ impl ReadAccess for WriteStore {
     fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Guard<'_>>> {
         match &self.txn {
             WriteTxn::Redb(t) => Ok(t.get(tid, key)?.map(Guard::Redb)),
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => Ok(t.get(tid, key)?.map(Guard::Owned)),
         }
     }
     fn range(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<RawRange<'_>> {
         match &self.txn {
             WriteTxn::Redb(t) => t.range(tid, lo, hi).map(RawRange::Redb),
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => t.range(tid, lo, hi).map(RawRange::Etcd),
         }
     }
     fn len(&self, tid: TableId) -> Result<u64> {
         match &self.txn {
             WriteTxn::Redb(t) => len_of(t, tid),
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => len_of(&**t, tid),
         }
     }
     fn scan(&self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>, reverse: bool, f: &mut Visit<'_>) -> Result<()> {
         match &self.txn {
             WriteTxn::Redb(t) => t.scan(tid, lo, hi, reverse, f),
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => t.scan(tid, lo, hi, reverse, f),
         }
     }
 }

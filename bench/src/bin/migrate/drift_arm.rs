@@ -76,7 +76,7 @@ pub fn write_v1(path: &Path, n: u64, page_cache: usize) -> BoxResult<()> {
     let db = Db::builder().entity::<v1::Post>().page_cache(page_cache).cache_capacity(0).open(path)?;
     for ids in data::batches(n) {
         db.write(|tx| {
-            for id in ids {
+            for id in ids.clone() {
                 tx.insert(&v1::Post { id, title: data::title(id), body: data::body(id), likes: data::likes(id) })?;
             }
             Ok(())

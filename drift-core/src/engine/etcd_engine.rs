@@ -1,0 +1,644 @@
+//! The etcd v3 engine (feature `etcd`): Drift's tables as key prefixes of an etcd
+//! cluster, driven from Drift's synchronous API through an async client
+//! (`etcd-client`) on a runtime the engine owns.
+//!
+//! # Key layout (under the database's prefix `P`)
+//! - `P t/<table>\0<key>` → the row or index entry (`\0` ends the table name, which
+//!   never holds one, so each table is one contiguous range);
+//! - `P n/<table>` → empty: the table exists;
+//! - `P v/<table>` → empty, rewritten by every commit that writes the table: its
+//!   modification revision is the last commit that changed the table.
+//!
+//! # Transactions
+//! - A **read transaction** reads at one revision: the revision etcd reports for the
+//!   request that lists the tables when it begins. Every later read names that
+//!   revision, so it sees a snapshot (until etcd compacts that revision away; a read
+//!   then fails).
+//! - A **write transaction** reads at its start revision too, buffers its writes (and
+//!   reads them back: read your writes, ranges included), and commits in one etcd
+//!   transaction guarded by compares on everything it read: each key read by its
+//!   modification revision (0 for a key that was absent), each table it scanned a
+//!   range of by its version key not being newer than the start revision. A commit
+//!   whose compares fail applied nothing and is [`Error::Conflict`]: the outcome is
+//!   serializable (each commit behaves as if it ran alone at its commit revision).
+//!   Ranges conflict per table, not per range: coarser than needed, never wrong.
+//!
+//! # Limits
+//! etcd refuses a transaction with more operations than `--max-txn-ops` (default
+//! 128) or a request larger than `--max-request-bytes` (default 1.5 MiB). A commit
+//! over either fails with [`Error::Storage`] naming the flag to raise.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, SortOrder, SortTarget, Txn, TxnOp};
+
+use super::{Durability, Engine, EngineRead, EngineWrite, TableId};
+use crate::error::{Error, Result, StorageError};
+
+/// Entries fetched per request when a range is read.
+const PAGE: i64 = 512;
+
+/// How long one request may take before it fails.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A fetched entry: etcd key, value, modification revision.
+type Fetched = (Vec<u8>, Vec<u8>, i64);
+
+struct Inner {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    prefix: Vec<u8>,
+}
+
+/// An open etcd database: a client and the key prefix it lives under.
+#[derive(Clone)]
+pub(crate) struct EtcdEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EtcdEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdEngine").field("prefix", &String::from_utf8_lossy(&self.inner.prefix)).finish()
+    }
+}
+
+fn storage(context: &str, e: impl std::fmt::Display) -> Error {
+    Error::Storage(StorageError::new(format!("{context}: {e}")))
+}
+
+/// An etcd error, with the server flag to raise when it is one of etcd's limits.
+fn etcd_error(context: &str, e: etcd_client::Error) -> Error {
+    let text = e.to_string();
+    let hint = if text.contains("too many operations in txn request") {
+        " (the transaction has more operations than the server's --max-txn-ops allows, 128 by default: \
+         raise it, or write in smaller transactions)"
+    } else if text.contains("request is too large") || text.contains("message larger than max") {
+        " (the request is larger than the server's --max-request-bytes allows, 1.5 MiB by default: raise it, \
+         or write in smaller transactions)"
+    } else if text.contains("required revision has been compacted") {
+        " (the transaction's snapshot revision was compacted away by etcd: run it again)"
+    } else {
+        ""
+    };
+    Error::Storage(StorageError::new(format!("{context}: {text}{hint}")))
+}
+
+impl Inner {
+    /// Runs `f` on the engine's runtime and waits for it, from any thread (an async
+    /// caller's included: the future runs on the engine's own runtime).
+    fn call<T, F>(&self, context: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = std::result::Result<T, etcd_client::Error>> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let r = tokio::time::timeout(REQUEST_TIMEOUT, f).await;
+            let _ = tx.send(r);
+        });
+        match rx.recv() {
+            Ok(Ok(r)) => r.map_err(|e| etcd_error(context, e)),
+            Ok(Err(_)) => Err(storage(context, format!("etcd did not answer within {REQUEST_TIMEOUT:?}"))),
+            Err(_) => Err(storage(context, "the etcd client stopped")),
+        }
+    }
+
+    fn key(&self, kind: &[u8], table: &str, rest: Option<&[u8]>) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.prefix.len() + 3 + table.len() + rest.map_or(0, <[u8]>::len));
+        k.extend_from_slice(&self.prefix);
+        k.extend_from_slice(kind);
+        k.extend_from_slice(table.as_bytes());
+        if let Some(rest) = rest {
+            k.push(0);
+            k.extend_from_slice(rest);
+        }
+        k
+    }
+
+    /// `P t/<table>\0`: where the table's entries start.
+    fn table_start(&self, table: &str) -> Vec<u8> {
+        self.key(b"t/", table, Some(&[]))
+    }
+
+    /// Just past the table's entries.
+    fn table_end(&self, table: &str) -> Vec<u8> {
+        let mut k = self.key(b"t/", table, None);
+        k.push(1);
+        k
+    }
+
+    fn marker(&self, table: &str) -> Vec<u8> {
+        self.key(b"n/", table, None)
+    }
+
+    fn version(&self, table: &str) -> Vec<u8> {
+        self.key(b"v/", table, None)
+    }
+
+    /// The existing tables and the current revision, read in one request.
+    fn tables_now(&self) -> Result<(HashSet<String>, i64)> {
+        let start = self.key(b"n/", "", None);
+        let mut end = start.clone();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let mut kv = self.client.kv_client();
+        let resp = self.call("cannot list tables", async move {
+            kv.get(start, Some(GetOptions::new().with_range(end).with_keys_only())).await
+        })?;
+        let revision = resp.header().map_or(0, |h| h.revision());
+        let skip = self.prefix.len() + 2;
+        let names = resp.kvs().iter().map(|kv| String::from_utf8_lossy(&kv.key()[skip..]).into_owned()).collect();
+        Ok((names, revision))
+    }
+
+    /// Up to `PAGE` entries of `[start, end)` at `revision`, ascending or descending.
+    fn page(&self, start: &[u8], end: &[u8], revision: i64, descending: bool) -> Result<Vec<Fetched>> {
+        let mut options = GetOptions::new().with_range(end.to_vec()).with_limit(PAGE).with_revision(revision);
+        if descending {
+            options = options.with_sort(SortTarget::Key, SortOrder::Descend);
+        }
+        let mut kv = self.client.kv_client();
+        let start = start.to_vec();
+        let resp = self.call("cannot read a range", async move { kv.get(start, Some(options)).await })?;
+        Ok(resp.kvs().iter().map(|kv| (kv.key().to_vec(), kv.value().to_vec(), kv.mod_revision())).collect())
+    }
+
+    /// One key at `revision`: its value and modification revision.
+    fn get(&self, key: Vec<u8>, revision: i64) -> Result<Option<(Vec<u8>, i64)>> {
+        let mut kv = self.client.kv_client();
+        let resp = self
+            .call("cannot read", async move { kv.get(key, Some(GetOptions::new().with_revision(revision))).await })?;
+        Ok(resp.kvs().first().map(|kv| (kv.value().to_vec(), kv.mod_revision())))
+    }
+}
+
+impl EtcdEngine {
+    /// Connects to `endpoints` and opens the database under `prefix`.
+    pub(crate) fn connect(endpoints: &[String], prefix: &str) -> Result<EtcdEngine> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("drift-etcd")
+            .enable_all()
+            .build()
+            .map_err(|e| storage("cannot start the etcd client's runtime", e))?;
+        let endpoints = endpoints.to_vec();
+        let connect = async move {
+            let options = ConnectOptions::new().with_connect_timeout(REQUEST_TIMEOUT).with_timeout(REQUEST_TIMEOUT);
+            Client::connect(endpoints, Some(options)).await
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        runtime.spawn(async move {
+            let _ = tx.send(connect.await);
+        });
+        let client = rx
+            .recv()
+            .map_err(|e| storage("cannot connect to etcd", e))?
+            .map_err(|e| etcd_error("cannot connect to etcd", e))?;
+        Ok(EtcdEngine { inner: Arc::new(Inner { runtime, client, prefix: prefix.as_bytes().to_vec() }) })
+    }
+
+    pub(crate) fn handle(&self) -> EtcdEngine {
+        self.clone()
+    }
+}
+
+fn check_names(names: &[String]) -> Result<()> {
+    match names.iter().find(|n| n.contains('\0')) {
+        Some(n) => Err(storage("cannot use a table on etcd", format!("the table name {n:?} holds a NUL byte"))),
+        None => Ok(()),
+    }
+}
+
+impl Engine for EtcdEngine {
+    type Read = EtcdRead;
+    type Write = EtcdWrite;
+
+    fn begin_read(&self, names: Arc<[String]>) -> Result<EtcdRead> {
+        check_names(&names)?;
+        let (existing, revision) = self.inner.tables_now()?;
+        let exists = names.iter().map(|n| existing.contains(n)).collect();
+        Ok(EtcdRead { inner: Arc::clone(&self.inner), names, revision, exists })
+    }
+
+    fn begin_write(&self, names: Arc<[String]>) -> Result<EtcdWrite> {
+        check_names(&names)?;
+        let (existing, revision) = self.inner.tables_now()?;
+        let n = names.len();
+        Ok(EtcdWrite {
+            inner: Arc::clone(&self.inner),
+            exists: names.iter().map(|name| existing.contains(name)).collect(),
+            names,
+            revision,
+            touched: RefCell::new(vec![false; n]),
+            cleared: vec![false; n],
+            writes: BTreeMap::new(),
+            reads: RefCell::new(HashMap::new()),
+            scanned: RefCell::new(HashSet::new()),
+        })
+    }
+
+    fn table_names(&self) -> Result<Vec<String>> {
+        let (names, _) = self.inner.tables_now()?;
+        let mut names: Vec<String> = names.into_iter().collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// The bounds of a range as etcd keys `[start, end)`.
+fn window(inner: &Inner, table: &str, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> (Vec<u8>, Vec<u8>) {
+    let base = inner.table_start(table);
+    let with = |k: &[u8], zero: bool| {
+        let mut v = base.clone();
+        v.extend_from_slice(k);
+        if zero {
+            v.push(0);
+        }
+        v
+    };
+    let start = match lo {
+        Bound::Included(k) => with(k, false),
+        Bound::Excluded(k) => with(k, true),
+        Bound::Unbounded => base.clone(),
+    };
+    let end = match hi {
+        Bound::Included(k) => with(k, true),
+        Bound::Excluded(k) => with(k, false),
+        Bound::Unbounded => inner.table_end(table),
+    };
+    (start, end)
+}
+
+/// A read transaction at one revision.
+pub(crate) struct EtcdRead {
+    inner: Arc<Inner>,
+    names: Arc<[String]>,
+    revision: i64,
+    exists: Vec<bool>,
+}
+
+impl EtcdRead {
+    fn table(&self, tid: TableId) -> Result<&str> {
+        match (self.names.get(tid), self.exists.get(tid)) {
+            (Some(name), Some(true)) => Ok(name),
+            (Some(name), _) => Err(storage("cannot open table", format!("table `{name}` does not exist"))),
+            _ => Err(storage("cannot open table", "unknown table id")),
+        }
+    }
+}
+
+/// The entries of a range: fetched page by page from either end (a read
+/// transaction), or all at once (a write transaction, merged with its own writes).
+pub(crate) struct EtcdRange<'a> {
+    source: Option<(&'a Inner, i64)>,
+    /// What is not fetched yet: `[start, end)`, in etcd keys.
+    start: Vec<u8>,
+    end: Vec<u8>,
+    /// Bytes of the etcd key before the table's key.
+    skip: usize,
+    exhausted: bool,
+    front: VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// Fetched from the high end, in descending order.
+    back: VecDeque<(Vec<u8>, Vec<u8>)>,
+}
+
+impl<'a> EtcdRange<'a> {
+    fn fetched(entries: Vec<(Vec<u8>, Vec<u8>)>) -> EtcdRange<'a> {
+        EtcdRange {
+            source: None,
+            start: Vec::new(),
+            end: Vec::new(),
+            skip: 0,
+            exhausted: true,
+            front: entries.into(),
+            back: VecDeque::new(),
+        }
+    }
+
+    /// Fetches the next page from the front (or the back); `false` when nothing is
+    /// left to fetch.
+    fn fill(&mut self, from_back: bool) -> Result<bool> {
+        let Some((inner, revision)) = self.source else { return Ok(false) };
+        if self.exhausted || self.start >= self.end {
+            self.exhausted = true;
+            return Ok(false);
+        }
+        let page = inner.page(&self.start, &self.end, revision, from_back)?;
+        if (page.len() as i64) < PAGE {
+            self.exhausted = true;
+        }
+        let Some((last, _, _)) = page.last() else {
+            self.exhausted = true;
+            return Ok(false);
+        };
+        if from_back {
+            self.end = last.clone();
+        } else {
+            self.start = last.clone();
+            self.start.push(0);
+        }
+        let skip = self.skip;
+        let strip = |(k, v, _): Fetched| (k[skip..].to_vec(), v);
+        if from_back {
+            self.back.extend(page.into_iter().map(strip));
+        } else {
+            self.front.extend(page.into_iter().map(strip));
+        }
+        Ok(true)
+    }
+}
+
+type Entry<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+impl<'a> Iterator for EtcdRange<'a> {
+    type Item = Result<Entry<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((k, v)) = self.front.pop_front() {
+                return Some(Ok((Cow::Owned(k), Cow::Owned(v))));
+            }
+            match self.fill(false) {
+                Ok(true) => {}
+                Ok(false) => return self.back.pop_back().map(|(k, v)| Ok((Cow::Owned(k), Cow::Owned(v)))),
+                Err(e) => {
+                    self.exhausted = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl DoubleEndedIterator for EtcdRange<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((k, v)) = self.back.pop_front() {
+                return Some(Ok((Cow::Owned(k), Cow::Owned(v))));
+            }
+            match self.fill(true) {
+                Ok(true) => {}
+                Ok(false) => return self.front.pop_back().map(|(k, v)| Ok((Cow::Owned(k), Cow::Owned(v)))),
+                Err(e) => {
+                    self.exhausted = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl EngineRead for EtcdRead {
+    type Value<'a> = Cow<'a, [u8]>;
+    type Range<'a> = EtcdRange<'a>;
+
+    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>> {
+        let table = self.table(tid)?;
+        let mut k = self.inner.table_start(table);
+        k.extend_from_slice(key);
+        Ok(self.inner.get(k, self.revision)?.map(|(v, _)| Cow::Owned(v)))
+    }
+
+    fn range<'a>(&'a self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<EtcdRange<'a>> {
+        let table = self.table(tid)?;
+        let (start, end) = window(&self.inner, table, lo, hi);
+        Ok(EtcdRange {
+            source: Some((&self.inner, self.revision)),
+            skip: self.inner.table_start(table).len(),
+            start,
+            end,
+            exhausted: false,
+            front: VecDeque::new(),
+            back: VecDeque::new(),
+        })
+    }
+
+    fn len(&self, _tid: TableId) -> Result<Option<u64>> {
+        Ok(None)
+    }
+}
+
+/// A write transaction: reads at its start revision, writes buffered until commit.
+pub(crate) struct EtcdWrite {
+    inner: Arc<Inner>,
+    names: Arc<[String]>,
+    revision: i64,
+    /// Tables that existed when the transaction began.
+    exists: Vec<bool>,
+    /// Tables the transaction used: created at commit when missing.
+    touched: RefCell<Vec<bool>>,
+    /// Tables deleted by the transaction: nothing stored before counts.
+    cleared: Vec<bool>,
+    /// Writes by (table, key): `None` removes.
+    writes: BTreeMap<(TableId, Vec<u8>), Option<Vec<u8>>>,
+    /// Keys read from etcd (etcd key → modification revision, 0 when absent).
+    reads: RefCell<HashMap<Vec<u8>, i64>>,
+    /// Tables a range was read of.
+    scanned: RefCell<HashSet<TableId>>,
+}
+
+impl EtcdWrite {
+    fn table(&self, tid: TableId) -> Result<&str> {
+        let name = self.names.get(tid).ok_or_else(|| storage("cannot open table", "unknown table id"))?;
+        if let Some(t) = self.touched.borrow_mut().get_mut(tid) {
+            *t = true;
+        }
+        Ok(name)
+    }
+
+    /// The value of `key` in this transaction: its own write, else etcd's at the start
+    /// revision (recorded for the commit's compares).
+    fn current(&self, tid: TableId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let table = self.table(tid)?;
+        if let Some(w) = self.writes.get(&(tid, key.to_vec())) {
+            return Ok(w.clone());
+        }
+        if self.cleared[tid] || !self.exists[tid] {
+            return Ok(None);
+        }
+        let mut k = self.inner.table_start(table);
+        k.extend_from_slice(key);
+        let found = self.inner.get(k.clone(), self.revision)?;
+        self.reads.borrow_mut().insert(k, found.as_ref().map_or(0, |(_, rev)| *rev));
+        Ok(found.map(|(v, _)| v))
+    }
+}
+
+impl EngineRead for EtcdWrite {
+    type Value<'a> = Cow<'a, [u8]>;
+    type Range<'a> = EtcdRange<'a>;
+
+    fn get(&self, tid: TableId, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>> {
+        Ok(self.current(tid, key)?.map(Cow::Owned))
+    }
+
+    fn range<'a>(&'a self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<EtcdRange<'a>> {
+        let table = self.table(tid)?;
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        if !self.cleared[tid] && self.exists[tid] {
+            self.scanned.borrow_mut().insert(tid);
+            let (mut start, end) = window(&self.inner, table, lo, hi);
+            let skip = self.inner.table_start(table).len();
+            loop {
+                let page = self.inner.page(&start, &end, self.revision, false)?;
+                let full = page.len() as i64 == PAGE;
+                let Some((last, _, _)) = page.last() else { break };
+                start = last.clone();
+                start.push(0);
+                merged.extend(page.into_iter().map(|(k, v, _)| (k[skip..].to_vec(), v)));
+                if !full {
+                    break;
+                }
+            }
+        }
+        let from = (tid, Vec::new());
+        for ((t, k), w) in self.writes.range(from..) {
+            if *t != tid {
+                break;
+            }
+            if !RangeBounds::<[u8]>::contains(&(lo, hi), k.as_slice()) {
+                continue;
+            }
+            match w {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(EtcdRange::fetched(merged.into_iter().collect()))
+    }
+
+    fn len(&self, _tid: TableId) -> Result<Option<u64>> {
+        Ok(None)
+    }
+}
+
+impl EngineWrite for EtcdWrite {
+    fn put(&mut self, tid: TableId, key: &[u8], value: &[u8], replaced: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        let old = self.current(tid, key)?;
+        replaced(old.as_deref());
+        self.writes.insert((tid, key.to_vec()), Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn remove(&mut self, tid: TableId, key: &[u8], removed: &mut dyn FnMut(&[u8])) -> Result<()> {
+        if let Some(old) = self.current(tid, key)? {
+            removed(&old);
+            self.writes.insert((tid, key.to_vec()), None);
+        }
+        Ok(())
+    }
+
+    fn delete_table(&mut self, tid: TableId) -> Result<bool> {
+        if tid >= self.names.len() {
+            return Err(storage("cannot delete table", "unknown table id"));
+        }
+        // A table used by this transaction exists (using one creates it), as on redb.
+        let mine: Vec<_> = self
+            .writes
+            .range((tid, Vec::new())..)
+            .take_while(|((t, _), _)| *t == tid)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let existed = (self.exists[tid] && !self.cleared[tid]) || !mine.is_empty() || self.touched.borrow()[tid];
+        self.cleared[tid] = true;
+        let keys = mine;
+        for k in keys {
+            self.writes.remove(&k);
+        }
+        if let Some(t) = self.touched.borrow_mut().get_mut(tid) {
+            *t = false;
+        }
+        Ok(existed)
+    }
+
+    fn commit(self, _durability: Durability) -> Result<()> {
+        // etcd commits are durable once a majority has them: there is no weaker mode.
+        let inner = &self.inner;
+        let touched = self.touched.borrow();
+        let mut ops = Vec::new();
+        let mut written: HashSet<TableId> = HashSet::new();
+        for (tid, name) in self.names.iter().enumerate() {
+            let rewritten = self.writes.range((tid, Vec::new())..).any(|((t, _), _)| *t == tid);
+            let used = touched[tid] || rewritten;
+            if self.cleared[tid] && self.exists[tid] {
+                if rewritten {
+                    // etcd refuses a put inside a range deleted by the same
+                    // transaction: delete the old keys the writes do not replace.
+                    let (mut start, end) = window(inner, name, Bound::Unbounded, Bound::Unbounded);
+                    let skip = inner.table_start(name).len();
+                    loop {
+                        let page = inner.page(&start, &end, self.revision, false)?;
+                        let full = page.len() as i64 == PAGE;
+                        let Some((last, _, _)) = page.last() else { break };
+                        start = last.clone();
+                        start.push(0);
+                        for (k, _, _) in page {
+                            if !self.writes.contains_key(&(tid, k[skip..].to_vec())) {
+                                ops.push(TxnOp::delete(k, None));
+                            }
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                } else {
+                    ops.push(TxnOp::delete(
+                        inner.table_start(name),
+                        Some(etcd_client::DeleteOptions::new().with_range(inner.table_end(name))),
+                    ));
+                }
+                if !used {
+                    ops.push(TxnOp::delete(inner.marker(name), None));
+                }
+                written.insert(tid);
+            }
+            if used && !self.exists[tid] {
+                ops.push(TxnOp::put(inner.marker(name), Vec::<u8>::new(), None));
+            }
+        }
+        for ((tid, key), w) in &self.writes {
+            let mut k = inner.table_start(&self.names[*tid]);
+            k.extend_from_slice(key);
+            ops.push(match w {
+                Some(v) => TxnOp::put(k, v.clone(), None),
+                None => TxnOp::delete(k, None),
+            });
+            written.insert(*tid);
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        for tid in &written {
+            ops.push(TxnOp::put(inner.version(&self.names[*tid]), Vec::<u8>::new(), None));
+        }
+        let mut compares: Vec<Compare> = self
+            .reads
+            .borrow()
+            .iter()
+            .map(|(k, rev)| Compare::mod_revision(k.clone(), CompareOp::Equal, *rev))
+            .collect();
+        for tid in self.scanned.borrow().iter() {
+            compares.push(Compare::mod_revision(inner.version(&self.names[*tid]), CompareOp::Less, self.revision + 1));
+        }
+        let txn = Txn::new().when(compares).and_then(ops);
+        let mut kv = inner.client.kv_client();
+        let resp = inner.call("commit failed", async move { kv.txn(txn).await })?;
+        if resp.succeeded() {
+            Ok(())
+        } else {
+            Err(Error::Conflict {
+                reason: format!(
+                    "another commit changed what this transaction read since etcd revision {}",
+                    self.revision
+                ),
+            })
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! One behaviour suite, run on every storage engine: redb (a file in a temp dir)
+//! always, and etcd (a server this test starts on 127.0.0.1, in a temp dir) with the
+//! `etcd` feature. Each case takes a [`Store`], which opens a database with the
+//! given builder, the same one each time it is asked (so a case can reopen it, as
+//! a migration does).
+//!
+//! ```sh
+//! cargo test --test engines                   # redb only
+//! cargo test --features etcd --test engines   # redb and etcd (needs `etcd` on PATH)
+//! ```
+
+#[path = "common/blog.rs"]
+mod blog;
+
+use blog::{Comment, Post, Profile, Tag, User, builder, post, user};
+use drift::prelude::*;
+use drift::{ErrorKind, count};
+
+/// Where a case's database lives.
+trait Store {
+    /// Opens (or reopens) the case's database with `builder`.
+    fn open(&self, builder: drift::DbBuilder) -> Db;
+}
+
+/// A redb file in a temp dir.
+struct RedbStore(tempfile::TempDir);
+
+impl RedbStore {
+    fn new() -> RedbStore {
+        RedbStore(tempfile::tempdir().unwrap())
+    }
+}
+
+impl Store for RedbStore {
+    fn open(&self, builder: drift::DbBuilder) -> Db {
+        builder.open(self.0.path().join("suite.drift")).unwrap()
+    }
+}
+
+fn crud_and_unique_values(store: &dyn Store) {
+    let db = store.open(builder());
+    let ann = db.write(|tx| tx.insert(&user("ann@x"))).unwrap();
+    let bob = db.write(|tx| tx.insert(&user("bob@x"))).unwrap();
+    assert_ne!(ann, bob, "auto-increment keys are distinct");
+    db.read(|tx| {
+        assert_eq!(tx.get::<User>(&ann)?.map(|u| u.email), Some("ann@x".into()));
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "bob@x")?.map(|u| u.id), Some(bob));
+        Ok(())
+    })
+    .unwrap();
+    // A unique violation fails the statement only; the transaction goes on.
+    db.write(|tx| {
+        let err = tx.insert(&user("ann@x")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+        let mut b = tx.get::<User>(&bob)?.expect("bob");
+        b.email = "robert@x".into();
+        tx.update(&b)
+    })
+    .unwrap();
+    db.read(|tx| {
+        assert!(tx.get_by::<User, _>(User::EMAIL, "bob@x")?.is_none(), "the old unique value is gone");
+        assert_eq!(tx.get_by::<User, _>(User::EMAIL, "robert@x")?.map(|u| u.id), Some(bob));
+        assert_eq!(tx.query::<User>().count()?, 2);
+        Ok(())
+    })
+    .unwrap();
+    db.write(|tx| tx.delete::<User>(&ann).map(drop)).unwrap();
+    db.read(|tx| {
+        assert!(tx.get::<User>(&ann)?.is_none());
+        assert!(tx.get_by::<User, _>(User::EMAIL, "ann@x")?.is_none());
+        Ok(())
+    })
+    .unwrap();
+    assert!(db.check().unwrap().is_ok());
+}
+
+fn queries_order_limit_and_aggregates(store: &dyn Store) {
+    let db = store.open(builder());
+    let ann = db.write(|tx| tx.insert(&user("ann@x"))).unwrap();
+    db.write(|tx| {
+        for i in 0..40u32 {
+            tx.insert(&post(ann, &format!("post {i:02}"), i % 10))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.read(|tx| {
+        let popular = tx.query::<Post>().filter(Post::LIKES.between(7, 9)).order_by(Post::LIKES.desc()).all()?;
+        assert_eq!(popular.len(), 12);
+        assert!(popular.windows(2).all(|w| w[0].likes >= w[1].likes), "ordered by likes, descending");
+        let top = tx.query::<Post>().order_by(Post::TITLE.desc()).limit(3).all()?;
+        assert_eq!(top.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), ["post 39", "post 38", "post 37"]);
+        let first = tx.query::<Post>().filter(Post::LIKES.eq(3)).first()?.expect("a post with 3 likes");
+        assert_eq!(first.likes, 3);
+        let mut groups = tx.query::<Post>().group_by(Post::LIKES).aggregate((count(),)).all()?;
+        groups.sort();
+        assert_eq!(groups.len(), 10);
+        assert!(groups.iter().all(|(_, (n,))| *n == 4), "{groups:?}");
+        // Reverse iteration over an index range reads from the back.
+        let last: Vec<u32> = tx
+            .query::<Post>()
+            .filter(Post::LIKES.gte(8))
+            .order_by(Post::LIKES.desc())
+            .iter()?
+            .map(|p| p.map(|p| p.likes))
+            .collect::<drift::Result<_>>()?;
+        assert_eq!(last.len(), 8);
+        assert_eq!(last.first(), Some(&9));
+        Ok(())
+    })
+    .unwrap();
+}
+
+fn relations_follow_on_delete(store: &dyn Store) {
+    let db = store.open(builder());
+    let (ann, bob, p1) = db
+        .write(|tx| {
+            let ann = tx.insert(&user("ann@x"))?;
+            let bob = tx.insert(&user("bob@x"))?;
+            tx.insert(&Profile { user_id: ann, bio: "hi".into(), ..Default::default() })?;
+            let p1 = tx.insert(&post(ann, "one", 1))?;
+            tx.insert(&post(ann, "two", 2))?;
+            tx.insert(&Comment { post_id: p1, editor_id: Some(bob), body: "nice".into(), ..Default::default() })?;
+            Ok((ann, bob, p1))
+        })
+        .unwrap();
+    // A post whose author does not exist is refused.
+    let err = db.write(|tx| tx.insert(&post(999, "orphan", 0))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ForeignKey, "{err}");
+    // set_null: deleting bob clears the comment's editor.
+    db.write(|tx| tx.delete::<User>(&bob).map(drop)).unwrap();
+    db.read(|tx| {
+        let c = tx.query::<Comment>().first()?.expect("the comment stays");
+        assert_eq!(c.editor_id, None);
+        Ok(())
+    })
+    .unwrap();
+    // cascade: deleting ann takes her profile, posts and their comments.
+    db.write(|tx| tx.delete::<User>(&ann).map(drop)).unwrap();
+    db.read(|tx| {
+        assert_eq!(tx.query::<Profile>().count()?, 0);
+        assert_eq!(tx.query::<Post>().count()?, 0);
+        assert_eq!(tx.query::<Comment>().count()?, 0);
+        assert!(tx.get::<Post>(&p1)?.is_none());
+        Ok(())
+    })
+    .unwrap();
+    assert!(db.check().unwrap().is_ok());
+}
+
+fn savepoints_and_failed_statements_leave_nothing(store: &dyn Store) {
+    let db = store.open(builder());
+    db.write(|tx| {
+        tx.insert(&Tag { name: "kept".into(), ..Default::default() })?;
+        let undone = tx.savepoint(|tx| {
+            tx.insert(&Tag { name: "undone".into(), ..Default::default() })?;
+            tx.insert(&Tag { name: "kept".into(), ..Default::default() })
+        });
+        assert_eq!(undone.unwrap_err().kind(), ErrorKind::UniqueViolation);
+        tx.insert(&Tag { name: "after".into(), ..Default::default() }).map(drop)
+    })
+    .unwrap();
+    // A transaction that fails as a whole leaves nothing either.
+    let failed: drift::Result<()> = db.write(|tx| {
+        tx.insert(&Tag { name: "rolled back".into(), ..Default::default() })?;
+        Err(drift::Error::NotFound { entity: "Tag", key: "on purpose".into() })
+    });
+    assert!(failed.is_err());
+    let names: Vec<String> = db.read(|tx| tx.query::<Tag>().all()).unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["kept", "after"]);
+    assert!(db.check().unwrap().is_ok());
+}
+
+mod valid {
+    use drift::prelude::*;
+
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Room {
+        #[drift(primary_key)]
+        pub id: u64,
+        #[drift(validate(range(min = 1, max = 8)))]
+        pub beds: u32,
+    }
+}
+
+fn validation_refuses_bad_rows(store: &dyn Store) {
+    let db = store.open(Db::builder().entity::<valid::Room>());
+    let err = db.write(|tx| tx.insert(&valid::Room { id: 1, beds: 9 })).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
+    db.write(|tx| tx.insert(&valid::Room { id: 1, beds: 2 })).unwrap();
+    assert_eq!(db.read(|tx| tx.query::<valid::Room>().count()).unwrap(), 1);
+}
+
+mod v1 {
+    use drift::prelude::*;
+
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    pub struct Note {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        pub text: String,
+    }
+}
+
+mod v2 {
+    use drift::prelude::*;
+
+    #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    #[drift(version = 2)]
+    pub struct Note {
+        #[drift(primary_key, auto_increment)]
+        pub id: u64,
+        #[drift(index)]
+        pub text: String,
+        #[drift(index)]
+        pub pinned: Option<bool>,
+    }
+}
+
+fn migrations_rewrite_rows_and_indexes(store: &dyn Store) {
+    let db = store.open(Db::builder().entity::<v1::Note>());
+    db.write(|tx| {
+        for i in 0..5 {
+            tx.insert(&v1::Note { text: format!("note {i}"), ..Default::default() })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = store.open(Db::builder().entity::<v2::Note>().migrations(drift::migrate::Migrations::new()));
+    db.read(|tx| {
+        assert_eq!(tx.query::<v2::Note>().count()?, 5);
+        let n =
+            tx.query::<v2::Note>().filter(v2::Note::TEXT.eq("note 3")).first()?.expect("found through the new index");
+        assert_eq!(n.pinned, None);
+        assert_eq!(tx.query::<v2::Note>().filter(v2::Note::PINNED.eq(None)).count()?, 5);
+        Ok(())
+    })
+    .unwrap();
+    let id =
+        db.write(|tx| tx.insert(&v2::Note { text: "new".into(), pinned: Some(true), ..Default::default() })).unwrap();
+    assert_eq!(id, 6, "the sequence carried over");
+    assert!(db.check().unwrap().is_ok());
+}
+
+/// Every case of the suite, by name.
+const SUITE: &[(&str, fn(&dyn Store))] = &[
+    ("crud_and_unique_values", crud_and_unique_values),
+    ("queries_order_limit_and_aggregates", queries_order_limit_and_aggregates),
+    ("relations_follow_on_delete", relations_follow_on_delete),
+    ("savepoints_and_failed_statements_leave_nothing", savepoints_and_failed_statements_leave_nothing),
+    ("validation_refuses_bad_rows", validation_refuses_bad_rows),
+    ("migrations_rewrite_rows_and_indexes", migrations_rewrite_rows_and_indexes),
+];
+
+#[test]
+fn the_behaviour_suite_passes_on_redb() {
+    for (name, case) in SUITE {
+        eprintln!("redb: {name}");
+        case(&RedbStore::new());
+    }
+}
+
+#[cfg(feature = "etcd")]
+mod etcd {
+    //! The suite on etcd, and what only a distributed engine has: several handles
+    //! writing the same rows.
+
+    use std::net::TcpListener;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// An etcd server on 127.0.0.1 in a temp dir, stopped when dropped.
+    pub struct Server {
+        child: Child,
+        _dir: tempfile::TempDir,
+        pub endpoint: String,
+    }
+
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    impl Server {
+        /// Starts a one-member cluster; `extra` adds server flags.
+        pub fn start(extra: &[&str]) -> Server {
+            let dir = tempfile::tempdir().unwrap();
+            let (client, peer) = (free_port(), free_port());
+            let endpoint = format!("http://127.0.0.1:{client}");
+            let peer_url = format!("http://127.0.0.1:{peer}");
+            let child = Command::new("etcd")
+                .args(["--name", "drift-test", "--data-dir"])
+                .arg(dir.path().join("data"))
+                .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
+                .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+                .args(["--initial-cluster", &format!("drift-test={peer_url}")])
+                .args(["--log-level", "error"])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("etcd starts (Debian: apt-get install etcd-server)");
+            let server = Server { child, _dir: dir, endpoint };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let probe = Db::builder().etcd([server.endpoint.clone()], "probe/").map(drop);
+                if probe.is_ok() {
+                    return server;
+                }
+                assert!(Instant::now() < deadline, "etcd did not come up: {probe:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// A database under a prefix of its own on a shared server.
+    struct EtcdStore<'a> {
+        server: &'a Server,
+        prefix: String,
+    }
+
+    impl Store for EtcdStore<'_> {
+        fn open(&self, builder: drift::DbBuilder) -> Db {
+            builder.etcd([self.server.endpoint.clone()], &self.prefix).unwrap()
+        }
+    }
+
+    /// Generous limits for the suite: a cascade or a migration is one transaction.
+    const ROOMY: &[&str] = &["--max-txn-ops", "100000", "--max-request-bytes", "33554432"];
+
+    #[test]
+    fn the_behaviour_suite_passes_on_etcd() {
+        let server = Server::start(ROOMY);
+        for (name, case) in SUITE {
+            eprintln!("etcd: {name}");
+            case(&EtcdStore { server: &server, prefix: format!("suite/{name}/") });
+        }
+    }
+
+    #[test]
+    fn two_handles_conflict_and_no_update_is_lost() {
+        let server = Server::start(ROOMY);
+        let open = || builder().etcd([server.endpoint.clone()], "counter/").unwrap();
+        let db = open();
+        let id = db
+            .write(|tx| {
+                let owner = tx.insert(&user("owner@x"))?;
+                tx.insert(&post(owner, "counter", 0))
+            })
+            .unwrap();
+        // Two transactions read the same row; the second to commit loses.
+        let (a, b) = (open(), open());
+        let mut ta = a.begin_write().unwrap();
+        let mut tb = b.begin_write().unwrap();
+        let mut pa = ta.get::<Post>(&id).unwrap().unwrap();
+        let mut pb = tb.get::<Post>(&id).unwrap().unwrap();
+        pa.likes += 1;
+        pb.likes += 10;
+        ta.update(&pa).unwrap();
+        tb.update(&pb).unwrap();
+        ta.commit().unwrap();
+        let lost = tb.commit().unwrap_err();
+        assert_eq!(lost.kind(), ErrorKind::Conflict, "{lost}");
+        assert_eq!(db.read(|tx| tx.get::<Post>(&id)).unwrap().unwrap().likes, 1, "the loser applied nothing");
+
+        // Four threads with handles of their own add 1 twenty times each through
+        // `db.write`, which retries lost races: every increment lands.
+        let threads = 4;
+        let per = 20;
+        let retried = Arc::new(AtomicUsize::new(0));
+        let barrier = Arc::new(Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let db = open();
+                let (retried, barrier) = (Arc::clone(&retried), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for _ in 0..per {
+                        let mut runs = 0;
+                        db.write(|tx| {
+                            runs += 1;
+                            let mut p = tx.get::<Post>(&id)?.expect("the counter");
+                            p.likes += 1;
+                            tx.update(&p)
+                        })
+                        .unwrap();
+                        retried.fetch_add(runs - 1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let likes = db.read(|tx| tx.get::<Post>(&id)).unwrap().unwrap().likes;
+        assert_eq!(likes as usize, 1 + threads * per, "no update was lost");
+        eprintln!("{} increments, {} runs retried after a conflict", threads * per, retried.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_unique_value_stays_unique_across_handles() {
+        let server = Server::start(ROOMY);
+        let threads = 4;
+        let barrier = Arc::new(Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let db = builder().etcd([server.endpoint.clone()], "unique/").unwrap();
+                let barrier = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let mut u = user("same@x");
+                    u.name = format!("writer {i}");
+                    db.write(|tx| tx.insert(&u))
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "exactly one insert of the value wins: {results:?}");
+        for r in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(r.kind(), ErrorKind::UniqueViolation, "{r}");
+        }
+        let db = builder().etcd([server.endpoint.clone()], "unique/").unwrap();
+        assert_eq!(db.read(|tx| tx.query::<User>().count()).unwrap(), 1);
+        // Auto-increment keys stay distinct across handles.
+        let ids: Vec<u64> = (0..threads)
+            .map(|i| {
+                let db = builder().etcd([server.endpoint.clone()], "unique/").unwrap();
+                std::thread::spawn(move || {
+                    (0..5).map(|j| db.write(|tx| tx.insert(&user(&format!("{i}-{j}@x")))).unwrap()).collect::<Vec<_>>()
+                })
+            })
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        let distinct: std::collections::BTreeSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+        assert!(db.check().unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_transaction_over_the_servers_limit_names_the_flag() {
+        // etcd's defaults: at most 128 operations in a transaction.
+        let server = Server::start(&[]);
+        let db = builder().etcd([server.endpoint.clone()], "limits/").unwrap();
+        let err = db
+            .write(|tx| {
+                for i in 0..200 {
+                    tx.insert(&Tag { name: format!("tag {i}"), ..Default::default() })?;
+                }
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage, "{err}");
+        assert!(err.to_string().contains("--max-txn-ops"), "{err}");
+        assert_eq!(db.read(|tx| tx.query::<Tag>().count()).unwrap(), 0, "nothing was applied");
+        // In batches under the limit, the same rows go in.
+        for chunk in (0..200).collect::<Vec<_>>().chunks(30) {
+            db.write(|tx| {
+                for i in chunk {
+                    tx.insert(&Tag { name: format!("tag {i}"), ..Default::default() })?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert_eq!(db.read(|tx| tx.query::<Tag>().count()).unwrap(), 200);
+    }
+}
