@@ -535,6 +535,12 @@ fn kill_9_leaves_exactly_the_acknowledged_commits() {
         assert!(differences.is_empty(), "{at}: the file differs from the model after {seq} commits: {differences:#?}");
     }
 
+    // Rounds where the writer got nothing done test nothing: most rounds must commit.
+    assert!(
+        committed_nothing * 2 <= rounds,
+        "{committed_nothing} of {rounds} rounds were killed before their writer committed anything"
+    );
+    assert!(acknowledged > 0, "no commit was acknowledged in {rounds} rounds");
     // The last file still takes commits, with the keys the model expects.
     let db = open(&db_path).unwrap();
     commit_next(&db, &mut m).unwrap();

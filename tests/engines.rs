@@ -244,7 +244,10 @@ fn migrations_rewrite_rows_and_indexes(store: &dyn Store) {
 }
 
 /// Every case of the suite, by name.
-const SUITE: &[(&str, fn(&dyn Store))] = &[
+/// A case of the suite.
+type Case = fn(&dyn Store);
+
+const SUITE: &[(&str, Case)] = &[
     ("crud_and_unique_values", crud_and_unique_values),
     ("queries_order_limit_and_aggregates", queries_order_limit_and_aggregates),
     ("relations_follow_on_delete", relations_follow_on_delete),

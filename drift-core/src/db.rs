@@ -16,6 +16,7 @@ use crate::raw::{CompiledEntity, Migrator, RawRead, RawWrite};
 use crate::schema::EntityDescriptor;
 use crate::shared::Shared;
 use crate::stats::DbStats;
+use crate::storage::Inspector;
 use crate::storage::{Backend, Durability, ReadAccess};
 use crate::transaction::{ReadTx, WriteOps, WriteTx};
 
@@ -152,31 +153,90 @@ impl DbBuilder {
         // A file that is refused is refused read-only: opening it for writing would let
         // the engine write to it when it is closed again, which on a damaged file can panic
         // twice and abort the process.
-        if let Some(inspector) = Backend::inspect(path, self.page_cache)? {
-            let existing = inspector.table_names()?;
-            if !existing.is_empty() {
-                meta::check_tables(&existing, &display)?;
-                let store = inspector.begin_read(Arc::from(vec![meta::META_TABLE.to_string()]))?;
-                match check_meta(&store, self.entities.iter().map(|r| r.schema), &display) {
-                    // A migration runs once the file is open for writing.
-                    Err(Error::SchemaMismatch { .. }) if self.migrator.is_some() => {}
-                    r => r?,
+        let inspected =
+            match Backend::inspect(path, self.page_cache) {
+                Err(Error::NotADatabase { .. }) if blank_file(path) => {
+                    // Only zeros: the engine sized the file and the process that was
+                    // creating it stopped before the header was written. It holds nothing:
+                    // start it again.
+                    std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(0)).map_err(|e| {
+                        Error::Storage(crate::StorageError::wrap(&format!("cannot reset {display}"), e))
+                    })?;
+                    None
                 }
-                // Every stored descriptor is read on open (relations of unregistered
-                // entities are honoured): one that cannot be is refused here, before
-                // the file is opened for writing.
-                meta::stored_schemas(&store, &display)?;
-            }
+                other => other?,
+            };
+        match inspected {
+            Some(inspector) => self.check_before_writing(&inspector, &display)?,
+            None => return self.create(path, &display),
         }
         let backend = Backend::open(path, self.page_cache)?;
         self.finish(backend, &display)
     }
 
+    /// Creates the database at `path` (missing or empty) whole or not at all: it is
+    /// built and committed under a temporary name beside `path`, then linked into
+    /// place. A process killed while creating leaves no file at `path` (the engine
+    /// sizes a new file before it writes its header, so a file cut short there would
+    /// never open), only the temporary one, which the next creation replaces.
+    fn create(self, path: &Path, display: &str) -> Result<Db> {
+        let io =
+            |what: &str, e: std::io::Error| Error::Storage(crate::StorageError::wrap(&format!("{what} {display}"), e));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = path.with_file_name(format!(".{name}.creating"));
+        match std::fs::remove_file(&temp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io("cannot prepare", e)),
+        }
+        let backend = Backend::open(&temp, self.page_cache)?;
+        let db = self.finish(backend, display)?;
+        // The open file follows its inode: the handle keeps working under the new name.
+        let placed = if path.exists() {
+            // An empty file: nothing to lose by replacing it.
+            std::fs::rename(&temp, path)
+        } else {
+            // Never over a file another process created meanwhile.
+            std::fs::hard_link(&temp, path).and_then(|()| std::fs::remove_file(&temp))
+        };
+        if let Err(e) = placed {
+            drop(db);
+            let _ = std::fs::remove_file(&temp);
+            return Err(io("cannot create", e));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The new name is durable with the directory entry.
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(db)
+    }
+
+    /// What `open` checks on a read-only view before it opens storage for writing:
+    /// a database whose tables, stored schemas and descriptors this builder can open.
+    fn check_before_writing(&self, inspector: &Inspector, display: &str) -> Result<()> {
+        let existing = inspector.table_names()?;
+        if existing.is_empty() {
+            return Ok(());
+        }
+        meta::check_tables(&existing, display)?;
+        let store = inspector.begin_read(Arc::from(vec![meta::META_TABLE.to_string()]))?;
+        match check_meta(&store, self.entities.iter().map(|r| r.schema), display) {
+            // A migration runs once the file is open for writing.
+            Err(Error::SchemaMismatch { .. }) if self.migrator.is_some() => {}
+            r => r?,
+        }
+        // Every stored descriptor is read on open (relations of unregistered
+        // entities are honoured): one that cannot be is refused here, before
+        // the file is opened for writing.
+        meta::stored_schemas(&store, display)?;
+        Ok(())
+    }
+
     /// Opens the database kept by `backend`, initialising it when the storage is
     /// empty: storage of your own behind redb's [`StorageBackend`] trait (an encrypted
-    /// volume, a test double that fails the k-th write). [`open`](Self::open) is this
-    /// over the file at a path, after checking the file read-only first; here the
-    /// stored schema is checked once the storage is open.
+    /// volume, a test double that fails the k-th write). As [`open`](Self::open) does
+    /// with a file, the storage is checked first on a view that keeps every write in
+    /// memory, so storage that is refused is left as it was.
     ///
     /// ```
     /// use drift_core::{Db, redb_backends::InMemoryBackend};
@@ -190,8 +250,11 @@ impl DbBuilder {
     /// # Errors
     /// As [`open`](Self::open); an I/O error of the backend is [`Error::Storage`].
     pub fn open_backend(self, backend: impl StorageBackend) -> Result<Db> {
-        let backend = Backend::open_backend(backend, self.page_cache)?;
-        self.finish(backend, "(storage backend)")
+        let display = "(storage backend)";
+        let backend = Backend::open_backend(backend, self.page_cache, &|inspector| {
+            self.check_before_writing(inspector, display)
+        })?;
+        self.finish(backend, display)
     }
 
     /// Opens the database kept in an etcd v3 cluster under the key prefix `prefix`
@@ -338,6 +401,21 @@ impl DbBuilder {
     }
 }
 
+/// Whether the file at `path` holds only zero bytes (and at least one).
+fn blank_file(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else { return false };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut seen = 0u64;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return seen > 0,
+            Ok(n) if buf[..n].iter().all(|&b| b == 0) => seen += n as u64,
+            _ => return false,
+        }
+    }
+}
+
 /// How many times [`Db::write`] runs a transaction that keeps losing races
 /// ([`Error::Conflict`]) before it returns the conflict.
 pub const WRITE_ATTEMPTS: u32 = 12;
@@ -360,14 +438,29 @@ impl Db {
     }
 
     fn initialize(&self, display: &str) -> Result<()> {
+        // Two processes opening a new database on etcd at once race to store its
+        // descriptors: the loser sees them stored when it runs again.
+        let mut attempt = 1;
+        loop {
+            match self.initialize_once(display) {
+                Err(Error::Conflict { .. }) if attempt < WRITE_ATTEMPTS => {
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn initialize_once(&self, display: &str) -> Result<()> {
         let mut tx = self.begin_write()?;
         check_meta(&tx.store, self.inner.catalog.entities.iter().map(|e| e.schema), display)?;
         meta::initialize(&mut tx.store, self.inner.catalog.entities.iter().map(|e| e.schema))?;
         for info in &self.inner.catalog.entities {
             // Opening a table creates it, so read transactions always find it.
-            tx.store.len(info.table)?;
+            tx.store.create_table(info.table)?;
             for &t in &info.indexes {
-                tx.store.len(t)?;
+                tx.store.create_table(t)?;
             }
         }
         tx.store.forget_undo();

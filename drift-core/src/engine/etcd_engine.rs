@@ -460,14 +460,27 @@ impl EtcdWrite {
         if let Some(w) = self.writes.get(&(tid, key.to_vec())) {
             return Ok(w.clone());
         }
-        if self.cleared[tid] || !self.exists[tid] {
+        if self.cleared[tid] {
             return Ok(None);
         }
         let mut k = self.inner.table_start(table);
         k.extend_from_slice(key);
+        if !self.exists[tid] {
+            // Absent, and guarded as absent: another transaction may create the table
+            // and write this key before this one commits.
+            self.reads.borrow_mut().insert(k, 0);
+            return Ok(None);
+        }
         let found = self.inner.get(k.clone(), self.revision)?;
         self.reads.borrow_mut().insert(k, found.as_ref().map_or(0, |(_, rev)| *rev));
         Ok(found.map(|(v, _)| v))
+    }
+}
+
+impl EtcdWrite {
+    /// Uses table `tid`: it is created at commit when missing.
+    pub(crate) fn touch(&self, tid: TableId) -> Result<()> {
+        self.table(tid).map(drop)
     }
 }
 
@@ -482,8 +495,12 @@ impl EngineRead for EtcdWrite {
     fn range<'a>(&'a self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<EtcdRange<'a>> {
         let table = self.table(tid)?;
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        if !self.cleared[tid] && self.exists[tid] {
+        if !self.cleared[tid] {
+            // Guarded even when the table is missing: its version key is then absent,
+            // and a commit that creates the table and writes to it sets one.
             self.scanned.borrow_mut().insert(tid);
+        }
+        if !self.cleared[tid] && self.exists[tid] {
             let (mut start, end) = window(&self.inner, table, lo, hi);
             let skip = self.inner.table_start(table).len();
             loop {

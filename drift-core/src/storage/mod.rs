@@ -48,12 +48,14 @@ impl Backend {
         RedbEngine::open(path, cache).map(Backend::Redb)
     }
 
-    /// Opens (or initialises) the store kept by a redb storage backend.
+    /// Opens (or initialises) the store kept by a redb storage backend, after `check`
+    /// accepted a view of it that keeps writes in memory.
     pub(crate) fn open_backend(
         backend: impl crate::engine::redb_engine::StorageBackend,
         cache: Option<usize>,
+        check: &dyn Fn(&Inspector) -> Result<()>,
     ) -> Result<Backend> {
-        RedbEngine::open_backend(backend, cache).map(Backend::Redb)
+        RedbEngine::open_backend(backend, cache, &|inspector| check(&Inspector::Redb(inspector))).map(Backend::Redb)
     }
 
     /// Connects to an etcd cluster and opens the database under `prefix`.
@@ -384,6 +386,16 @@ impl WriteStore {
             WriteTxn::Redb(t) => t.delete_table(tid),
             #[cfg(feature = "etcd")]
             WriteTxn::Etcd(t) => t.delete_table(tid),
+        }
+    }
+
+    /// Creates table `tid` when it is missing, so that read transactions find it.
+    pub(crate) fn create_table(&mut self, tid: TableId) -> Result<()> {
+        match &mut self.txn {
+            // Opening a table in a write transaction creates it.
+            WriteTxn::Redb(t) => t.len(tid).map(drop),
+            #[cfg(feature = "etcd")]
+            WriteTxn::Etcd(t) => t.touch(tid),
         }
     }
 

@@ -167,19 +167,82 @@ impl RedbEngine {
     }
 
     /// Opens (or initialises) a database kept by `backend`, storage of the caller's
-    /// (see [`DbBuilder::open_backend`](crate::DbBuilder::open_backend)).
-    pub(crate) fn open_backend(backend: impl StorageBackend, cache: Option<usize>) -> Result<RedbEngine> {
-        Self::create(backend, cache).map_err(|refusal| match refusal {
+    /// (see [`DbBuilder::open_backend`](crate::DbBuilder::open_backend)). Storage that
+    /// holds anything is first opened through an [`overlay::Overlay`] (writes kept in
+    /// memory) and given to `check`: storage refused there, or by redb, is left as it
+    /// was.
+    pub(crate) fn open_backend(
+        backend: impl StorageBackend,
+        cache: Option<usize>,
+        check: &dyn Fn(RedbInspector) -> Result<()>,
+    ) -> Result<RedbEngine> {
+        let refused = |refusal: Refusal| match refusal {
             Refusal::AlreadyOpen => Error::Storage(StorageError::new("the database is already open")),
-            Refusal::Io(io) => Error::Storage(StorageError::wrap("cannot open the database", io)),
+            // redb reports storage that is not a redb database (a bad magic number) as
+            // invalid data read; other I/O errors are the storage failing.
+            Refusal::Io(io) if io.kind() != std::io::ErrorKind::InvalidData => {
+                Error::Storage(StorageError::wrap("cannot open the database", io))
+            }
             refusal => Error::NotADatabase { path: "(storage backend)".into(), reason: refusal.to_string() },
-        })
+        };
+        let (backend, release) = releasable::Releasable::new(backend);
+        let holds_data = match redb::StorageBackend::len(&backend) {
+            Ok(len) => len > 0,
+            Err(io) => {
+                release.release();
+                return Err(Error::Storage(StorageError::wrap("cannot open the database", io)));
+            }
+        };
+        if holds_data {
+            let checked =
+                overlay::Overlay::of_backend(backend.share()).map_err(|io| refused(Refusal::Io(io))).and_then(|view| {
+                    let opened = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        let mut builder = redb::Database::builder();
+                        if let Some(bytes) = cache {
+                            builder.set_cache_size(bytes);
+                        }
+                        builder.create_with_backend(view)
+                    }));
+                    match opened {
+                        Ok(Ok(db)) => check(RedbInspector {
+                            db: Quiet::new(Inspected::Repaired(db)),
+                            damaged: Damaged::default(),
+                        }),
+                        Ok(Err(e)) => Err(refused(Refusal::from(e))),
+                        Err(_) => Err(refused(Refusal::Panicked)),
+                    }
+                });
+            match checked {
+                Ok(()) => {}
+                // Only zeros: storage sized by a creation that stopped before the header
+                // was written. It holds nothing: start it again.
+                Err(Error::NotADatabase { .. }) if blank(&backend) => {
+                    if let Err(io) = redb::StorageBackend::set_len(&backend, 0) {
+                        release.release();
+                        return Err(Error::Storage(StorageError::wrap("cannot reset the storage", io)));
+                    }
+                }
+                Err(e) => {
+                    release.release();
+                    return Err(e);
+                }
+            }
+        }
+        Self::create_from(backend, release, cache).map_err(refused)
     }
 
     /// Opens `backend` through the [`releasable`] switch. On failure the backend is
     /// released (redb's close is not run after a panic).
     fn create(backend: impl StorageBackend, cache: Option<usize>) -> std::result::Result<RedbEngine, Refusal> {
         let (backend, release) = releasable::Releasable::new(backend);
+        Self::create_from(backend, release, cache)
+    }
+
+    fn create_from(
+        backend: releasable::Releasable<impl StorageBackend>,
+        release: Arc<dyn Release>,
+        cache: Option<usize>,
+    ) -> std::result::Result<RedbEngine, Refusal> {
         let opened = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut builder = redb::Database::builder();
             if let Some(bytes) = cache {
@@ -195,9 +258,7 @@ impl RedbEngine {
                     release: Some(release),
                 });
             }
-            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Refusal::AlreadyOpen,
-            Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Io(io)))) => Refusal::Io(io),
-            Ok(Err(other)) => Refusal::Other(other.to_string()),
+            Ok(Err(e)) => Refusal::from(e),
             Err(_) => Refusal::Panicked,
         };
         release.release();
@@ -277,6 +338,21 @@ impl RedbEngine {
     }
 }
 
+/// Whether `backend` holds only zero bytes.
+fn blank(backend: &impl StorageBackend) -> bool {
+    let Ok(len) = backend.len() else { return false };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = 0;
+    while at < len {
+        let n = usize::try_from((len - at).min(buf.len() as u64)).unwrap_or(buf.len());
+        if backend.read(at, &mut buf[..n]).is_err() || buf[..n].iter().any(|&b| b != 0) {
+            return false;
+        }
+        at += n as u64;
+    }
+    true
+}
+
 /// Why redb would not open a backend.
 #[derive(Debug)]
 enum Refusal {
@@ -285,6 +361,16 @@ enum Refusal {
     Other(String),
     /// redb panicked on the file.
     Panicked,
+}
+
+impl From<redb::DatabaseError> for Refusal {
+    fn from(e: redb::DatabaseError) -> Refusal {
+        match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => Refusal::AlreadyOpen,
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => Refusal::Io(io),
+            other => Refusal::Other(other.to_string()),
+        }
+    }
 }
 
 impl std::fmt::Display for Refusal {

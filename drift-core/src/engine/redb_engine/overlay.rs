@@ -1,6 +1,7 @@
-//! A storage backend that reads a file and keeps every write in memory: the file is
-//! never written. It lets a file that redb must repair be repaired, and checked,
-//! without changing it, so that a file Drift refuses is left as it was.
+//! A storage backend that reads a file (or another backend) and keeps every write in
+//! memory: what it reads is never written. It lets a file that redb must repair be
+//! repaired, and checked, without changing it, so that a file Drift refuses is left
+//! as it was.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -10,9 +11,11 @@ use std::sync::Mutex;
 
 const BLOCK: u64 = 4096;
 
-#[derive(Debug)]
+/// Reads the underlying bytes at an offset into a buffer.
+type Source = Box<dyn FnMut(u64, &mut [u8]) -> std::io::Result<()> + Send>;
+
 struct State {
-    file: File,
+    source: Source,
     /// The file's length when opened: bytes past it read as zeros.
     file_len: u64,
     /// The length redb sees.
@@ -24,14 +27,35 @@ struct State {
 }
 
 /// A copy-on-write view of a file.
-#[derive(Debug)]
 pub(crate) struct Overlay(Mutex<State>);
+
+impl std::fmt::Debug for Overlay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state();
+        f.debug_struct("Overlay").field("len", &state.len).field("blocks", &state.blocks.len()).finish()
+    }
+}
 
 impl Overlay {
     pub(crate) fn open(path: &Path) -> std::io::Result<Overlay> {
-        let file = File::open(path)?;
+        let mut file = File::open(path)?;
         let file_len = file.metadata()?.len();
-        Ok(Overlay(Mutex::new(State { file, file_len, len: file_len, zero_from: file_len, blocks: HashMap::new() })))
+        let source: Source = Box::new(move |offset, out| {
+            file.seek(SeekFrom::Start(offset))?;
+            file.read_exact(out)
+        });
+        Ok(Overlay::over(source, file_len))
+    }
+
+    /// A view of the storage `backend` keeps: read through it, never written to it.
+    pub(crate) fn of_backend(backend: impl redb::StorageBackend) -> std::io::Result<Overlay> {
+        let len = backend.len()?;
+        let source: Source = Box::new(move |offset, out| backend.read(offset, out));
+        Ok(Overlay::over(source, len))
+    }
+
+    fn over(source: Source, file_len: u64) -> Overlay {
+        Overlay(Mutex::new(State { source, file_len, len: file_len, zero_from: file_len, blocks: HashMap::new() }))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -48,8 +72,7 @@ impl State {
             return Ok(());
         }
         let n = usize::try_from((end - offset).min(out.len() as u64)).unwrap_or(out.len());
-        self.file.seek(SeekFrom::Start(offset))?;
-        self.file.read_exact(&mut out[..n])
+        (self.source)(offset, &mut out[..n])
     }
 
     fn block_mut(&mut self, number: u64) -> std::io::Result<&mut [u8]> {

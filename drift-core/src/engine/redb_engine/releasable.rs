@@ -33,6 +33,11 @@ impl<B: StorageBackend> Releasable<B> {
         (Releasable { slot: Arc::clone(&slot) }, Arc::new(Slot(slot)))
     }
 
+    /// Another handle on the same backend, released with it.
+    pub(crate) fn share(&self) -> Releasable<B> {
+        Releasable { slot: Arc::clone(&self.slot) }
+    }
+
     /// Runs `f` on the backend while it is there.
     fn with<R>(&self, f: impl FnOnce(&B) -> std::io::Result<R>) -> std::io::Result<R> {
         match &*self.slot.read().unwrap_or_else(std::sync::PoisonError::into_inner) {
