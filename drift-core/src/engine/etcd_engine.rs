@@ -51,7 +51,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 type Fetched = (Vec<u8>, Vec<u8>, i64);
 
 struct Inner {
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped: taken to shut it down without blocking.
+    runtime: Option<tokio::runtime::Runtime>,
     client: Client,
     prefix: Vec<u8>,
 }
@@ -89,6 +90,17 @@ fn etcd_error(context: &str, e: etcd_client::Error) -> Error {
     Error::Storage(StorageError::new(format!("{context}: {text}{hint}")))
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks until its tasks end, which tokio refuses inside an
+        // async context (a `Db` dropped at the end of an async function): shut it down
+        // in the background instead.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 impl Inner {
     /// Runs `f` on the engine's runtime and waits for it, from any thread (an async
     /// caller's included: the future runs on the engine's own runtime).
@@ -97,8 +109,11 @@ impl Inner {
         T: Send + 'static,
         F: Future<Output = std::result::Result<T, etcd_client::Error>> + Send + 'static,
     {
+        let Some(runtime) = &self.runtime else {
+            return Err(storage(context, "the etcd client stopped"));
+        };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime.spawn(async move {
+        runtime.spawn(async move {
             let r = tokio::time::timeout(REQUEST_TIMEOUT, f).await;
             let _ = tx.send(r);
         });
@@ -141,8 +156,9 @@ impl Inner {
         self.key(b"v/", table, None)
     }
 
-    /// The existing tables and the current revision, read in one request.
-    fn tables_now(&self) -> Result<(HashSet<String>, i64)> {
+    /// The existing tables (with their markers' modification revisions) and the
+    /// current revision, read in one request.
+    fn tables_now(&self) -> Result<(HashMap<String, i64>, i64)> {
         let start = self.key(b"n/", "", None);
         let mut end = start.clone();
         if let Some(last) = end.last_mut() {
@@ -154,7 +170,11 @@ impl Inner {
         })?;
         let revision = resp.header().map_or(0, |h| h.revision());
         let skip = self.prefix.len() + 2;
-        let names = resp.kvs().iter().map(|kv| String::from_utf8_lossy(&kv.key()[skip..]).into_owned()).collect();
+        let names = resp
+            .kvs()
+            .iter()
+            .map(|kv| (String::from_utf8_lossy(&kv.key()[skip..]).into_owned(), kv.mod_revision()))
+            .collect();
         Ok((names, revision))
     }
 
@@ -201,7 +221,7 @@ impl EtcdEngine {
             .recv()
             .map_err(|e| storage("cannot connect to etcd", e))?
             .map_err(|e| etcd_error("cannot connect to etcd", e))?;
-        Ok(EtcdEngine { inner: Arc::new(Inner { runtime, client, prefix: prefix.as_bytes().to_vec() }) })
+        Ok(EtcdEngine { inner: Arc::new(Inner { runtime: Some(runtime), client, prefix: prefix.as_bytes().to_vec() }) })
     }
 
     pub(crate) fn handle(&self) -> EtcdEngine {
@@ -223,7 +243,7 @@ impl Engine for EtcdEngine {
     fn begin_read(&self, names: Arc<[String]>) -> Result<EtcdRead> {
         check_names(&names)?;
         let (existing, revision) = self.inner.tables_now()?;
-        let exists = names.iter().map(|n| existing.contains(n)).collect();
+        let exists = names.iter().map(|n| existing.contains_key(n)).collect();
         Ok(EtcdRead { inner: Arc::clone(&self.inner), names, revision, exists })
     }
 
@@ -233,7 +253,8 @@ impl Engine for EtcdEngine {
         let n = names.len();
         Ok(EtcdWrite {
             inner: Arc::clone(&self.inner),
-            exists: names.iter().map(|name| existing.contains(name)).collect(),
+            exists: names.iter().map(|name| existing.contains_key(name)).collect(),
+            marker_revisions: names.iter().map(|name| existing.get(name).copied().unwrap_or(0)).collect(),
             names,
             revision,
             touched: RefCell::new(vec![false; n]),
@@ -246,7 +267,7 @@ impl Engine for EtcdEngine {
 
     fn table_names(&self) -> Result<Vec<String>> {
         let (names, _) = self.inner.tables_now()?;
-        let mut names: Vec<String> = names.into_iter().collect();
+        let mut names: Vec<String> = names.into_keys().collect();
         names.sort();
         Ok(names)
     }
@@ -294,9 +315,12 @@ impl EtcdRead {
     }
 }
 
-/// The entries of a range: fetched page by page from either end (a read
-/// transaction), or all at once (a write transaction, merged with its own writes).
+/// The entries of a range: fetched from etcd page by page from either end, merged
+/// with the transaction's own writes in the range (a write transaction; none in a
+/// read transaction), which win over what etcd holds.
 pub(crate) struct EtcdRange<'a> {
+    /// Where to fetch from, at which revision; `None`: nothing stored counts (a
+    /// table that is missing or that the transaction deleted).
     source: Option<(&'a Inner, i64)>,
     /// What is not fetched yet: `[start, end)`, in etcd keys.
     start: Vec<u8>,
@@ -307,21 +331,11 @@ pub(crate) struct EtcdRange<'a> {
     front: VecDeque<(Vec<u8>, Vec<u8>)>,
     /// Fetched from the high end, in descending order.
     back: VecDeque<(Vec<u8>, Vec<u8>)>,
+    /// The transaction's writes in the range, ascending: `None` removes the key.
+    overlay: VecDeque<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 impl<'a> EtcdRange<'a> {
-    fn fetched(entries: Vec<(Vec<u8>, Vec<u8>)>) -> EtcdRange<'a> {
-        EtcdRange {
-            source: None,
-            start: Vec::new(),
-            end: Vec::new(),
-            skip: 0,
-            exhausted: true,
-            front: entries.into(),
-            back: VecDeque::new(),
-        }
-    }
-
     /// Fetches the next page from the front (or the back); `false` when nothing is
     /// left to fetch.
     fn fill(&mut self, from_back: bool) -> Result<bool> {
@@ -353,6 +367,56 @@ impl<'a> EtcdRange<'a> {
         }
         Ok(true)
     }
+
+    /// The key of the lowest stored entry not yet taken, fetching as needed.
+    fn stored_front(&mut self) -> Result<Option<&[u8]>> {
+        while self.front.is_empty() && self.fill(false)? {}
+        Ok(self.front.front().or_else(|| self.back.back()).map(|(k, _)| k.as_slice()))
+    }
+
+    fn take_stored_front(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.front.pop_front().or_else(|| self.back.pop_back())
+    }
+
+    /// The key of the highest stored entry not yet taken, fetching as needed.
+    fn stored_back(&mut self) -> Result<Option<&[u8]>> {
+        while self.back.is_empty() && self.fill(true)? {}
+        Ok(self.back.front().or_else(|| self.front.back()).map(|(k, _)| k.as_slice()))
+    }
+
+    fn take_stored_back(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.back.pop_front().or_else(|| self.front.pop_back())
+    }
+
+    fn step(&mut self, from_back: bool) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        loop {
+            let stored = if from_back { self.stored_back()? } else { self.stored_front()? }.map(<[u8]>::to_vec);
+            let written = if from_back { self.overlay.back() } else { self.overlay.front() }.map(|(k, _)| k.clone());
+            let take_written = match (&stored, &written) {
+                (None, None) => return Ok(None),
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (Some(s), Some(w)) => {
+                    if from_back {
+                        w >= s
+                    } else {
+                        w <= s
+                    }
+                }
+            };
+            if !take_written {
+                return Ok(if from_back { self.take_stored_back() } else { self.take_stored_front() });
+            }
+            let entry = if from_back { self.overlay.pop_back() } else { self.overlay.pop_front() };
+            if stored.is_some() && stored == written {
+                // The transaction's write replaces what is stored under that key.
+                let _ = if from_back { self.take_stored_back() } else { self.take_stored_front() };
+            }
+            if let Some((k, Some(v))) = entry {
+                return Ok(Some((k, v)));
+            }
+        }
+    }
 }
 
 type Entry<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
@@ -361,17 +425,11 @@ impl<'a> Iterator for EtcdRange<'a> {
     type Item = Result<Entry<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some((k, v)) = self.front.pop_front() {
-                return Some(Ok((Cow::Owned(k), Cow::Owned(v))));
-            }
-            match self.fill(false) {
-                Ok(true) => {}
-                Ok(false) => return self.back.pop_back().map(|(k, v)| Ok((Cow::Owned(k), Cow::Owned(v)))),
-                Err(e) => {
-                    self.exhausted = true;
-                    return Some(Err(e));
-                }
+        match self.step(false) {
+            Ok(e) => e.map(|(k, v)| Ok((Cow::Owned(k), Cow::Owned(v)))),
+            Err(e) => {
+                self.stop();
+                Some(Err(e))
             }
         }
     }
@@ -379,19 +437,23 @@ impl<'a> Iterator for EtcdRange<'a> {
 
 impl DoubleEndedIterator for EtcdRange<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some((k, v)) = self.back.pop_front() {
-                return Some(Ok((Cow::Owned(k), Cow::Owned(v))));
-            }
-            match self.fill(true) {
-                Ok(true) => {}
-                Ok(false) => return self.front.pop_back().map(|(k, v)| Ok((Cow::Owned(k), Cow::Owned(v)))),
-                Err(e) => {
-                    self.exhausted = true;
-                    return Some(Err(e));
-                }
+        match self.step(true) {
+            Ok(e) => e.map(|(k, v)| Ok((Cow::Owned(k), Cow::Owned(v)))),
+            Err(e) => {
+                self.stop();
+                Some(Err(e))
             }
         }
+    }
+}
+
+impl EtcdRange<'_> {
+    /// Ends the range after an error: nothing more is yielded.
+    fn stop(&mut self) {
+        self.exhausted = true;
+        self.front.clear();
+        self.back.clear();
+        self.overlay.clear();
     }
 }
 
@@ -410,13 +472,14 @@ impl EngineRead for EtcdRead {
         let table = self.table(tid)?;
         let (start, end) = window(&self.inner, table, lo, hi);
         Ok(EtcdRange {
-            source: Some((&self.inner, self.revision)),
+            source: Some((&*self.inner, self.revision)),
             skip: self.inner.table_start(table).len(),
             start,
             end,
             exhausted: false,
             front: VecDeque::new(),
             back: VecDeque::new(),
+            overlay: VecDeque::new(),
         })
     }
 
@@ -432,6 +495,9 @@ pub(crate) struct EtcdWrite {
     revision: i64,
     /// Tables that existed when the transaction began.
     exists: Vec<bool>,
+    /// Their markers' modification revisions then (0: absent). The commit compares
+    /// them: a table another commit created or deleted meanwhile is a conflict.
+    marker_revisions: Vec<i64>,
     /// Tables the transaction used: created at commit when missing.
     touched: RefCell<Vec<bool>>,
     /// Tables deleted by the transaction: nothing stored before counts.
@@ -494,41 +560,30 @@ impl EngineRead for EtcdWrite {
 
     fn range<'a>(&'a self, tid: TableId, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Result<EtcdRange<'a>> {
         let table = self.table(tid)?;
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let stored = !self.cleared[tid] && self.exists[tid];
         if !self.cleared[tid] {
             // Guarded even when the table is missing: its version key is then absent,
             // and a commit that creates the table and writes to it sets one.
             self.scanned.borrow_mut().insert(tid);
         }
-        if !self.cleared[tid] && self.exists[tid] {
-            let (mut start, end) = window(&self.inner, table, lo, hi);
-            let skip = self.inner.table_start(table).len();
-            loop {
-                let page = self.inner.page(&start, &end, self.revision, false)?;
-                let full = page.len() as i64 == PAGE;
-                let Some((last, _, _)) = page.last() else { break };
-                start = last.clone();
-                start.push(0);
-                merged.extend(page.into_iter().map(|(k, v, _)| (k[skip..].to_vec(), v)));
-                if !full {
-                    break;
-                }
-            }
-        }
-        let from = (tid, Vec::new());
-        for ((t, k), w) in self.writes.range(from..) {
-            if *t != tid {
-                break;
-            }
-            if !RangeBounds::<[u8]>::contains(&(lo, hi), k.as_slice()) {
-                continue;
-            }
-            match w {
-                Some(v) => merged.insert(k.clone(), v.clone()),
-                None => merged.remove(k),
-            };
-        }
-        Ok(EtcdRange::fetched(merged.into_iter().collect()))
+        let overlay = self
+            .writes
+            .range((tid, Vec::new())..)
+            .take_while(|((t, _), _)| *t == tid)
+            .filter(|((_, k), _)| RangeBounds::<[u8]>::contains(&(lo, hi), k.as_slice()))
+            .map(|((_, k), w)| (k.clone(), w.clone()))
+            .collect();
+        let (start, end) = window(&self.inner, table, lo, hi);
+        Ok(EtcdRange {
+            source: stored.then_some((&*self.inner, self.revision)),
+            skip: self.inner.table_start(table).len(),
+            start,
+            end,
+            exhausted: !stored,
+            front: VecDeque::new(),
+            back: VecDeque::new(),
+            overlay,
+        })
     }
 
     fn len(&self, _tid: TableId) -> Result<Option<u64>> {
@@ -581,37 +636,43 @@ impl EngineWrite for EtcdWrite {
         let touched = self.touched.borrow();
         let mut ops = Vec::new();
         let mut written: HashSet<TableId> = HashSet::new();
+        // Tables whose existence this commit relies on: their markers must be as they
+        // were at the start (a table another commit created or deleted meanwhile is
+        // a conflict, never a row without its table).
+        let mut relied_on: Vec<TableId> = Vec::new();
         for (tid, name) in self.names.iter().enumerate() {
-            let rewritten = self.writes.range((tid, Vec::new())..).any(|((t, _), _)| *t == tid);
-            let used = touched[tid] || rewritten;
-            if self.cleared[tid] && self.exists[tid] {
-                if rewritten {
-                    // etcd refuses a put inside a range deleted by the same
-                    // transaction: delete the old keys the writes do not replace.
-                    let (mut start, end) = window(inner, name, Bound::Unbounded, Bound::Unbounded);
-                    let skip = inner.table_start(name).len();
-                    loop {
-                        let page = inner.page(&start, &end, self.revision, false)?;
-                        let full = page.len() as i64 == PAGE;
-                        let Some((last, _, _)) = page.last() else { break };
-                        start = last.clone();
-                        start.push(0);
-                        for (k, _, _) in page {
-                            if !self.writes.contains_key(&(tid, k[skip..].to_vec())) {
-                                ops.push(TxnOp::delete(k, None));
-                            }
-                        }
-                        if !full {
-                            break;
-                        }
+            let mine: Vec<&Vec<u8>> = self
+                .writes
+                .range((tid, Vec::new())..)
+                .take_while(|((t, _), _)| *t == tid)
+                .map(|((_, k), _)| k)
+                .collect();
+            let used = touched[tid] || !mine.is_empty();
+            if used || self.cleared[tid] {
+                relied_on.push(tid);
+            }
+            if self.cleared[tid] {
+                // Everything stored in the table goes, whenever it was written: the
+                // gaps between this transaction's own keys are deleted as ranges
+                // (etcd refuses a put inside a range the same transaction deletes).
+                let mut from = inner.table_start(name);
+                for key in &mine {
+                    let mut at = inner.table_start(name);
+                    at.extend_from_slice(key);
+                    if from < at {
+                        ops.push(TxnOp::delete(
+                            from.clone(),
+                            Some(etcd_client::DeleteOptions::new().with_range(at.clone())),
+                        ));
                     }
-                } else {
-                    ops.push(TxnOp::delete(
-                        inner.table_start(name),
-                        Some(etcd_client::DeleteOptions::new().with_range(inner.table_end(name))),
-                    ));
+                    from = at;
+                    from.push(0);
                 }
-                if !used {
+                ops.push(TxnOp::delete(
+                    from,
+                    Some(etcd_client::DeleteOptions::new().with_range(inner.table_end(name))),
+                ));
+                if !used && self.exists[tid] {
                     ops.push(TxnOp::delete(inner.marker(name), None));
                 }
                 written.insert(tid);
@@ -644,6 +705,13 @@ impl EngineWrite for EtcdWrite {
         for tid in self.scanned.borrow().iter() {
             compares.push(Compare::mod_revision(inner.version(&self.names[*tid]), CompareOp::Less, self.revision + 1));
         }
+        for tid in relied_on {
+            compares.push(Compare::mod_revision(
+                inner.marker(&self.names[tid]),
+                CompareOp::Equal,
+                self.marker_revisions[tid],
+            ));
+        }
         let txn = Txn::new().when(compares).and_then(ops);
         let mut kv = inner.client.kv_client();
         let resp = inner.call("commit failed", async move { kv.txn(txn).await })?;
@@ -657,5 +725,20 @@ impl EngineWrite for EtcdWrite {
                 ),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EtcdEngine;
+
+    /// The engine owns a tokio runtime. Dropping a runtime blocks, which tokio refuses
+    /// inside an async context: a `Db` dropped at the end of an async function panicked.
+    #[test]
+    fn an_engine_dropped_inside_async_code_does_not_panic() {
+        // The client connects lazily: no server is needed to build or drop one.
+        let engine = EtcdEngine::connect(&["http://127.0.0.1:1".to_string()], "p/").expect("a lazy client");
+        let outer = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        outer.block_on(async move { drop(engine) });
     }
 }
