@@ -351,6 +351,56 @@ mod etcd {
         }
     }
 
+    /// A write transaction's reads merge its own writes (inserts, updates, deletes)
+    /// with what etcd stores, fetched page by page from either end: forward, reverse,
+    /// and within a range, across more than one page.
+    #[test]
+    fn a_write_transaction_reads_its_own_writes_merged_with_stored_pages() {
+        use std::collections::BTreeMap;
+        use valid::Room;
+        let server = Server::start(ROOMY);
+        let db = Db::builder().entity::<Room>().etcd([server.endpoint.clone()], "merge/").unwrap();
+        let mut model: BTreeMap<u64, u32> = BTreeMap::new();
+        let stored: Vec<u64> = (1..=1300).step_by(2).collect();
+        for chunk in stored.chunks(300) {
+            db.write(|tx| {
+                for &id in chunk {
+                    tx.insert(&Room { id, beds: 1 })?;
+                }
+                Ok(())
+            })
+            .unwrap();
+            model.extend(chunk.iter().map(|&id| (id, 1)));
+        }
+        db.write(|tx| {
+            let mut mine = model.clone();
+            for id in (2..=1300).step_by(6) {
+                tx.insert(&Room { id, beds: 2 })?;
+                mine.insert(id, 2);
+            }
+            for id in (1..=1300).step_by(10) {
+                tx.delete::<Room>(&id)?;
+                mine.remove(&id);
+            }
+            for id in (3..=1300).step_by(14) {
+                if mine.contains_key(&id) {
+                    tx.update(&Room { id, beds: 3 })?;
+                    mine.insert(id, 3);
+                }
+            }
+            let pairs = |rooms: Vec<Room>| rooms.into_iter().map(|r| (r.id, r.beds)).collect::<Vec<_>>();
+            let forward: Vec<_> = mine.iter().map(|(&k, &v)| (k, v)).collect();
+            assert_eq!(pairs(tx.query::<Room>().all()?), forward);
+            let reverse: Vec<_> = forward.iter().rev().copied().collect();
+            assert_eq!(pairs(tx.query::<Room>().order_by(Room::ID.desc()).all()?), reverse);
+            let within: Vec<_> = mine.range(500..=700).map(|(&k, &v)| (k, v)).collect();
+            assert_eq!(pairs(tx.query::<Room>().filter(Room::ID.between(500, 700)).all()?), within);
+            assert_eq!(tx.query::<Room>().count()?, mine.len() as u64);
+            Ok(())
+        })
+        .unwrap();
+    }
+
     #[test]
     fn two_handles_conflict_and_no_update_is_lost() {
         let server = Server::start(ROOMY);
