@@ -383,9 +383,9 @@ mod etcd {
                 mine.remove(&id);
             }
             for id in (3..=1300).step_by(14) {
-                if mine.contains_key(&id) {
+                if let Some(beds) = mine.get_mut(&id) {
                     tx.update(&Room { id, beds: 3 })?;
-                    mine.insert(id, 3);
+                    *beds = 3;
                 }
             }
             let pairs = |rooms: Vec<Room>| rooms.into_iter().map(|r| (r.id, r.beds)).collect::<Vec<_>>();
