@@ -44,6 +44,9 @@ use crate::error::{Error, Result, StorageError};
 /// Entries fetched per request when a range is read.
 const PAGE: i64 = 512;
 
+/// How many times a request that could not connect is sent (see `Inner::call`).
+const CONNECT_TRIES: u32 = 8;
+
 /// How long one request may take before it fails.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -102,25 +105,35 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    /// Runs `f` on the engine's runtime and waits for it, from any thread (an async
-    /// caller's included: the future runs on the engine's own runtime).
-    fn call<T, F>(&self, context: &str, f: F) -> Result<T>
+    /// Runs the request `make` builds on the engine's runtime and waits for it, from
+    /// any thread (an async caller's included: the future runs on the engine's own
+    /// runtime). A request that could not connect to the member it was sent to never
+    /// reached a server, so it is sent again (the client's balancer can keep picking a
+    /// member that is down: grpc/grpc-rust#2839), up to `CONNECT_TRIES` times.
+    fn call<T, F, M>(&self, context: &str, make: M) -> Result<T>
     where
         T: Send + 'static,
         F: Future<Output = std::result::Result<T, etcd_client::Error>> + Send + 'static,
+        M: Fn() -> F,
     {
         let Some(runtime) = &self.runtime else {
             return Err(storage(context, "the etcd client stopped"));
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        runtime.spawn(async move {
-            let r = tokio::time::timeout(REQUEST_TIMEOUT, f).await;
-            let _ = tx.send(r);
-        });
-        match rx.recv() {
-            Ok(Ok(r)) => r.map_err(|e| etcd_error(context, e)),
-            Ok(Err(_)) => Err(storage(context, format!("etcd did not answer within {REQUEST_TIMEOUT:?}"))),
-            Err(_) => Err(storage(context, "the etcd client stopped")),
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let f = make();
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            runtime.spawn(async move {
+                let r = tokio::time::timeout(REQUEST_TIMEOUT, f).await;
+                let _ = tx.send(r);
+            });
+            match rx.recv() {
+                Ok(Ok(Err(e))) if tries < CONNECT_TRIES && e.to_string().contains("tcp connect error") => {}
+                Ok(Ok(r)) => return r.map_err(|e| etcd_error(context, e)),
+                Ok(Err(_)) => return Err(storage(context, format!("etcd did not answer within {REQUEST_TIMEOUT:?}"))),
+                Err(_) => return Err(storage(context, "the etcd client stopped")),
+            }
         }
     }
 
@@ -164,9 +177,10 @@ impl Inner {
         if let Some(last) = end.last_mut() {
             *last += 1;
         }
-        let mut kv = self.client.kv_client();
-        let resp = self.call("cannot list tables", async move {
-            kv.get(start, Some(GetOptions::new().with_range(end).with_keys_only())).await
+        let kv = self.client.kv_client();
+        let resp = self.call("cannot list tables", || {
+            let (mut kv, start, end) = (kv.clone(), start.clone(), end.clone());
+            async move { kv.get(start, Some(GetOptions::new().with_range(end).with_keys_only())).await }
         })?;
         let revision = resp.header().map_or(0, |h| h.revision());
         let skip = self.prefix.len() + 2;
@@ -184,17 +198,22 @@ impl Inner {
         if descending {
             options = options.with_sort(SortTarget::Key, SortOrder::Descend);
         }
-        let mut kv = self.client.kv_client();
+        let kv = self.client.kv_client();
         let start = start.to_vec();
-        let resp = self.call("cannot read a range", async move { kv.get(start, Some(options)).await })?;
+        let resp = self.call("cannot read a range", || {
+            let (mut kv, start, options) = (kv.clone(), start.clone(), options.clone());
+            async move { kv.get(start, Some(options)).await }
+        })?;
         Ok(resp.kvs().iter().map(|kv| (kv.key().to_vec(), kv.value().to_vec(), kv.mod_revision())).collect())
     }
 
     /// One key at `revision`: its value and modification revision.
     fn get(&self, key: Vec<u8>, revision: i64) -> Result<Option<(Vec<u8>, i64)>> {
-        let mut kv = self.client.kv_client();
-        let resp = self
-            .call("cannot read", async move { kv.get(key, Some(GetOptions::new().with_revision(revision))).await })?;
+        let kv = self.client.kv_client();
+        let resp = self.call("cannot read", || {
+            let (mut kv, key) = (kv.clone(), key.clone());
+            async move { kv.get(key, Some(GetOptions::new().with_revision(revision))).await }
+        })?;
         Ok(resp.kvs().first().map(|kv| (kv.value().to_vec(), kv.mod_revision())))
     }
 }
@@ -713,8 +732,11 @@ impl EngineWrite for EtcdWrite {
             ));
         }
         let txn = Txn::new().when(compares).and_then(ops);
-        let mut kv = inner.client.kv_client();
-        let resp = inner.call("commit failed", async move { kv.txn(txn).await })?;
+        let kv = inner.client.kv_client();
+        let resp = inner.call("commit failed", || {
+            let (mut kv, txn) = (kv.clone(), txn.clone());
+            async move { kv.txn(txn).await }
+        })?;
         if resp.succeeded() {
             Ok(())
         } else {
