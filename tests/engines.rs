@@ -11,6 +11,9 @@
 
 #[path = "common/blog.rs"]
 mod blog;
+#[cfg(feature = "etcd")]
+#[path = "common/etcd_server.rs"]
+mod etcd_server;
 
 use blog::{Comment, Post, Profile, Tag, User, builder, post, user};
 use drift::prelude::*;
@@ -269,63 +272,11 @@ mod etcd {
     //! The suite on etcd, and what only a distributed engine has: several handles
     //! writing the same rows.
 
-    use std::net::TcpListener;
-    use std::process::{Child, Command, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Barrier};
-    use std::time::{Duration, Instant};
 
     use super::*;
-
-    /// An etcd server on 127.0.0.1 in a temp dir, stopped when dropped.
-    pub struct Server {
-        child: Child,
-        _dir: tempfile::TempDir,
-        pub endpoint: String,
-    }
-
-    fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
-
-    impl Server {
-        /// Starts a one-member cluster; `extra` adds server flags.
-        pub fn start(extra: &[&str]) -> Server {
-            let dir = tempfile::tempdir().unwrap();
-            let (client, peer) = (free_port(), free_port());
-            let endpoint = format!("http://127.0.0.1:{client}");
-            let peer_url = format!("http://127.0.0.1:{peer}");
-            let child = Command::new("etcd")
-                .args(["--name", "drift-test", "--data-dir"])
-                .arg(dir.path().join("data"))
-                .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
-                .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-                .args(["--initial-cluster", &format!("drift-test={peer_url}")])
-                .args(["--log-level", "error"])
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("etcd starts (Debian: apt-get install etcd-server)");
-            let server = Server { child, _dir: dir, endpoint };
-            let deadline = Instant::now() + Duration::from_secs(20);
-            loop {
-                let probe = Db::builder().etcd([server.endpoint.clone()], "probe/").map(drop);
-                if probe.is_ok() {
-                    return server;
-                }
-                assert!(Instant::now() < deadline, "etcd did not come up: {probe:?}");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    use crate::etcd_server::Server;
 
     /// A database under a prefix of its own on a shared server.
     struct EtcdStore<'a> {
