@@ -20,8 +20,19 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    /// Starts a one-member cluster; `extra` adds server flags.
+    /// Starts a one-member cluster; `extra` adds server flags. Tests run in
+    /// parallel, and a port found free can be taken before etcd binds it: a server
+    /// that exits at once is started again on other ports.
     pub fn start(extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            if let Some(server) = Server::try_start(extra) {
+                return server;
+            }
+        }
+        panic!("etcd did not start on 127.0.0.1 in 5 attempts");
+    }
+
+    fn try_start(extra: &[&str]) -> Option<Server> {
         let dir = tempfile::tempdir().unwrap();
         let (client, peer) = (free_port(), free_port());
         let endpoint = format!("http://127.0.0.1:{client}");
@@ -38,12 +49,17 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("etcd starts (Debian: apt-get install etcd-server)");
-        let server = Server { child, _dir: dir, endpoint };
+        let mut server = Server { child, _dir: dir, endpoint };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
+            // A server that exited lost its ports to another: whatever answers there
+            // is not ours.
+            if !matches!(server.child.try_wait(), Ok(None)) {
+                return None;
+            }
             let probe = Db::builder().etcd([server.endpoint.clone()], "probe/").map(drop);
-            if probe.is_ok() {
-                return server;
+            if probe.is_ok() && matches!(server.child.try_wait(), Ok(None)) {
+                return Some(server);
             }
             assert!(Instant::now() < deadline, "etcd did not come up: {probe:?}");
             std::thread::sleep(Duration::from_millis(100));

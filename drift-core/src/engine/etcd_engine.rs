@@ -93,6 +93,13 @@ fn etcd_error(context: &str, e: etcd_client::Error) -> Error {
     Error::Storage(StorageError::new(format!("{context}: {text}{hint}")))
 }
 
+/// Whether a failed request may be sent again: it never reached a server, or it only
+/// reads and its connection broke.
+fn retryable(e: &etcd_client::Error, idempotent: bool) -> bool {
+    let text = e.to_string();
+    text.contains("tcp connect error") || (idempotent && text.contains("transport error"))
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Dropping a runtime blocks until its tasks end, which tokio refuses inside an
@@ -109,8 +116,9 @@ impl Inner {
     /// any thread (an async caller's included: the future runs on the engine's own
     /// runtime). A request that could not connect to the member it was sent to never
     /// reached a server, so it is sent again (the client's balancer can keep picking a
-    /// member that is down: grpc/grpc-rust#2839), up to `CONNECT_TRIES` times.
-    fn call<T, F, M>(&self, context: &str, make: M) -> Result<T>
+    /// member that is down: grpc/grpc-rust#2839), up to `CONNECT_TRIES` times. A read
+    /// (`idempotent`) is also sent again when its connection broke on the way.
+    fn call<T, F, M>(&self, context: &str, idempotent: bool, make: M) -> Result<T>
     where
         T: Send + 'static,
         F: Future<Output = std::result::Result<T, etcd_client::Error>> + Send + 'static,
@@ -129,7 +137,9 @@ impl Inner {
                 let _ = tx.send(r);
             });
             match rx.recv() {
-                Ok(Ok(Err(e))) if tries < CONNECT_TRIES && e.to_string().contains("tcp connect error") => {}
+                Ok(Ok(Err(e))) if tries < CONNECT_TRIES && retryable(&e, idempotent) => {
+                    std::thread::sleep(Duration::from_millis(10 * u64::from(tries)));
+                }
                 Ok(Ok(r)) => return r.map_err(|e| etcd_error(context, e)),
                 Ok(Err(_)) => return Err(storage(context, format!("etcd did not answer within {REQUEST_TIMEOUT:?}"))),
                 Err(_) => return Err(storage(context, "the etcd client stopped")),
@@ -178,7 +188,7 @@ impl Inner {
             *last += 1;
         }
         let kv = self.client.kv_client();
-        let resp = self.call("cannot list tables", || {
+        let resp = self.call("cannot list tables", true, || {
             let (mut kv, start, end) = (kv.clone(), start.clone(), end.clone());
             async move { kv.get(start, Some(GetOptions::new().with_range(end).with_keys_only())).await }
         })?;
@@ -200,7 +210,7 @@ impl Inner {
         }
         let kv = self.client.kv_client();
         let start = start.to_vec();
-        let resp = self.call("cannot read a range", || {
+        let resp = self.call("cannot read a range", true, || {
             let (mut kv, start, options) = (kv.clone(), start.clone(), options.clone());
             async move { kv.get(start, Some(options)).await }
         })?;
@@ -210,7 +220,7 @@ impl Inner {
     /// One key at `revision`: its value and modification revision.
     fn get(&self, key: Vec<u8>, revision: i64) -> Result<Option<(Vec<u8>, i64)>> {
         let kv = self.client.kv_client();
-        let resp = self.call("cannot read", || {
+        let resp = self.call("cannot read", true, || {
             let (mut kv, key) = (kv.clone(), key.clone());
             async move { kv.get(key, Some(GetOptions::new().with_revision(revision))).await }
         })?;
@@ -733,7 +743,7 @@ impl EngineWrite for EtcdWrite {
         }
         let txn = Txn::new().when(compares).and_then(ops);
         let kv = inner.client.kv_client();
-        let resp = inner.call("commit failed", || {
+        let resp = inner.call("commit failed", false, || {
             let (mut kv, txn) = (kv.clone(), txn.clone());
             async move { kv.txn(txn).await }
         })?;
