@@ -517,6 +517,10 @@ impl EngineRead for EtcdRead {
     }
 }
 
+/// A key read by a write transaction: its modification revision (0 when absent) and
+/// its value, at the start revision.
+type Read = (i64, Option<Vec<u8>>);
+
 /// A write transaction: reads at its start revision, writes buffered until commit.
 pub(crate) struct EtcdWrite {
     inner: Arc<Inner>,
@@ -533,8 +537,10 @@ pub(crate) struct EtcdWrite {
     cleared: Vec<bool>,
     /// Writes by (table, key): `None` removes.
     writes: BTreeMap<(TableId, Vec<u8>), Option<Vec<u8>>>,
-    /// Keys read from etcd (etcd key → modification revision, 0 when absent).
-    reads: RefCell<HashMap<Vec<u8>, i64>>,
+    /// Keys read from etcd: etcd key → (modification revision, 0 when absent; the
+    /// value). A key is fetched once per transaction: the value at the start revision
+    /// does not change.
+    reads: RefCell<HashMap<Vec<u8>, Read>>,
     /// Tables a range was read of.
     scanned: RefCell<HashSet<TableId>>,
 }
@@ -560,15 +566,22 @@ impl EtcdWrite {
         }
         let mut k = self.inner.table_start(table);
         k.extend_from_slice(key);
+        if let Some((_, value)) = self.reads.borrow().get(&k) {
+            return Ok(value.clone());
+        }
         if !self.exists[tid] {
             // Absent, and guarded as absent: another transaction may create the table
             // and write this key before this one commits.
-            self.reads.borrow_mut().insert(k, 0);
+            self.reads.borrow_mut().insert(k, (0, None));
             return Ok(None);
         }
         let found = self.inner.get(k.clone(), self.revision)?;
-        self.reads.borrow_mut().insert(k, found.as_ref().map_or(0, |(_, rev)| *rev));
-        Ok(found.map(|(v, _)| v))
+        let (revision, value) = match found {
+            Some((v, rev)) => (rev, Some(v)),
+            None => (0, None),
+        };
+        self.reads.borrow_mut().insert(k, (revision, value.clone()));
+        Ok(value)
     }
 }
 
@@ -729,7 +742,7 @@ impl EngineWrite for EtcdWrite {
             .reads
             .borrow()
             .iter()
-            .map(|(k, rev)| Compare::mod_revision(k.clone(), CompareOp::Equal, *rev))
+            .map(|(k, (rev, _))| Compare::mod_revision(k.clone(), CompareOp::Equal, *rev))
             .collect();
         for tid in self.scanned.borrow().iter() {
             compares.push(Compare::mod_revision(inner.version(&self.names[*tid]), CompareOp::Less, self.revision + 1));
