@@ -320,18 +320,25 @@ fn run(disk: &Disk, record: bool) -> Run {
             }
         }};
     }
-    let db = match v1_builder().open_backend(disk.clone()) {
-        Ok(db) => db,
-        Err(e) => {
-            out.failed = Some(e.to_string());
-            return out;
-        }
-    };
-    if record {
-        out.images.push(image_of(&db).unwrap());
+    // Opens the database on the disk, an acknowledged step when it succeeds.
+    macro_rules! open {
+        ($builder:expr) => {{
+            let db = match $builder.open_backend(disk.clone()) {
+                Ok(db) => db,
+                Err(e) => {
+                    out.failed = Some(e.to_string());
+                    return out;
+                }
+            };
+            if record {
+                out.images.push(image_of(&db).unwrap());
+            }
+            out.acknowledged += 1;
+            out.db = Some(db.clone());
+            db
+        }};
     }
-    out.acknowledged += 1;
-    out.db = Some(db.clone());
+    let db = open!(v1_builder());
     step!(
         &db,
         db.write(|tx| {
@@ -384,18 +391,7 @@ fn run(disk: &Disk, record: bool) -> Run {
         out.failed = Some("the close met the fault".into());
         return out;
     }
-    let db = match v2_builder().open_backend(disk.clone()) {
-        Ok(db) => db,
-        Err(e) => {
-            out.failed = Some(e.to_string());
-            return out;
-        }
-    };
-    if record {
-        out.images.push(image_of(&db).unwrap());
-    }
-    out.acknowledged += 1;
-    out.db = Some(db.clone());
+    let db = open!(v2_builder());
     step!(
         &db,
         db.write(|tx| {
