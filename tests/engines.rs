@@ -483,6 +483,69 @@ mod etcd {
         assert!(db.check().unwrap().is_ok());
     }
 
+    mod later {
+        //! Entities of two programs sharing one database: the first knows `Shelf`
+        //! only; the second adds `Book`, whose rows a shelf's delete must respect.
+        use drift::prelude::*;
+
+        #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        pub struct Shelf {
+            #[drift(primary_key)]
+            pub id: u64,
+        }
+
+        #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        pub struct Book {
+            #[drift(primary_key)]
+            pub id: u64,
+            #[drift(index)]
+            pub shelf_id: u64,
+            #[drift(belongs_to(Shelf, key = shelf_id, on_delete = restrict))]
+            pub shelf: BelongsTo<Shelf>,
+        }
+    }
+
+    #[test]
+    fn a_relation_another_handle_stores_later_is_enforced_at_once() {
+        let server = Server::start(ROOMY);
+        let first = Db::builder().entity::<later::Shelf>().etcd([server.endpoint.clone()], "later/").unwrap();
+        first.write(|tx| tx.insert(&later::Shelf { id: 1 })).unwrap();
+        // A second program, opened after the first, stores `Book` and its relation.
+        let second = Db::builder()
+            .entity::<later::Shelf>()
+            .entity::<later::Book>()
+            .etcd([server.endpoint.clone()], "later/")
+            .unwrap();
+        second.write(|tx| tx.insert(&later::Book { id: 7, shelf_id: 1, ..Default::default() })).unwrap();
+        // The first program's handle refuses the delete, as one opened now would.
+        let err = first.write(|tx| tx.delete::<later::Shelf>(&1)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Restrict, "{err}");
+        assert!(err.to_string().contains("Book"), "{err}");
+        assert!(first.read(|tx| tx.get::<later::Shelf>(&1)).unwrap().is_some(), "the shelf is kept");
+        // Once the book is gone, the delete goes through.
+        second.write(|tx| tx.delete::<later::Book>(&7)).unwrap();
+        assert!(first.write(|tx| tx.delete::<later::Shelf>(&1)).unwrap().is_some());
+    }
+
+    #[test]
+    fn an_entity_another_handle_migrates_is_not_written_with_the_old_layout() {
+        let server = Server::start(ROOMY);
+        let old = Db::builder().entity::<v1::Note>().etcd([server.endpoint.clone()], "migrated/").unwrap();
+        old.write(|tx| tx.insert(&v1::Note { text: "before".into(), ..Default::default() })).unwrap();
+        let new = Db::builder()
+            .entity::<v2::Note>()
+            .migrations(drift::migrate::Migrations::new())
+            .etcd([server.endpoint.clone()], "migrated/")
+            .unwrap();
+        // A row the old program wrote now would lack the new indexes' entries.
+        let err = old.write(|tx| tx.insert(&v1::Note { text: "stale".into(), ..Default::default() })).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::SchemaMismatch, "{err}");
+        assert!(err.to_string().contains("Note"), "{err}");
+        new.write(|tx| tx.insert(&v2::Note { text: "after".into(), ..Default::default() })).unwrap();
+        assert_eq!(new.read(|tx| tx.query::<v2::Note>().count()).unwrap(), 2);
+        assert!(new.check().unwrap().is_ok());
+    }
+
     #[test]
     fn a_transaction_over_the_servers_limit_names_the_flag() {
         // etcd's defaults: at most 128 operations in a transaction.

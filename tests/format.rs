@@ -270,12 +270,15 @@ fn meta_holds_each_schema_as_json_under_schema_slash_table() {
         keys,
         [
             b"format".as_slice(),
+            b"schema-generation".as_slice(),
             b"schema/memo".as_slice(),
             b"schema/note".as_slice(),
             b"schema/post_tag".as_slice(),
             b"schema/user".as_slice(),
         ]
     );
+    // Each stored descriptor counted once: a u64, big-endian.
+    assert_eq!(meta[b"schema-generation".as_slice()], 4u64.to_be_bytes());
     let json: serde_json::Value = serde_json::from_slice(&meta[b"schema/user".as_slice()]).unwrap();
     assert_eq!(json["name"], "Member");
     assert_eq!(json["table"], "user");

@@ -151,9 +151,6 @@ pub(crate) struct EntityInfo {
     /// Whether an index or a `belongs_to` key holds a primary-key field: an
     /// auto-assigned key must then be put into the entity before they are encoded.
     pub(crate) key_in_index: bool,
-    /// `belongs_to` relations of entities stored in the file but not registered in
-    /// this process that point here.
-    pub(crate) foreign_inbound: Vec<ForeignInbound>,
     pub(crate) vtable: VTable,
 }
 
@@ -199,6 +196,65 @@ impl std::hash::Hasher for TypeIdHasher {
     }
 }
 
+/// What the descriptors stored in the file add to the registered entities: the
+/// `belongs_to` relations of stored entities this process does not register, which a
+/// delete must honour, and the tables they are counted in. On an engine that other
+/// processes write (etcd) the stored descriptors can change while a `Db` is open: each
+/// write transaction reads the stored schema generation and rebuilds these links when
+/// it moved (see `Db::begin_write`).
+#[derive(Debug)]
+pub(crate) struct StoredLinks {
+    /// The schema generation of the descriptors these links were built from.
+    pub(crate) generation: u64,
+    /// The catalog's table names followed by the tables of unregistered entities.
+    pub(crate) names: Arc<[String]>,
+    /// Per registered entity (by ordinal): the relations that point at it from stored
+    /// entities that are not registered.
+    pub(crate) inbound: Vec<Vec<ForeignInbound>>,
+}
+
+impl StoredLinks {
+    /// The links that the descriptors `stored` (at schema generation `generation`)
+    /// add to `catalog`.
+    pub(crate) fn new(catalog: &Catalog, stored: &[EntityDescriptor], generation: u64) -> StoredLinks {
+        let mut names: Vec<String> = catalog.names.to_vec();
+        let mut inbound = vec![Vec::new(); catalog.entities.len()];
+        for child in stored {
+            if catalog.entities.iter().any(|e| e.schema.table == child.table) {
+                continue;
+            }
+            for rel in child.relations.iter().filter(|r| r.kind == RelationKind::BelongsTo) {
+                // Descriptors name a relation's target by its type name only. When the
+                // file holds one entity of that name, it is the parent; when it holds
+                // several, the relation is honoured on every registered one of them
+                // (a delete may then be refused that a target table would allow).
+                let target = rel.target.rsplit("::").next().unwrap_or("").trim();
+                let (table_name, exact) = match prefix_source(child, &rel.key) {
+                    Some(Source::Table) => (child.table.to_string(), true),
+                    Some(Source::Index(i, _)) => (index_table(&child.table, &child.indexes[i].name), true),
+                    None => (child.table.to_string(), false),
+                };
+                let table = names.iter().position(|n| *n == table_name).unwrap_or_else(|| {
+                    names.push(table_name);
+                    names.len() - 1
+                });
+                let link = ForeignInbound {
+                    child: child.name.to_string(),
+                    field: rel.key.join(", "),
+                    on_delete: rel.on_delete,
+                    table,
+                    exact,
+                    optional: optional_key(child, &rel.key),
+                };
+                for parent in catalog.entities.iter().filter(|e| e.schema.name == target) {
+                    inbound[parent.ordinal].push(link.clone());
+                }
+            }
+        }
+        StoredLinks { generation, names: names.into(), inbound }
+    }
+}
+
 /// The registered entities.
 #[derive(Debug)]
 pub(crate) struct Catalog {
@@ -226,10 +282,9 @@ pub(crate) fn prefix_source(schema: &EntityDescriptor, fields: &[crate::schema::
 }
 
 impl Catalog {
-    /// The catalog of the `registered` entities; `stored` are the descriptors the file
-    /// holds, whose relations to registered entities are honoured on delete even when
-    /// their own entity is not registered.
-    pub(crate) fn new(registered: &[Registered], stored: &[EntityDescriptor]) -> Result<Catalog> {
+    /// The catalog of the `registered` entities. What the descriptors stored in the
+    /// file add to it is in [`StoredLinks`].
+    pub(crate) fn new(registered: &[Registered]) -> Result<Catalog> {
         let mut names = vec![crate::meta::META_TABLE.to_string()];
         let mut entities = Vec::new();
         let mut by_type = HashMap::with_hasher(TypeIdHash::default());
@@ -256,51 +311,12 @@ impl Catalog {
                 inbound: Vec::new(),
                 nullable,
                 key_in_index,
-                foreign_inbound: Vec::new(),
                 vtable: r.vtable,
             });
         }
-        Self::link_stored(&mut entities, &mut names, stored);
         let mut catalog = Catalog { names: names.into(), entities, by_type };
         catalog.link()?;
         Ok(catalog)
-    }
-
-    /// Records, on each registered entity, the `belongs_to` relations that point at it
-    /// from stored entities that are not registered, and names their tables.
-    fn link_stored(entities: &mut [EntityInfo], names: &mut Vec<String>, stored: &[EntityDescriptor]) {
-        for child in stored {
-            if entities.iter().any(|e| e.schema.table == child.table) {
-                continue;
-            }
-            for rel in child.relations.iter().filter(|r| r.kind == RelationKind::BelongsTo) {
-                // Descriptors name a relation's target by its type name only. When the
-                // file holds one entity of that name, it is the parent; when it holds
-                // several, the relation is honoured on every registered one of them
-                // (a delete may then be refused that a target table would allow).
-                let target = rel.target.rsplit("::").next().unwrap_or("").trim();
-                let (table_name, exact) = match prefix_source(child, &rel.key) {
-                    Some(Source::Table) => (child.table.to_string(), true),
-                    Some(Source::Index(i, _)) => (index_table(&child.table, &child.indexes[i].name), true),
-                    None => (child.table.to_string(), false),
-                };
-                let table = names.iter().position(|n| *n == table_name).unwrap_or_else(|| {
-                    names.push(table_name);
-                    names.len() - 1
-                });
-                let link = ForeignInbound {
-                    child: child.name.to_string(),
-                    field: rel.key.join(", "),
-                    on_delete: rel.on_delete,
-                    table,
-                    exact,
-                    optional: optional_key(child, &rel.key),
-                };
-                for parent in entities.iter_mut().filter(|e| e.schema.name == target) {
-                    parent.foreign_inbound.push(link.clone());
-                }
-            }
-        }
     }
 
     fn missing(&self, from: usize, relation: &str, what: &str) -> Error {

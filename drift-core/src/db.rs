@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::cache::EntityCache;
 use crate::catalog::VTable;
-use crate::catalog::{Catalog, Registered};
+use crate::catalog::{Catalog, Registered, StoredLinks};
 use crate::engine::redb_engine::StorageBackend;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ use crate::schema::EntityDescriptor;
 use crate::shared::Shared;
 use crate::stats::DbStats;
 use crate::storage::Inspector;
-use crate::storage::{Backend, Durability, ReadAccess};
+use crate::storage::{Backend, Durability, ReadAccess, TableId};
 use crate::transaction::{ReadTx, WriteOps, WriteTx};
 
 /// A Drift database: a cheap handle (`Clone + Send + Sync`) on one file or memory region.
@@ -302,7 +302,7 @@ impl DbBuilder {
             })
             .collect();
         let names = RawWrite::names(existing, wanted.iter().cloned());
-        let store = backend.handle()?.begin_write(names)?;
+        let store = backend.handle()?.begin_write(names, &[])?;
         let mut raw = RawWrite::new(store, existing.to_vec(), wanted, display.to_string());
         // A panic (in a transform, a progress callback, a validator) drops the
         // transaction normally, so nothing is written and the file needs no repair.
@@ -355,14 +355,14 @@ impl DbBuilder {
             }
         }
         let stored = match meta::check_tables(&existing, display) {
-            Ok(()) if existing.is_empty() => Ok(Vec::new()),
+            Ok(()) if existing.is_empty() => Ok((Vec::new(), 0)),
             Ok(()) => {
                 let store = backend.begin_read(Arc::from(vec![meta::META_TABLE.to_string()]))?;
-                meta::stored_schemas(&store, display)
+                meta::stored_schemas(&store, display).and_then(|s| Ok((s, meta::schema_generation(&store)?)))
             }
             Err(e) => Err(e),
         };
-        let stored = match stored {
+        let (stored, generation) = match stored {
             Ok(stored) => stored,
             Err(e) => {
                 if matches!(e, Error::NotADatabase { .. }) {
@@ -373,11 +373,13 @@ impl DbBuilder {
                 return Err(e);
             }
         };
-        let catalog = Catalog::new(&self.entities, &stored)?;
+        let catalog = Catalog::new(&self.entities)?;
+        let links = Arc::new(StoredLinks::new(&catalog, &stored, generation));
         let db = Db {
             inner: Arc::new(Shared {
                 backend: RwLock::new(backend),
                 catalog,
+                links: RwLock::new(links),
                 durability: self.durability,
                 commits: AtomicU64::new(0),
                 rollbacks: AtomicU64::new(0),
@@ -476,8 +478,34 @@ impl Db {
     pub fn begin_write(&self) -> Result<WriteTx> {
         // The lock is let go before waiting for the current writer: see `Handle`.
         let handle = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).handle()?;
-        let store = handle.begin_write(self.inner.catalog.names.clone())?;
-        Ok(WriteTx::new(Arc::clone(&self.inner), Arc::clone(&self.ops), store))
+        let mut links = self.inner.links();
+        loop {
+            let prefetch: &[(TableId, &[u8])] =
+                if handle.shared() { &[(meta::META, meta::GENERATION_KEY)] } else { &[] };
+            let store = handle.begin_write(links.names.clone(), prefetch)?;
+            if !handle.shared() {
+                return Ok(WriteTx::new(Arc::clone(&self.inner), Arc::clone(&self.ops), store, links));
+            }
+            // Another process may have stored descriptors since `links` were built: a
+            // relation from an entity it added must be honoured by this transaction's
+            // deletes, and an entity it migrated must not be written with the old
+            // layout. The read is checked again when the transaction commits.
+            let generation = meta::schema_generation(&store)?;
+            if generation == links.generation {
+                return Ok(WriteTx::new(Arc::clone(&self.inner), Arc::clone(&self.ops), store, links));
+            }
+            let display = &self.inner.display;
+            check_meta(&store, self.inner.catalog.entities.iter().map(|e| e.schema), display)?;
+            let stored = meta::stored_schemas(&store, display)?;
+            let fresh = Arc::new(StoredLinks::new(&self.inner.catalog, &stored, generation));
+            let same_tables = fresh.names == links.names;
+            *self.inner.links.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&fresh);
+            if same_tables {
+                return Ok(WriteTx::new(Arc::clone(&self.inner), Arc::clone(&self.ops), store, fresh));
+            }
+            // The transaction must know the tables the new links count in: begin again.
+            links = fresh;
+        }
     }
 
     /// Starts a read transaction on a snapshot of the last commit. Readers never

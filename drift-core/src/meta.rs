@@ -19,6 +19,9 @@ const FORMAT_KEY: &[u8] = b"format";
 /// The format this version reads and writes.
 const FORMAT_VALUE: &[u8] = b"drift-kv/1";
 const SCHEMA_PREFIX: &str = "schema/";
+/// Counts the changes to the stored descriptors: a `Db` that other processes share
+/// (etcd) compares it with the one its catalog was built from.
+pub(crate) const GENERATION_KEY: &[u8] = b"schema-generation";
 const SEQ_PREFIX: &str = "seq/";
 const HISTORY_PREFIX: &str = "history/";
 
@@ -113,12 +116,30 @@ pub(crate) fn initialize<'s>(
 pub(crate) fn put_schema(store: &mut WriteStore, schema: &EntityDescriptor) -> Result<()> {
     let json =
         serde_json::to_vec(schema).map_err(|e| Error::Storage(StorageError::wrap("cannot serialize a schema", e)))?;
-    store.put(META, schema_key(&schema.table).as_bytes(), &json).map(drop)
+    store.put(META, schema_key(&schema.table).as_bytes(), &json)?;
+    bump_generation(store)
 }
 
 /// Removes the stored descriptor of `table`.
 pub(crate) fn remove_schema(store: &mut WriteStore, table: &str) -> Result<()> {
-    store.remove(META, schema_key(table).as_bytes()).map(drop)
+    if store.remove(META, schema_key(table).as_bytes())? {
+        bump_generation(store)?;
+    }
+    Ok(())
+}
+
+/// The schema generation: how many times the stored descriptors changed (0 in a file
+/// written before it was counted, or with none).
+pub(crate) fn schema_generation(store: &dyn ReadAccess) -> Result<u64> {
+    Ok(match store.get(META, GENERATION_KEY)? {
+        Some(g) => g.bytes().try_into().map(u64::from_be_bytes).unwrap_or(0),
+        None => 0,
+    })
+}
+
+fn bump_generation(store: &mut WriteStore) -> Result<()> {
+    let next = schema_generation(store)?.wrapping_add(1);
+    store.put(META, GENERATION_KEY, &next.to_be_bytes()).map(drop)
 }
 
 /// Removes the auto_increment mark of `table`.

@@ -234,7 +234,7 @@ pub fn open_write(path: impl AsRef<std::path::Path>, wanted: &[String]) -> Resul
     let backend = crate::storage::Backend::open(path, Some(TOOL_PAGE_CACHE))?;
     let existing = backend.table_names()?;
     let names = RawWrite::names(&existing, wanted.iter().cloned());
-    let store = backend.handle()?.begin_write(names)?;
+    let store = backend.handle()?.begin_write(names, &[])?;
     let mut raw = RawWrite::new(store, existing, wanted.to_vec(), display);
     raw.backend = Some(backend);
     Ok(raw)

@@ -179,27 +179,55 @@ impl Inner {
         self.key(b"v/", table, None)
     }
 
-    /// The existing tables (with their markers' modification revisions) and the
-    /// current revision, read in one request.
-    fn tables_now(&self) -> Result<(HashMap<String, i64>, i64)> {
+    /// The existing tables (with their markers' modification revisions), the current
+    /// revision, and the keys `keys` at that revision (value and modification
+    /// revision), read in one request.
+    #[allow(clippy::type_complexity)]
+    fn tables_now(&self, keys: &[Vec<u8>]) -> Result<(HashMap<String, i64>, i64, Vec<Option<(Vec<u8>, i64)>>)> {
         let start = self.key(b"n/", "", None);
         let mut end = start.clone();
         if let Some(last) = end.last_mut() {
             *last += 1;
         }
         let kv = self.client.kv_client();
-        let resp = self.call("cannot list tables", true, || {
-            let (mut kv, start, end) = (kv.clone(), start.clone(), end.clone());
-            async move { kv.get(start, Some(GetOptions::new().with_range(end).with_keys_only())).await }
-        })?;
-        let revision = resp.header().map_or(0, |h| h.revision());
+        let list = GetOptions::new().with_range(end).with_keys_only();
+        let (header, mut responses) = if keys.is_empty() {
+            let resp = self.call("cannot list tables", true, || {
+                let (mut kv, start, list) = (kv.clone(), start.clone(), list.clone());
+                async move { kv.get(start, Some(list)).await }
+            })?;
+            (resp.header().map_or(0, |h| h.revision()), vec![resp])
+        } else {
+            // A read-only etcd transaction: every get at one revision, one round trip.
+            let mut ops = vec![TxnOp::get(start.clone(), Some(list))];
+            ops.extend(keys.iter().map(|k| TxnOp::get(k.clone(), None)));
+            let resp = self.call("cannot list tables", true, || {
+                let (mut kv, txn) = (kv.clone(), Txn::new().and_then(ops.clone()));
+                async move { kv.txn(txn).await }
+            })?;
+            let revision = resp.header().map_or(0, |h| h.revision());
+            let gets = resp
+                .op_responses()
+                .into_iter()
+                .filter_map(|r| match r {
+                    etcd_client::TxnOpResponse::Get(g) => Some(g),
+                    _ => None,
+                })
+                .collect();
+            (revision, gets)
+        };
+        if responses.len() != keys.len() + 1 {
+            return Err(storage("cannot list tables", "etcd answered a different number of reads"));
+        }
+        let fetched =
+            responses.drain(1..).map(|g| g.kvs().first().map(|kv| (kv.value().to_vec(), kv.mod_revision()))).collect();
         let skip = self.prefix.len() + 2;
-        let names = resp
+        let names = responses[0]
             .kvs()
             .iter()
             .map(|kv| (String::from_utf8_lossy(&kv.key()[skip..]).into_owned(), kv.mod_revision()))
             .collect();
-        Ok((names, revision))
+        Ok((names, header, fetched))
     }
 
     /// Up to `PAGE` entries of `[start, end)` at `revision`, ascending or descending.
@@ -271,14 +299,23 @@ impl Engine for EtcdEngine {
 
     fn begin_read(&self, names: Arc<[String]>) -> Result<EtcdRead> {
         check_names(&names)?;
-        let (existing, revision) = self.inner.tables_now()?;
+        let (existing, revision, _) = self.inner.tables_now(&[])?;
         let exists = names.iter().map(|n| existing.contains_key(n)).collect();
         Ok(EtcdRead { inner: Arc::clone(&self.inner), names, revision, exists })
     }
 
-    fn begin_write(&self, names: Arc<[String]>) -> Result<EtcdWrite> {
+    fn begin_write(&self, names: Arc<[String]>, prefetch: &[(TableId, &[u8])]) -> Result<EtcdWrite> {
         check_names(&names)?;
-        let (existing, revision) = self.inner.tables_now()?;
+        let mut keys = Vec::with_capacity(prefetch.len());
+        for &(tid, key) in prefetch {
+            let table = names.get(tid).ok_or_else(|| storage("cannot open table", "unknown table id"))?;
+            let mut k = self.inner.table_start(table);
+            k.extend_from_slice(key);
+            keys.push(k);
+        }
+        let (existing, revision, fetched) = self.inner.tables_now(&keys)?;
+        // Read at the start revision, as `EtcdWrite::current` would have: guarded too.
+        let reads = keys.into_iter().zip(fetched).map(|(k, f)| (k, f.map_or((0, None), |(v, rev)| (rev, Some(v)))));
         let n = names.len();
         Ok(EtcdWrite {
             inner: Arc::clone(&self.inner),
@@ -289,13 +326,13 @@ impl Engine for EtcdEngine {
             touched: RefCell::new(vec![false; n]),
             cleared: vec![false; n],
             writes: BTreeMap::new(),
-            reads: RefCell::new(HashMap::new()),
+            reads: RefCell::new(reads.collect()),
             scanned: RefCell::new(HashSet::new()),
         })
     }
 
     fn table_names(&self) -> Result<Vec<String>> {
-        let (names, _) = self.inner.tables_now()?;
+        let (names, _, _) = self.inner.tables_now(&[])?;
         let mut names: Vec<String> = names.into_keys().collect();
         names.sort();
         Ok(names)

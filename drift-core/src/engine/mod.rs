@@ -81,7 +81,9 @@ pub(crate) trait Engine {
     fn begin_read(&self, names: Arc<[String]>) -> Result<Self::Read>;
 
     /// A write transaction over the tables `names` (may wait for another writer).
-    fn begin_write(&self, names: Arc<[String]>) -> Result<Self::Write>;
+    /// `prefetch` are keys it will read first: an engine whose reads are round trips
+    /// may fetch them with its start.
+    fn begin_write(&self, names: Arc<[String]>, prefetch: &[(TableId, &[u8])]) -> Result<Self::Write>;
 
     /// The names of all tables in the store.
     fn table_names(&self) -> Result<Vec<String>>;

@@ -114,6 +114,16 @@ impl Backend {
 }
 
 impl Handle {
+    /// Whether other processes may write the same database meanwhile (etcd); a
+    /// redb file is opened by one `Db` at a time.
+    pub(crate) fn shared(&self) -> bool {
+        match self {
+            Handle::Redb(_) => false,
+            #[cfg(feature = "etcd")]
+            Handle::Etcd(_) => true,
+        }
+    }
+
     pub(crate) fn begin_read(&self, names: Arc<[String]>) -> Result<ReadStore> {
         match self {
             Handle::Redb(h) => Engine::begin_read(h, names).map(ReadStore::Redb),
@@ -122,11 +132,13 @@ impl Handle {
         }
     }
 
-    pub(crate) fn begin_write(&self, names: Arc<[String]>) -> Result<WriteStore> {
+    /// A write transaction over the tables `names`; `prefetch` are keys it reads
+    /// first (see [`Engine::begin_write`]).
+    pub(crate) fn begin_write(&self, names: Arc<[String]>, prefetch: &[(TableId, &[u8])]) -> Result<WriteStore> {
         let txn = match self {
-            Handle::Redb(h) => WriteTxn::Redb(Engine::begin_write(h, names)?),
+            Handle::Redb(h) => WriteTxn::Redb(Engine::begin_write(h, names, prefetch)?),
             #[cfg(feature = "etcd")]
-            Handle::Etcd(h) => WriteTxn::Etcd(Box::new(Engine::begin_write(h, names)?)),
+            Handle::Etcd(h) => WriteTxn::Etcd(Box::new(Engine::begin_write(h, names, prefetch)?)),
         };
         Ok(WriteStore { txn, undo: UndoLog::default(), logging: true })
     }

@@ -109,6 +109,8 @@ struct TxMark {
 pub struct WriteTx {
     shared: Arc<Shared>,
     ops: Arc<[WriteOps]>,
+    /// What the stored descriptors this transaction saw add to the catalog.
+    links: Arc<crate::catalog::StoredLinks>,
     pub(crate) store: WriteStore,
     counters: Counters,
     durability: Durability,
@@ -163,7 +165,12 @@ impl Drop for RollbackGuard {
 }
 
 impl WriteTx {
-    pub(crate) fn new(shared: Arc<Shared>, ops: Arc<[WriteOps]>, store: WriteStore) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        ops: Arc<[WriteOps]>,
+        store: WriteStore,
+        links: Arc<crate::catalog::StoredLinks>,
+    ) -> Self {
         let n = shared.catalog.entities.len();
         let guard_inner = Arc::clone(&shared);
         let cache_epoch = shared.cache.as_ref().and_then(crate::cache::EntityCache::writer_epoch);
@@ -171,6 +178,7 @@ impl WriteTx {
         WriteTx {
             shared,
             ops,
+            links,
             store,
             counters: Counters::default(),
             durability,

@@ -96,7 +96,7 @@ impl WriteTx {
     /// as usual; `cascade` and `set_null` cannot be applied to rows this process cannot
     /// decode, so the delete is refused, naming the entity to register.
     pub(super) fn refuse_unregistered(&self, info: &EntityInfo, key: &[u8]) -> Result<()> {
-        for f in &info.foreign_inbound {
+        for f in &self.links.inbound[info.ordinal] {
             // Without a table that leads with the foreign key, any row of the child
             // may refer to this one.
             let prefix = if f.exact { crate::catalog::child_prefix(key, f.optional) } else { Vec::new().into() };

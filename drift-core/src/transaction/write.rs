@@ -301,7 +301,7 @@ impl WriteTx {
     /// that refer to it; returns the row, or `None` when there was none.
     pub(super) fn delete_in<T: Entity>(&mut self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
         let old = self.delete_row::<T>(info, kbuf)?;
-        if old.is_some() && (!info.inbound.is_empty() || !info.foreign_inbound.is_empty()) {
+        if old.is_some() && (!info.inbound.is_empty() || !self.links.inbound[info.ordinal].is_empty()) {
             self.cascade_from(info.ordinal, kbuf)?;
         }
         Ok(old)

@@ -712,7 +712,7 @@ impl Engine for RedbHandle {
     type Read = RedbRead;
     type Write = RedbWrite;
 
-    fn begin_write(&self, names: Arc<[String]>) -> Result<RedbWrite> {
+    fn begin_write(&self, names: Arc<[String]>, _prefetch: &[(TableId, &[u8])]) -> Result<RedbWrite> {
         let txn = engine(&self.damaged, "beginning a write transaction", || {
             self.db.begin_write().map_err(storage("cannot begin a write transaction"))
         })?;
