@@ -71,7 +71,7 @@ fn commit(cache: &EntityCache, store: &Store, fails: bool) {
     let guard = store.writer.lock().expect("the writer lock");
     let next = store.version.load(Ordering::SeqCst) + 1;
     let mut changes = ChangeSet::default();
-    changes.record(0, if next == 1 { ChangeKind::Insert } else { ChangeKind::Update }, ROW);
+    changes.record(0, if next == 1 { ChangeKind::Insert } else { ChangeKind::Update }, ROW, b"", b"");
     cache.begin_commit();
     if !fails {
         store.version.store(next, Ordering::SeqCst);

@@ -53,6 +53,7 @@ pub struct DbBuilder {
     strict_loading: bool,
     durability: Durability,
     cache_capacity: usize,
+    watch_history: crate::watch::HistoryLimits,
 }
 
 /// Decoded entities kept by default.
@@ -76,6 +77,7 @@ impl Default for DbBuilder {
             durability: Durability::default(),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             strict_loading: false,
+            watch_history: crate::watch::HistoryLimits::default(),
         }
     }
 }
@@ -120,6 +122,22 @@ impl DbBuilder {
     /// `query.with(..)` instead.
     pub fn strict_loading(mut self, strict: bool) -> Self {
         self.strict_loading = strict;
+        self
+    }
+
+    /// How many of the last commits the database holds for change subscriptions to
+    /// resume from ([`Watch::resume_from`](crate::Watch::resume_from)): at most
+    /// `commits` commits and `bytes` bytes of their keys and rows (default
+    /// [`DEFAULT_HISTORY_COMMITS`](crate::DEFAULT_HISTORY_COMMITS) and
+    /// [`DEFAULT_HISTORY_BYTES`](crate::DEFAULT_HISTORY_BYTES)). `commits = 0` holds
+    /// none: a subscription then gets only commits made after it began.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// let builder = Db::builder().watch_history(10_000, 64 << 20);
+    /// ```
+    pub fn watch_history(mut self, commits: usize, bytes: usize) -> Self {
+        self.watch_history = crate::watch::HistoryLimits { commits, bytes };
         self
     }
 
@@ -387,6 +405,11 @@ impl DbBuilder {
                 planner: crate::query::stats::PlannerStats::default(),
                 strict_loading: self.strict_loading,
                 display: display.to_string(),
+                watch: Arc::new(crate::watch::Hub::new(
+                    self.entities.len(),
+                    self.watch_history,
+                    crate::watch::Hub::base_now(),
+                )),
             }),
             ops: self.ops.into(),
             compiled: self.compiled.into(),
@@ -617,6 +640,46 @@ impl Db {
     /// report.
     pub fn check(&self) -> Result<crate::check::CheckReport> {
         crate::check::check_with(&self.raw_read()?, &self.compiled)
+    }
+
+    /// Subscribes to the committed changes of rows of `T`: each commit that inserted,
+    /// updated or deleted one comes as a [`Commit`](crate::Commit) after it is durable,
+    /// in commit order, with its changes in the order they were made: those made by
+    /// `cascade` and `set_null` included, those of failed statements, undone savepoints
+    /// and rolled-back transactions never. Narrow it with
+    /// [`range`](crate::Watch::range), [`filter`](crate::Watch::filter) and
+    /// [`kinds`](crate::Watch::kinds).
+    ///
+    /// It sees the commits made through this `Db` (and its clones) after it began, or
+    /// from [`resume_from`](crate::Watch::resume_from) on. Commit numbers go up by one
+    /// per commit that changed rows; each open starts them above any number an earlier
+    /// open could have used, so a number kept across a restart gives
+    /// [`Error::HistoryGap`] instead of the wrong commits. Migrations and
+    /// [`raw_write`](Db::raw_write) are not delivered. On etcd, commits by other
+    /// processes are not delivered either.
+    ///
+    /// A subscriber that falls behind its buffer receives [`Error::Lagged`] instead of
+    /// holding up the writer or growing without bound (see [`crate::watch`] for the
+    /// bounds).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// #[derive(Entity, Debug, Clone, PartialEq)]
+    /// struct Task { #[drift(primary_key)] id: u64, done: bool }
+    ///
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut tasks = db.watch::<Task>()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1, done: false }).map(drop))?;
+    /// let commit = tasks.recv().expect("open")?;
+    /// assert_eq!(commit.changes, [drift::Change::Insert { new: Task { id: 1, done: false } }]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::UnknownEntity`] when `T` is not registered.
+    pub fn watch<T: Entity>(&self) -> Result<crate::watch::Watch<T>> {
+        let info = crate::read::info::<T>(&self.inner.catalog)?;
+        Ok(crate::watch::Watch::new(Arc::clone(&self.inner.watch), info.ordinal))
     }
 
     /// The schemas of the registered entities.

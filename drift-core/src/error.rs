@@ -222,6 +222,29 @@ pub enum Error {
         /// What the engine reported.
         reason: String,
     },
+    /// A change subscription fell behind: its buffer was full, so the commits from
+    /// number `from` on were not given to it. It goes on with later commits; to get the
+    /// missed ones, call `Watch::resume_from(from)` while the database still holds them.
+    #[error("the subscription to {entity} lagged: commits from number {from} on were not delivered")]
+    Lagged {
+        /// The entity watched.
+        entity: &'static str,
+        /// The first commit the subscription missed.
+        from: u64,
+    },
+    /// A change subscription asked to resume from a commit the database no longer
+    /// holds (or never numbered).
+    #[error(
+        "cannot resume the subscription to {entity} from commit {requested}: the commits held go from {oldest} on"
+    )]
+    HistoryGap {
+        /// The entity watched.
+        entity: &'static str,
+        /// The commit asked for.
+        requested: u64,
+        /// The oldest commit it can resume from now.
+        oldest: u64,
+    },
     /// The transaction cannot be used any more: a rollback of a failed statement
     /// itself failed.
     #[error("the transaction was poisoned by an earlier storage failure and can only be dropped")]
@@ -317,6 +340,10 @@ pub enum ErrorKind {
     NoUniqueIndex,
     /// [`Error::Conflict`]
     Conflict,
+    /// [`Error::Lagged`]
+    Lagged,
+    /// [`Error::HistoryGap`]
+    HistoryGap,
     /// [`Error::Poisoned`]
     Poisoned,
     /// [`Error::Registration`]
@@ -354,6 +381,8 @@ impl Error {
             Error::Query { .. } => ErrorKind::Query,
             Error::NoUniqueIndex { .. } => ErrorKind::NoUniqueIndex,
             Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Lagged { .. } => ErrorKind::Lagged,
+            Error::HistoryGap { .. } => ErrorKind::HistoryGap,
             Error::Poisoned => ErrorKind::Poisoned,
             Error::Registration { .. } => ErrorKind::Registration,
             Error::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,

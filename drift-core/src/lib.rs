@@ -27,6 +27,7 @@ mod stats;
 mod storage;
 mod transaction;
 mod validate;
+pub mod watch;
 
 pub use check::{CheckReport, Problem, ProblemKind};
 pub use codec::{KeyCodec, KeyError, prefix_successor};
@@ -57,6 +58,10 @@ pub use stats::{DbStats, TxStats};
 pub use storage::Durability;
 pub use transaction::{MAX_KEY_LEN, MAX_ROW_LEN, ReadTx, WriteTx};
 pub use validate::{ValidationErrors, ValidationRule, Violation};
+pub use watch::{Change, Commit, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_COMMITS, DEFAULT_WATCH_CAPACITY, Watch};
+pub use changes::ChangeKind;
+#[cfg(feature = "async")]
+pub use watch::WatchStream;
 
 /// Items the derive's generated code refers to. Not a public API.
 #[doc(hidden)]

@@ -22,6 +22,15 @@ pub(crate) struct Shared {
     pub(crate) strict_loading: bool,
     /// The file's name (or `:memory:`), for messages.
     pub(crate) display: String,
+    /// Where commits are published to change subscriptions.
+    pub(crate) watch: Arc<crate::watch::Hub>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Subscriptions end: nothing will be committed through this database again.
+        self.watch.close();
+    }
 }
 
 impl Shared {

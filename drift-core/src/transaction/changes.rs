@@ -7,10 +7,12 @@ use crate::changes::ChangeKind;
 impl WriteTx {
     /// Records that a stored row changed. An update or delete also stops this
     /// transaction from reading the entity through the cache, whose copy is stale now.
-    pub(super) fn note_changed(&mut self, info: &EntityInfo, kind: ChangeKind, kbuf: &[u8]) {
+    /// `old` is the stored row before (ignored for an insert), `new` after (ignored
+    /// for a delete).
+    pub(super) fn note_changed(&mut self, info: &EntityInfo, kind: ChangeKind, kbuf: &[u8], old: &[u8], new: &[u8]) {
         if kind != ChangeKind::Insert {
             self.dirty[info.ordinal] = true;
         }
-        self.changes.record(info.ordinal, kind, kbuf);
+        self.changes.record(info.ordinal, kind, kbuf, old, new);
     }
 }

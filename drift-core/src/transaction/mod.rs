@@ -245,6 +245,9 @@ impl WriteTx {
         }
         guard.armed = false;
         shared.commits.fetch_add(1, Ordering::Relaxed);
+        if wrote {
+            shared.watch.publish(changes);
+        }
         Ok(())
     }
 

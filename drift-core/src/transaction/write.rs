@@ -179,7 +179,7 @@ impl WriteTx {
         self.check_unique(info, entity, kbuf, ibuf, iends, None)?;
         self.check_foreign_keys(info, entity, kbuf, None)?;
         self.store.put(info.table, kbuf, rbuf)?;
-        self.note_changed(info, ChangeKind::Insert, kbuf);
+        self.note_changed(info, ChangeKind::Insert, kbuf, &[], rbuf);
         let mut start = 0;
         for (i, &end) in iends.iter().enumerate() {
             let value: &[u8] = if info.schema.indexes[i].unique { kbuf } else { &[] };
@@ -256,13 +256,21 @@ impl WriteTx {
         entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?;
         check_key_len(entity, kbuf)?;
         Counters::bump(&self.counters.gets);
+        // The stored row, for change subscriptions.
+        let old_row: Vec<u8>;
         let old: Option<T> = match self.store.get(info.table, kbuf)? {
             None if missing_ok => return Ok(false),
             None => {
                 return Err(Error::NotFound { entity: name, key: render_key::<T>(kbuf) });
             }
-            Some(_) if info.indexes.is_empty() => None,
-            Some(row) => Some(crate::row::decode(&self.counters, kbuf, row.bytes())?),
+            Some(row) => {
+                old_row = row.bytes().to_vec();
+                if info.indexes.is_empty() {
+                    None
+                } else {
+                    Some(crate::row::decode(&self.counters, kbuf, &old_row)?)
+                }
+            }
         };
         encode_row(entity, kbuf, rbuf)?;
         let (mut obuf, mut oends) = (Vec::new(), Vec::new());
@@ -274,7 +282,7 @@ impl WriteTx {
         self.check_unique(info, entity, kbuf, ibuf, iends, Some((&obuf, &oends)))?;
         self.check_foreign_keys(info, entity, kbuf, old.as_ref())?;
         self.store.put(info.table, kbuf, rbuf)?;
-        self.note_changed(info, ChangeKind::Update, kbuf);
+        self.note_changed(info, ChangeKind::Update, kbuf, &old_row, rbuf);
         let mut writes = 1;
         let mut start = 0;
         for (i, &end) in iends.iter().enumerate() {
@@ -310,9 +318,9 @@ impl WriteTx {
     /// Removes the row with key `kbuf` and its index entries, and nothing else.
     pub(super) fn delete_row<T: Entity>(&mut self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
         Counters::bump(&self.counters.gets);
-        let old: T = match self.store.get(info.table, kbuf)? {
+        let (old, old_row): (T, Vec<u8>) = match self.store.get(info.table, kbuf)? {
             None => return Ok(None),
-            Some(row) => crate::row::decode(&self.counters, kbuf, row.bytes())?,
+            Some(row) => (crate::row::decode(&self.counters, kbuf, row.bytes())?, row.bytes().to_vec()),
         };
         let (mut obuf, mut oends) = (Vec::new(), Vec::new());
         self.encode_indexes(info, &old, kbuf, &mut obuf, &mut oends)?;
@@ -324,7 +332,7 @@ impl WriteTx {
             start = end;
         }
         self.store.remove(info.table, kbuf)?;
-        self.note_changed(info, ChangeKind::Delete, kbuf);
+        self.note_changed(info, ChangeKind::Delete, kbuf, &old_row, &[]);
         self.counters.writes.set(self.counters.writes.get() + 1 + oends.len() as u64);
         Ok(Some(old))
     }

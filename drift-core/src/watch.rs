@@ -1,0 +1,675 @@
+//! Change subscriptions: [`Db::watch`](crate::Db::watch) gives a [`Watch`] that yields
+//! each commit's changes to rows of one entity, after the commit, in commit order.
+//!
+//! # How it works
+//! A write transaction records every row it changes, with the stored bytes before and
+//! after, in its change set; a failed statement or an undone savepoint takes its
+//! entries back. When the commit is durable, the set becomes an immutable [`Record`]
+//! with the next commit number, and the hub hands an `Arc` of it to each subscription
+//! of an entity the commit touched, and keeps it in a bounded history for resuming.
+//! Subscriptions decode, filter and narrow on their own thread, when they receive:
+//! the writer does no per-row work for them.
+//!
+//! # Bounds
+//! - The writer's cost per commit: one lock of the hub, then, per subscription of an
+//!   entity the commit touched, one lock of its buffer, a push of a pointer and a
+//!   wake-up. It never waits for a subscriber.
+//! - A subscription buffers at most its capacity of commits (1,024 unless set). When it
+//!   is full, later commits are not given to it: once it has taken what it holds, it
+//!   receives [`Error::Lagged`] naming the first commit it missed, then goes on with
+//!   the commits after. Nothing is dropped silently.
+//! - The history keeps the last commits up to a count and a byte budget
+//!   ([`DbBuilder::watch_history`](crate::DbBuilder::watch_history)); a commit larger
+//!   than the budget empties it (the history is never missing a commit in its middle).
+
+use std::collections::VecDeque;
+use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::changes::{ChangeKind, ChangeSet};
+use crate::entity::Entity;
+use crate::error::{Error, Result};
+use crate::query::filter::Filter;
+use crate::row::entity_name;
+
+/// A subscription's buffer, in commits, unless [`Watch::capacity`] sets another.
+pub const DEFAULT_WATCH_CAPACITY: usize = 1024;
+
+/// How many commits the history keeps by default (see
+/// [`DbBuilder::watch_history`](crate::DbBuilder::watch_history)).
+pub const DEFAULT_HISTORY_COMMITS: usize = 1024;
+
+/// How many bytes of keys and rows the history keeps by default.
+pub const DEFAULT_HISTORY_BYTES: usize = 16 << 20;
+
+/// One committed transaction's changes, numbered.
+#[derive(Debug)]
+pub(crate) struct Record {
+    seq: u64,
+    changes: ChangeSet,
+    /// The entity ordinals the commit changed rows of.
+    entities: Vec<u32>,
+}
+
+/// The history's limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HistoryLimits {
+    pub(crate) commits: usize,
+    pub(crate) bytes: usize,
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits { commits: DEFAULT_HISTORY_COMMITS, bytes: DEFAULT_HISTORY_BYTES }
+    }
+}
+
+/// Where commits are published to subscriptions.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    state: Mutex<HubState>,
+    limits: HistoryLimits,
+}
+
+#[derive(Debug)]
+struct HubState {
+    /// The number of the last published commit.
+    last: u64,
+    history: VecDeque<Arc<Record>>,
+    history_bytes: usize,
+    /// Per entity ordinal: its open subscriptions.
+    subs: Vec<Vec<Arc<Slot>>>,
+    closed: bool,
+}
+
+/// A subscription's buffer, shared by the hub (which fills it) and the [`Watch`].
+#[derive(Debug)]
+struct Slot {
+    state: Mutex<SlotState>,
+    ready: Condvar,
+}
+
+#[derive(Debug)]
+struct SlotState {
+    queue: VecDeque<Arc<Record>>,
+    capacity: usize,
+    /// The first commit not given to it because the buffer was full.
+    lagged_from: Option<u64>,
+    closed: bool,
+    #[cfg(feature = "async")]
+    waker: Option<std::task::Waker>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Slot {
+    fn wake(&self, state: &mut SlotState) {
+        self.ready.notify_all();
+        #[cfg(feature = "async")]
+        if let Some(w) = state.waker.take() {
+            w.wake();
+        }
+        #[cfg(not(feature = "async"))]
+        let _ = state;
+    }
+
+    /// Gives `record` to the subscription, or marks it lagged when its buffer is full.
+    fn offer(&self, record: &Arc<Record>) {
+        let mut st = lock(&self.state);
+        if st.lagged_from.is_some() {
+            // Lagging: nothing more until it has taken the lag notice, so that it
+            // learns of the gap before any commit after it.
+            return;
+        }
+        if st.queue.len() >= st.capacity {
+            st.lagged_from = Some(record.seq);
+        } else {
+            st.queue.push_back(Arc::clone(record));
+        }
+        self.wake(&mut st);
+    }
+}
+
+impl Hub {
+    /// A hub numbering commits from just above `base`.
+    pub(crate) fn new(entities: usize, limits: HistoryLimits, base: u64) -> Hub {
+        Hub {
+            state: Mutex::new(HubState {
+                last: base,
+                history: VecDeque::new(),
+                history_bytes: 0,
+                subs: vec![Vec::new(); entities],
+                closed: false,
+            }),
+            limits,
+        }
+    }
+
+    /// The first commit number of a database opened now: above any number an earlier
+    /// open on this clock could have given (2^20 commits a millisecond), so that a
+    /// number kept from an earlier run is never mistaken for one of this run.
+    pub(crate) fn base_now() -> u64 {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        u64::try_from(ms).unwrap_or(u64::MAX >> 20) << 20
+    }
+
+    /// Numbers the committed `changes` and gives them to the subscriptions of the
+    /// entities they touch; keeps them in the history.
+    pub(crate) fn publish(&self, changes: ChangeSet) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut st = lock(&self.state);
+        if st.closed {
+            return;
+        }
+        st.last += 1;
+        let bytes = changes.byte_len() + changes.len() * 48;
+        let entities = changes.entities();
+        let record = Arc::new(Record { seq: st.last, changes, entities });
+        for &e in &record.entities {
+            if let Some(slots) = st.subs.get(e as usize) {
+                for slot in slots {
+                    slot.offer(&record);
+                }
+            }
+        }
+        if self.limits.commits == 0 {
+            return;
+        }
+        if bytes > self.limits.bytes {
+            // Held, the history would miss a commit in its middle.
+            st.history.clear();
+            st.history_bytes = 0;
+            return;
+        }
+        st.history.push_back(record);
+        st.history_bytes += bytes;
+        while st.history.len() > self.limits.commits || st.history_bytes > self.limits.bytes {
+            if let Some(old) = st.history.pop_front() {
+                st.history_bytes -= old.changes.byte_len() + old.changes.len() * 48;
+            }
+        }
+    }
+
+    /// Ends every subscription: the database is closed.
+    pub(crate) fn close(&self) {
+        let mut st = lock(&self.state);
+        st.closed = true;
+        st.history.clear();
+        for slot in st.subs.iter().flatten() {
+            let mut s = lock(&slot.state);
+            s.closed = true;
+            slot.wake(&mut s);
+        }
+        st.subs.clear();
+    }
+
+    /// The number of the last commit published.
+    pub(crate) fn last(&self) -> u64 {
+        lock(&self.state).last
+    }
+
+    fn subscribe(&self, entity: usize) -> Arc<Slot> {
+        let slot = Arc::new(Slot {
+            state: Mutex::new(SlotState {
+                queue: VecDeque::new(),
+                capacity: DEFAULT_WATCH_CAPACITY,
+                lagged_from: None,
+                closed: false,
+                #[cfg(feature = "async")]
+                waker: None,
+            }),
+            ready: Condvar::new(),
+        });
+        let mut st = lock(&self.state);
+        if st.closed {
+            lock(&slot.state).closed = true;
+        } else if let Some(list) = st.subs.get_mut(entity) {
+            list.push(Arc::clone(&slot));
+        }
+        slot
+    }
+
+    fn unsubscribe(&self, entity: usize, slot: &Arc<Slot>) {
+        let mut st = lock(&self.state);
+        if let Some(list) = st.subs.get_mut(entity) {
+            list.retain(|s| !Arc::ptr_eq(s, slot));
+        }
+    }
+
+    /// Refills `slot` with the held commits from number `from` on.
+    fn resume(&self, slot: &Slot, from: u64, entity: &'static str) -> Result<()> {
+        let st = lock(&self.state);
+        let oldest = st.history.front().map_or(st.last + 1, |r| r.seq);
+        if from < oldest || from > st.last + 1 {
+            return Err(Error::HistoryGap { entity, requested: from, oldest });
+        }
+        let mut s = lock(&slot.state);
+        s.queue.clear();
+        s.lagged_from = None;
+        s.queue.extend(st.history.iter().filter(|r| r.seq >= from).cloned());
+        slot.wake(&mut s);
+        Ok(())
+    }
+}
+
+/// A change to one row, as a subscription sees it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Change<T> {
+    /// A row was inserted.
+    Insert {
+        /// The new row.
+        new: T,
+    },
+    /// A row was replaced; both versions match the subscription.
+    Update {
+        /// The row before.
+        old: T,
+        /// The row after.
+        new: T,
+    },
+    /// A row was deleted (by a statement, a `cascade` or a `delete_where`).
+    Delete {
+        /// The row that was deleted.
+        old: T,
+    },
+    /// An update took the row out of the subscription's key range or filter: the row
+    /// before matched, the row after does not.
+    Left {
+        /// The row before (it matched).
+        old: T,
+        /// The row after (it does not match).
+        new: T,
+    },
+    /// An update brought the row into the subscription's key range or filter: the row
+    /// before did not match, the row after does.
+    Entered {
+        /// The row before (it did not match).
+        old: T,
+        /// The row after (it matches).
+        new: T,
+    },
+}
+
+impl<T> Change<T> {
+    /// What the statement did to the row: [`Change::Left`] and [`Change::Entered`]
+    /// are updates.
+    #[must_use]
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Change::Insert { .. } => ChangeKind::Insert,
+            Change::Delete { .. } => ChangeKind::Delete,
+            Change::Update { .. } | Change::Left { .. } | Change::Entered { .. } => ChangeKind::Update,
+        }
+    }
+
+    /// The row after the change (`None` for a delete).
+    #[must_use]
+    pub fn new_row(&self) -> Option<&T> {
+        match self {
+            Change::Insert { new }
+            | Change::Update { new, .. }
+            | Change::Left { new, .. }
+            | Change::Entered { new, .. } => Some(new),
+            Change::Delete { .. } => None,
+        }
+    }
+
+    /// The row before the change (`None` for an insert).
+    #[must_use]
+    pub fn old_row(&self) -> Option<&T> {
+        match self {
+            Change::Insert { .. } => None,
+            Change::Update { old, .. }
+            | Change::Delete { old }
+            | Change::Left { old, .. }
+            | Change::Entered { old, .. } => Some(old),
+        }
+    }
+}
+
+/// One commit's changes to the rows a subscription watches, in the order the
+/// transaction made them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit<T> {
+    /// The commit's number: one more than the commit before it in this `Db`. Numbers of
+    /// one open `Db` never repeat those of an earlier open (see [`crate::Db::watch`]).
+    pub seq: u64,
+    /// The changes, at least one.
+    pub changes: Vec<Change<T>>,
+}
+
+/// The encoded key range a subscription is narrowed to.
+type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// A subscription to the committed changes of rows of `T`: see
+/// [`Db::watch`](crate::Db::watch). Receive with [`recv`](Watch::recv),
+/// [`recv_timeout`](Watch::recv_timeout), [`try_recv`](Watch::try_recv), as a
+/// (blocking) iterator, or (feature `async`) as a `futures_core::Stream` through
+/// [`into_stream`](Watch::into_stream). Dropping it ends the subscription.
+pub struct Watch<T: Entity> {
+    hub: Arc<Hub>,
+    slot: Arc<Slot>,
+    entity: usize,
+    range: Option<KeyRange>,
+    filter: Option<Filter<T>>,
+    kinds: [bool; 3],
+}
+
+impl<T: Entity> std::fmt::Debug for Watch<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("entity", &entity_name::<T>())
+            .field("pending", &self.pending())
+            .field("filtered", &self.filter.is_some())
+            .field("kinds", &self.kinds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the slot gave.
+enum Next {
+    Record(Arc<Record>),
+    Lagged(u64),
+    Closed,
+    Empty,
+}
+
+fn kind_index(kind: ChangeKind) -> usize {
+    match kind {
+        ChangeKind::Insert => 0,
+        ChangeKind::Update => 1,
+        ChangeKind::Delete => 2,
+    }
+}
+
+impl<T: Entity> Watch<T> {
+    pub(crate) fn new(hub: Arc<Hub>, entity: usize) -> Watch<T> {
+        let slot = hub.subscribe(entity);
+        Watch { hub, slot, entity, range: None, filter: None, kinds: [true; 3] }
+    }
+
+    /// Narrows the subscription to rows whose primary key is in `range`. An update
+    /// cannot change a key, so a row never leaves a key range.
+    ///
+    /// # Errors
+    /// [`Error::Key`] when a bound cannot be encoded (a NaN float).
+    pub fn range(mut self, range: impl RangeBounds<T::Key>) -> Result<Self> {
+        let encode = |b: Bound<&T::Key>| -> Result<Bound<Vec<u8>>> {
+            Ok(match b {
+                Bound::Included(k) | Bound::Excluded(k) => {
+                    let mut out = Vec::new();
+                    crate::row::encode_key::<T>(k, &mut out)?;
+                    if matches!(b, Bound::Included(_)) { Bound::Included(out) } else { Bound::Excluded(out) }
+                }
+                Bound::Unbounded => Bound::Unbounded,
+            })
+        };
+        self.range = Some((encode(range.start_bound())?, encode(range.end_bound())?));
+        Ok(self)
+    }
+
+    /// Narrows the subscription to rows that match `filter` (on any field). An update
+    /// that makes a row stop matching comes as [`Change::Left`], one that makes it
+    /// match as [`Change::Entered`]. Calling it again replaces the filter.
+    #[must_use]
+    pub fn filter(mut self, filter: Filter<T>) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// Narrows the subscription to changes of the kinds `kinds` ([`Change::Left`] and
+    /// [`Change::Entered`] are updates).
+    #[must_use]
+    pub fn kinds(mut self, kinds: impl IntoIterator<Item = ChangeKind>) -> Self {
+        self.kinds = [false; 3];
+        for k in kinds {
+            self.kinds[kind_index(k)] = true;
+        }
+        self
+    }
+
+    /// Sets how many commits the subscription buffers before it lags (at least 1;
+    /// [`DEFAULT_WATCH_CAPACITY`] unless set).
+    #[must_use]
+    pub fn capacity(self, commits: usize) -> Self {
+        lock(&self.slot.state).capacity = commits.max(1);
+        self
+    }
+
+    /// Starts (again) from commit number `from`: the held commits from `from` on come
+    /// first, then the later ones. What the subscription had buffered is replaced.
+    /// Use it with the number of an [`Error::Lagged`], or the last
+    /// [`Commit::seq`] seen plus one after a reconnect.
+    ///
+    /// # Errors
+    /// [`Error::HistoryGap`] when the database no longer holds commit `from` (or has
+    /// not numbered it: a number from an earlier run is above or below this run's).
+    pub fn resume_from(self, from: u64) -> Result<Self> {
+        self.hub.resume(&self.slot, from, entity_name::<T>())?;
+        Ok(self)
+    }
+
+    /// How many commits are buffered, not yet received.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        lock(&self.slot.state).queue.len()
+    }
+
+    /// Whether the database was closed: nothing more will come once the buffer is
+    /// empty.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        lock(&self.slot.state).closed
+    }
+
+    /// The number of the last commit the database published (to any subscription).
+    #[must_use]
+    pub fn last_commit(&self) -> u64 {
+        self.hub.last()
+    }
+
+    fn take(state: &mut SlotState) -> Next {
+        if let Some(r) = state.queue.pop_front() {
+            return Next::Record(r);
+        }
+        if let Some(from) = state.lagged_from.take() {
+            return Next::Lagged(from);
+        }
+        if state.closed { Next::Closed } else { Next::Empty }
+    }
+
+    /// Waits for the next commit with a change this subscription sees, until
+    /// `deadline` (forever when `None`). `None` when the database was closed (or the
+    /// deadline passed).
+    fn next_until(&mut self, deadline: Option<Instant>) -> Option<Result<Commit<T>>> {
+        loop {
+            let next = {
+                let mut st = lock(&self.slot.state);
+                loop {
+                    match Self::take(&mut st) {
+                        Next::Empty => {}
+                        other => break other,
+                    }
+                    st = match deadline {
+                        None => self.slot.ready.wait(st).unwrap_or_else(PoisonError::into_inner),
+                        Some(d) => {
+                            let left = d.saturating_duration_since(Instant::now());
+                            if left.is_zero() {
+                                break Next::Empty;
+                            }
+                            self.slot.ready.wait_timeout(st, left).unwrap_or_else(PoisonError::into_inner).0
+                        }
+                    };
+                }
+            };
+            match self.convert(next) {
+                Some(Ok(None)) => {}
+                Some(Ok(Some(c))) => return Some(Ok(c)),
+                Some(Err(e)) => return Some(Err(e)),
+                None => return None,
+            }
+        }
+    }
+
+    /// Turns what the slot gave into what the caller receives: `Ok(None)` when the
+    /// commit holds nothing this subscription sees.
+    fn convert(&self, next: Next) -> Option<Result<Option<Commit<T>>>> {
+        match next {
+            Next::Record(r) => Some(self.view(&r)),
+            Next::Lagged(from) => Some(Err(Error::Lagged { entity: entity_name::<T>(), from })),
+            Next::Closed | Next::Empty => None,
+        }
+    }
+
+    /// Blocks until the next commit with a change this subscription sees. `None` once
+    /// the database is closed and every buffered commit was received.
+    ///
+    /// Returns [`Error::Lagged`] once when commits were missed (then goes on),
+    /// [`Error::Decode`] when a row cannot be decoded, and an error the key range or
+    /// filter held (a key or operand that cannot be encoded).
+    pub fn recv(&mut self) -> Option<Result<Commit<T>>> {
+        self.next_until(None)
+    }
+
+    /// As [`recv`](Watch::recv), waiting at most `timeout`; `None` when it passed.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Result<Commit<T>>> {
+        self.next_until(Some(Instant::now() + timeout))
+    }
+
+    /// The next buffered commit with a change this subscription sees, without waiting.
+    pub fn try_recv(&mut self) -> Option<Result<Commit<T>>> {
+        self.next_until(Some(Instant::now()))
+    }
+
+    /// The changes of `record` this subscription sees, if any.
+    fn view(&self, record: &Record) -> Result<Option<Commit<T>>> {
+        if !record.entities.contains(&u32::try_from(self.entity).unwrap_or(u32::MAX)) {
+            return Ok(None);
+        }
+        let range = self.range.as_ref();
+        if let Some((field, source)) = self.filter.as_ref().and_then(|f| f.node.operand_error()) {
+            let key = "(filter operand)".to_string();
+            return Err(Error::Key { entity: entity_name::<T>(), field, key, source });
+        }
+        let counters = crate::stats::Counters::default();
+        let decode = |key: &[u8], row: &[u8]| crate::row::decode::<T>(&counters, key, row);
+        let mut changes = Vec::new();
+        for c in record.changes.rows().filter(|c| c.entity as usize == self.entity) {
+            if !self.kinds[kind_index(c.kind)] {
+                continue;
+            }
+            if let Some(r) = range {
+                if !(r.0.as_ref().map(Vec::as_slice), r.1.as_ref().map(Vec::as_slice)).contains(c.key) {
+                    continue;
+                }
+            }
+            let old = c.old.map(|b| decode(c.key, b)).transpose()?;
+            let new = c.new.map(|b| decode(c.key, b)).transpose()?;
+            let matches = |row: &T| self.filter.as_ref().is_none_or(|f| f.node.eval(row));
+            let change = match (old, new) {
+                (None, Some(new)) => matches(&new).then_some(Change::Insert { new }),
+                (Some(old), None) => matches(&old).then_some(Change::Delete { old }),
+                (Some(old), Some(new)) => match (matches(&old), matches(&new)) {
+                    (true, true) => Some(Change::Update { old, new }),
+                    (true, false) => Some(Change::Left { old, new }),
+                    (false, true) => Some(Change::Entered { old, new }),
+                    (false, false) => None,
+                },
+                (None, None) => None,
+            };
+            changes.extend(change);
+        }
+        Ok((!changes.is_empty()).then(|| Commit { seq: record.seq, changes }))
+    }
+}
+
+impl<T: Entity> Iterator for Watch<T> {
+    type Item = Result<Commit<T>>;
+
+    /// As [`Watch::recv`].
+    fn next(&mut self) -> Option<Self::Item> {
+        self.recv()
+    }
+}
+
+impl<T: Entity> Drop for Watch<T> {
+    fn drop(&mut self) {
+        self.hub.unsubscribe(self.entity, &self.slot);
+    }
+}
+
+/// A [`Watch`] for async code (feature `async`): a `futures_core::Stream` of the same
+/// items as [`Watch::recv`], that waits without blocking a thread. From
+/// [`Watch::into_stream`].
+#[cfg(feature = "async")]
+#[derive(Debug)]
+pub struct WatchStream<T: Entity>(Watch<T>);
+
+#[cfg(feature = "async")]
+impl<T: Entity> Watch<T> {
+    /// This subscription as a `Stream` (feature `async`).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// use futures::StreamExt;
+    ///
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut tasks = db.watch::<Task>()?.into_stream();
+    /// db.write(|tx| tx.insert(&Task { id: 7 }).map(drop))?;
+    /// let commit = futures::executor::block_on(tasks.next()).expect("open")?;
+    /// assert_eq!(commit.changes[0].new_row(), Some(&Task { id: 7 }));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    #[must_use]
+    pub fn into_stream(self) -> WatchStream<T> {
+        WatchStream(self)
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T: Entity> WatchStream<T> {
+    /// The subscription, to receive from blocking code again.
+    #[must_use]
+    pub fn into_inner(self) -> Watch<T> {
+        self.0
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T: Entity> futures_core::Stream for WatchStream<T> {
+    type Item = Result<Commit<T>>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut self.get_mut().0;
+        loop {
+            let next = {
+                let mut st = lock(&this.slot.state);
+                match Watch::<T>::take(&mut st) {
+                    Next::Empty => {
+                        st.waker = Some(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                    other => other,
+                }
+            };
+            match this.convert(next) {
+                Some(Ok(None)) => {}
+                Some(Ok(Some(c))) => return Poll::Ready(Some(Ok(c))),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+}
