@@ -114,11 +114,14 @@ fn seed(db: &Db) -> Result<Vec<u64>> {
         let mut posts = 0;
         let mut comments = 0;
         for n in 0..1000u32 {
-            let author = users[(n as usize * 37) % users.len()];
+            // Ann, Bob and Cy write one post in twenty each (50 apiece); the 97 readers
+            // share the rest (8 to 10 each). Likes (0..100) do not follow the author.
+            let n_us = n as usize;
+            let author = if n_us % 20 < 3 { users[n_us % 20] } else { users[3 + (n_us * 37) % 97] };
             let id = tx.insert(&Post {
                 author_id: author,
                 title: format!("Post #{n}"),
-                likes: (n * 37) % 100,
+                likes: (n * 41 + n / 7) % 100,
                 published: (n % 3 != 0).then_some(1_700_000_000 + i64::from(n) * 86_400),
                 ..Default::default()
             })?;
@@ -166,9 +169,10 @@ fn queries(db: &Db, ids: &[u64]) -> Result<()> {
             .having(count().gt(10))
             .order_by(sum(Post::LIKES).desc())
             .limit(3);
-        println!("\ntop authors by total likes (posts, likes, average):");
+        println!("\ntop authors of more than 10 posts by total likes (posts, likes, average):");
         for (author, (n, total, mean)) in per_author.all()? {
-            println!("  user {author}: {n} posts, {total} likes, {:.1} on average", mean.unwrap_or(0.0));
+            let name = tx.get::<User>(&author)?.map(|u| u.name).unwrap_or_default();
+            println!("  {name} (user {author}): {n} posts, {total} likes, {:.1} on average", mean.unwrap_or(0.0));
         }
         println!("plan:\n{}", per_author.explain_analyze()?);
 

@@ -309,6 +309,23 @@ fn a_stalled_subscriber_never_stops_the_writer() {
 }
 
 #[test]
+fn a_stalled_subscriber_holds_at_most_its_byte_budget() {
+    let db = builder().watch_history(0, 0).in_memory().unwrap();
+    let stalled = db.watch::<Post>().unwrap().max_bytes(64 * 1024);
+    let ann = db.write(|tx| tx.insert(&user("ann@x"))).unwrap();
+    // 200 commits of about 10 KiB each: 2 MiB in all.
+    for i in 0..200 {
+        db.write(|tx| tx.insert(&post(ann, &"x".repeat(10_000 + i), 1))).unwrap();
+    }
+    assert!(stalled.pending_bytes() <= 64 * 1024, "{} bytes buffered", stalled.pending_bytes());
+    assert!(stalled.pending() >= 5, "as many whole commits as fit: {}", stalled.pending());
+    // One commit larger than the budget still comes, alone.
+    let mut small = db.watch::<Post>().unwrap().max_bytes(100);
+    db.write(|tx| tx.insert(&post(ann, &"y".repeat(1_000), 1))).unwrap();
+    assert_eq!(next(&mut small).changes[0].new_row().unwrap().title.len(), 1_000);
+}
+
+#[test]
 fn a_subscription_is_a_stream_for_async_code() {
     use futures::StreamExt;
     let db = builder().in_memory().unwrap();

@@ -54,6 +54,8 @@ pub struct DbBuilder {
     durability: Durability,
     cache_capacity: usize,
     watch_history: crate::watch::HistoryLimits,
+    query_stats: bool,
+    slow_query: Option<std::time::Duration>,
 }
 
 /// Decoded entities kept by default.
@@ -78,6 +80,8 @@ impl Default for DbBuilder {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             strict_loading: false,
             watch_history: crate::watch::HistoryLimits::default(),
+            query_stats: true,
+            slow_query: None,
         }
     }
 }
@@ -133,11 +137,30 @@ impl DbBuilder {
     /// none: a subscription then gets only commits made after it began.
     ///
     /// ```
-    /// # use drift::prelude::*;
-    /// let builder = Db::builder().watch_history(10_000, 64 << 20);
+    /// let builder = drift_core::Db::builder().watch_history(10_000, 64 << 20);
     /// ```
     pub fn watch_history(mut self, commits: usize, bytes: usize) -> Self {
         self.watch_history = crate::watch::HistoryLimits { commits, bytes };
+        self
+    }
+
+    /// Whether the database counts the queries it runs by shape for
+    /// [`Db::query_stats`] (default: on). Off, a query does no bookkeeping, unless a
+    /// [`slow_query_threshold`](Self::slow_query_threshold) is set.
+    pub fn query_stats(mut self, on: bool) -> Self {
+        self.query_stats = on;
+        self
+    }
+
+    /// Counts a query that takes `threshold` or longer as slow in [`Db::query_stats`],
+    /// and, with the `tracing` feature, logs it as a warning (target
+    /// `drift::slow_query`) with its shape, time, rows examined and returned, and plan.
+    ///
+    /// ```
+    /// let builder = drift_core::Db::builder().slow_query_threshold(std::time::Duration::from_millis(50));
+    /// ```
+    pub fn slow_query_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.slow_query = Some(threshold);
         self
     }
 
@@ -238,7 +261,7 @@ impl DbBuilder {
         }
         meta::check_tables(&existing, display)?;
         let store = inspector.begin_read(Arc::from(vec![meta::META_TABLE.to_string()]))?;
-        match check_meta(&store, self.entities.iter().map(|r| r.schema), display) {
+        match check_meta(&store, self.entities.iter().map(|r| r.schema), display, false) {
             // A migration runs once the file is open for writing.
             Err(Error::SchemaMismatch { .. }) if self.migrator.is_some() => {}
             r => r?,
@@ -343,12 +366,14 @@ impl DbBuilder {
             }
         }
         // Never commit a migration after which the file would not open.
-        check_meta(raw.store(), self.entities.iter().map(|r| r.schema), display).map_err(|e| Error::Migration {
-            step: "check".into(),
-            entity: String::new(),
-            key: None,
-            field: None,
-            reason: format!("the migrated file would not open, nothing changed: {e}"),
+        check_meta(raw.store(), self.entities.iter().map(|r| r.schema), display, false).map_err(|e| {
+            Error::Migration {
+                step: "check".into(),
+                entity: String::new(),
+                key: None,
+                field: None,
+                reason: format!("the migrated file would not open, nothing changed: {e}"),
+            }
         })?;
         raw.commit()
     }
@@ -398,6 +423,7 @@ impl DbBuilder {
                 backend: RwLock::new(backend),
                 catalog,
                 links: RwLock::new(links),
+                initialized: std::sync::atomic::AtomicBool::new(false),
                 durability: self.durability,
                 commits: AtomicU64::new(0),
                 rollbacks: AtomicU64::new(0),
@@ -405,6 +431,7 @@ impl DbBuilder {
                 planner: crate::query::stats::PlannerStats::default(),
                 strict_loading: self.strict_loading,
                 display: display.to_string(),
+                workload: crate::query::workload::Workload::new(self.query_stats, self.slow_query),
                 watch: Arc::new(crate::watch::Hub::new(
                     self.entities.len(),
                     self.watch_history,
@@ -479,7 +506,7 @@ impl Db {
 
     fn initialize_once(&self, display: &str) -> Result<()> {
         let mut tx = self.begin_write()?;
-        check_meta(&tx.store, self.inner.catalog.entities.iter().map(|e| e.schema), display)?;
+        check_meta(&tx.store, self.inner.catalog.entities.iter().map(|e| e.schema), display, false)?;
         meta::initialize(&mut tx.store, self.inner.catalog.entities.iter().map(|e| e.schema))?;
         for info in &self.inner.catalog.entities {
             // Opening a table creates it, so read transactions always find it.
@@ -489,7 +516,38 @@ impl Db {
             }
         }
         tx.store.forget_undo();
-        tx.commit()
+        tx.commit()?;
+        // From now on every registered entity has its stored descriptor: one that goes
+        // was dropped or renamed by another process.
+        self.inner.initialized.store(true, std::sync::atomic::Ordering::Release);
+        let handle = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).handle()?;
+        if handle.shared() {
+            // The links were built before this open stored its descriptors.
+            self.refresh_links(&handle)?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds what the stored descriptors add to the catalog, from a snapshot (a
+    /// scan of the meta table inside a write transaction would put its sequences under
+    /// that commit's guard), after checking that the descriptors of the registered
+    /// entities still match the compiled ones. Installs the result unless newer links
+    /// are installed already.
+    fn refresh_links(&self, handle: &crate::storage::Handle) -> Result<()> {
+        let snapshot = handle.begin_read(Arc::from(vec![meta::META_TABLE.to_string()]))?;
+        let generation = meta::schema_generation(&snapshot)?;
+        let display = &self.inner.display;
+        let registered = self.inner.catalog.entities.iter().map(|e| e.schema);
+        let initialized = self.inner.initialized.load(std::sync::atomic::Ordering::Acquire);
+        check_meta(&snapshot, registered, display, initialized)?;
+        let stored = meta::stored_schemas(&snapshot, display)?;
+        let fresh = Arc::new(StoredLinks::new(&self.inner.catalog, &stored, generation));
+        let mut current = self.inner.links.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Generations only grow: links of a later one are never replaced by older ones.
+        if fresh.generation > current.generation {
+            *current = fresh;
+        }
+        Ok(())
     }
 
     /// Starts a write transaction. Only one runs at a time: this waits for the
@@ -501,8 +559,9 @@ impl Db {
     pub fn begin_write(&self) -> Result<WriteTx> {
         // The lock is let go before waiting for the current writer: see `Handle`.
         let handle = self.inner.backend.read().unwrap_or_else(std::sync::PoisonError::into_inner).handle()?;
-        let mut links = self.inner.links();
+        let mut attempt = 0;
         loop {
+            let links = self.inner.links();
             let prefetch: &[(TableId, &[u8])] =
                 if handle.shared() { &[(meta::META, meta::GENERATION_KEY)] } else { &[] };
             let store = handle.begin_write(links.names.clone(), prefetch)?;
@@ -511,23 +570,21 @@ impl Db {
             }
             // Another process may have stored descriptors since `links` were built: a
             // relation from an entity it added must be honoured by this transaction's
-            // deletes, and an entity it migrated must not be written with the old
-            // layout. The read is checked again when the transaction commits.
+            // deletes, and an entity it migrated or dropped must not be written with the
+            // old layout. The read is compared again when the transaction commits.
             let generation = meta::schema_generation(&store)?;
             if generation == links.generation {
                 return Ok(WriteTx::new(Arc::clone(&self.inner), Arc::clone(&self.ops), store, links));
             }
-            let display = &self.inner.display;
-            check_meta(&store, self.inner.catalog.entities.iter().map(|e| e.schema), display)?;
-            let stored = meta::stored_schemas(&store, display)?;
-            let fresh = Arc::new(StoredLinks::new(&self.inner.catalog, &stored, generation));
-            let same_tables = fresh.names == links.names;
-            *self.inner.links.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&fresh);
-            if same_tables {
-                return Ok(WriteTx::new(Arc::clone(&self.inner), Arc::clone(&self.ops), store, fresh));
+            attempt += 1;
+            if attempt > 16 {
+                return Err(Error::Conflict {
+                    reason: "the stored schemas kept changing while the transaction began".into(),
+                });
             }
-            // The transaction must know the tables the new links count in: begin again.
-            links = fresh;
+            // Begin again on links of this generation (or a later one).
+            drop(store);
+            self.refresh_links(&handle)?;
         }
     }
 
@@ -655,7 +712,7 @@ impl Db {
     /// per commit that changed rows; each open starts them above any number an earlier
     /// open could have used, so a number kept across a restart gives
     /// [`Error::HistoryGap`] instead of the wrong commits. Migrations and
-    /// [`raw_write`](Db::raw_write) are not delivered. On etcd, commits by other
+    /// [raw writes](crate::raw::RawWrite) are not delivered. On etcd, commits by other
     /// processes are not delivered either.
     ///
     /// A subscriber that falls behind its buffer receives [`Error::Lagged`] instead of
@@ -663,23 +720,65 @@ impl Db {
     /// bounds).
     ///
     /// ```
-    /// # use drift::prelude::*;
-    /// #[derive(Entity, Debug, Clone, PartialEq)]
-    /// struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// use drift_core::{Change, Db, Entity, Result};
     ///
-    /// let db = Db::builder().entity::<Task>().in_memory()?;
-    /// let mut tasks = db.watch::<Task>()?;
-    /// db.write(|tx| tx.insert(&Task { id: 1, done: false }).map(drop))?;
-    /// let commit = tasks.recv().expect("open")?;
-    /// assert_eq!(commit.changes, [drift::Change::Insert { new: Task { id: 1, done: false } }]);
-    /// # Ok::<(), drift::Error>(())
+    /// /// Prints each change to rows of `T` as it is committed, until `db` closes.
+    /// fn follow<T: Entity + std::fmt::Debug>(db: &Db) -> Result<()> {
+    ///     let mut changes = db.watch::<T>()?;
+    ///     while let Some(commit) = changes.recv() {
+    ///         let commit = commit?;
+    ///         for change in &commit.changes {
+    ///             match change {
+    ///                 Change::Insert { new } => println!("#{} + {new:?}", commit.seq),
+    ///                 Change::Delete { old } => println!("#{} - {old:?}", commit.seq),
+    ///                 other => println!("#{} ~ {:?}", commit.seq, other.new_row()),
+    ///             }
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// }
     /// ```
+    ///
+    /// The README's "Watching changes" runs a whole example.
     ///
     /// # Errors
     /// [`Error::UnknownEntity`] when `T` is not registered.
     pub fn watch<T: Entity>(&self) -> Result<crate::watch::Watch<T>> {
         let info = crate::read::info::<T>(&self.inner.catalog)?;
         Ok(crate::watch::Watch::new(Arc::clone(&self.inner.watch), info.ordinal))
+    }
+
+    /// What the queries run so far did, by shape (the entity, the filter's fields and
+    /// operators without their values, the order, the limit, what was returned):
+    /// calls, total and worst time, rows examined and returned, the plan of the
+    /// slowest call; most total time first. With it, the indexes that would help the
+    /// workload as a whole: for the shapes that examined many more rows than they
+    /// returned, their equality fields then their range (or order) field, where no
+    /// index leads with them, weighted by the rows they would have saved.
+    ///
+    /// ```
+    /// /// Logs the query shapes that took the most time, and the indexes to add.
+    /// fn report(db: &drift_core::Db) {
+    ///     let stats = db.query_stats();
+    ///     for shape in stats.shapes.iter().take(5) {
+    ///         println!("{} calls, {:?} in all: {}", shape.calls, shape.total_time, shape.shape);
+    ///     }
+    ///     for advice in &stats.advice {
+    ///         println!("{}: add {} (would avoid {} rows)", advice.entity, advice.attribute, advice.rows_avoided);
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// `tests/query_stats.rs` runs a workload whose best index is known; the README's
+    /// "Workload analysis" shows its report.
+    #[must_use]
+    pub fn query_stats(&self) -> crate::query::workload::QueryStats {
+        self.inner.workload.report()
+    }
+
+    /// Forgets the query shapes counted so far (see [`Db::query_stats`]).
+    pub fn reset_query_stats(&self) {
+        self.inner.workload.reset();
     }
 
     /// The schemas of the registered entities.
@@ -690,16 +789,29 @@ impl Db {
 
 /// The schemas stored in the meta table, where there are ones, match the compiled
 /// ones, and the format marker is this version's.
+/// Fails unless the format is this version's and each of `schemas` matches its stored
+/// descriptor. A registered entity without one is new, unless `require_stored` (the
+/// database stored them all when it opened: another process dropped or renamed it).
 fn check_meta<'s>(
     store: &dyn ReadAccess,
     schemas: impl Iterator<Item = &'s EntityDescriptor>,
     display: &str,
+    require_stored: bool,
 ) -> Result<()> {
     meta::check_format(store, display)?;
     let schemas: Vec<&EntityDescriptor> = schemas.collect();
     let mut all_stored = None;
     for &schema in &schemas {
         let Some(stored) = meta::stored_schema(store, &schema.table, display)? else {
+            if require_stored {
+                return Err(Error::SchemaMismatch {
+                    entity: schema.name.to_string(),
+                    changes: vec![format!(
+                        "the database no longer stores table `{}`: another process dropped or renamed the entity",
+                        schema.table
+                    )],
+                });
+            }
             // A new table: the entity is new, unless the file holds it under another
             // table (renamed, or its table changed).
             let all = match &mut all_stored {

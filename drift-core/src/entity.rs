@@ -151,6 +151,7 @@ impl<T, V> Field<T, V> {
     }
 
     /// Reads the field from an entity.
+    #[must_use]
     pub fn get<'e>(&self, entity: &'e T) -> &'e V {
         (self.get)(entity)
     }

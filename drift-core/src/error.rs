@@ -234,9 +234,7 @@ pub enum Error {
     },
     /// A change subscription asked to resume from a commit the database no longer
     /// holds (or never numbered).
-    #[error(
-        "cannot resume the subscription to {entity} from commit {requested}: the commits held go from {oldest} on"
-    )]
+    #[error("cannot resume the subscription to {entity} from commit {requested}: the commits held go from {oldest} on")]
     HistoryGap {
         /// The entity watched.
         entity: &'static str,

@@ -1,6 +1,7 @@
 //! Runtime of Drift KV: transactions, order-preserving keys, indexes and queries on
 //! redb. Use it through the `drift-kv` facade (`use drift::prelude::*`).
 #![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 mod cache;
 mod catalog;
@@ -29,9 +30,10 @@ mod transaction;
 mod validate;
 pub mod watch;
 
+pub use changes::ChangeKind;
 pub use check::{CheckReport, Problem, ProblemKind};
 pub use codec::{KeyCodec, KeyError, prefix_successor};
-pub use db::{Db, DbBuilder, WRITE_ATTEMPTS};
+pub use db::{DEFAULT_CACHE_CAPACITY, Db, DbBuilder, WRITE_ATTEMPTS};
 /// The storage trait of redb, Drift's embedded engine: implement it to keep a
 /// database somewhere other than a plain file, and open it with
 /// [`DbBuilder::open_backend`].
@@ -47,6 +49,7 @@ pub use query::aggregate::{
 pub use query::filter::{Filter, Order};
 pub use query::group::{GroupBy, GroupKey, GroupOrder, GroupOrdering, Grouped};
 pub use query::plan::{Access, GroupStrategy, Plan, Step};
+pub use query::workload::{IndexAdvice, QueryShape, QueryStats};
 pub use query::{Query, QueryIter};
 pub use relation::{BelongsTo, HasMany, HasOne, ManyToMany, Relation, Transaction};
 pub use schema::{
@@ -58,10 +61,11 @@ pub use stats::{DbStats, TxStats};
 pub use storage::Durability;
 pub use transaction::{MAX_KEY_LEN, MAX_ROW_LEN, ReadTx, WriteTx};
 pub use validate::{ValidationErrors, ValidationRule, Violation};
-pub use watch::{Change, Commit, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_COMMITS, DEFAULT_WATCH_CAPACITY, Watch};
-pub use changes::ChangeKind;
 #[cfg(feature = "async")]
 pub use watch::WatchStream;
+pub use watch::{
+    Change, Commit, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_COMMITS, DEFAULT_WATCH_BYTES, DEFAULT_WATCH_CAPACITY, Watch,
+};
 
 /// Items the derive's generated code refers to. Not a public API.
 #[doc(hidden)]

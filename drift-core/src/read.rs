@@ -29,6 +29,17 @@ pub struct Reader<'a> {
     pub(crate) planner: &'a crate::query::stats::PlannerStats,
     /// Lazy loads are refused (`Db::builder().strict_loading(true)`).
     pub(crate) strict: bool,
+    /// The record of query shapes of the database.
+    pub(crate) workload: &'a crate::query::workload::Workload,
+}
+
+impl std::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("cached", &self.cache.is_some())
+            .field("strict", &self.strict)
+            .finish_non_exhaustive()
+    }
 }
 
 std::thread_local! {

@@ -64,11 +64,13 @@ macro_rules! proxy {
 
         impl<R> $name<R> {
             /// Whether the relation has been loaded (eagerly or by its accessor).
+            #[must_use]
             pub fn is_loaded(&self) -> bool {
                 self.cell.get().is_some()
             }
 
             /// The three states: `None` while unloaded, else what was loaded.
+            #[must_use]
             pub fn state(&self) -> Option<$loaded> {
                 self.cell.get().map(Self::view)
             }
@@ -111,6 +113,7 @@ proxy!(
 
 impl<R> BelongsTo<R> {
     /// The loaded parent; `None` while unloaded or when the key is `None`.
+    #[must_use]
     pub fn loaded(&self) -> Option<&R> {
         self.state().flatten()
     }
@@ -123,6 +126,7 @@ impl<R> BelongsTo<R> {
 }
 impl<R> HasOne<R> {
     /// The loaded child; `None` while unloaded or when there is none.
+    #[must_use]
     pub fn loaded(&self) -> Option<&R> {
         self.state().flatten()
     }
@@ -135,6 +139,7 @@ impl<R> HasOne<R> {
 }
 impl<R> HasMany<R> {
     /// The loaded children; `None` while unloaded.
+    #[must_use]
     pub fn loaded(&self) -> Option<&[R]> {
         self.state()
     }
@@ -149,6 +154,7 @@ impl<R> HasMany<R> {
 }
 impl<R> ManyToMany<R> {
     /// The loaded rows; `None` while unloaded.
+    #[must_use]
     pub fn loaded(&self) -> Option<&[R]> {
         self.state()
     }
@@ -177,6 +183,17 @@ impl<T, R> Clone for ProxyOf<T, R> {
     }
 }
 impl<T, R> Copy for ProxyOf<T, R> {}
+
+impl<T, R> std::fmt::Debug for ProxyOf<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProxyOf::BelongsTo(_) => "ProxyOf::BelongsTo",
+            ProxyOf::HasMany(_) => "ProxyOf::HasMany",
+            ProxyOf::HasOne(_) => "ProxyOf::HasOne",
+            ProxyOf::ManyToMany(_) => "ProxyOf::ManyToMany",
+        })
+    }
+}
 
 /// Loads a relation for a batch of rows (one pass per relation).
 #[doc(hidden)]

@@ -92,8 +92,8 @@ pub struct FieldDescriptor {
     pub kind: FieldKind,
     /// Whether the field is an `Option`: decided by the derive from the field's type.
     /// An index entry holding `None` in such a field is not written for a unique index.
-    /// Descriptors stored before this flag existed are upgraded when read
-    /// ([`EntityDescriptor::upgrade`]).
+    /// Descriptors stored before this flag existed are upgraded when read: the flag
+    /// is then taken from the stored type name.
     #[serde(default)]
     pub optional: bool,
     /// The field's wire shape (see [`Shape`]): how a migration reads its stored bytes

@@ -374,6 +374,12 @@ impl<T: ?Sized> Default for ShapeProbe<T> {
     }
 }
 
+impl<T: ?Sized> std::fmt::Debug for ShapeProbe<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ShapeProbe<{}>", std::any::type_name::<T>())
+    }
+}
+
 #[doc(hidden)]
 pub trait ViaDescribe {
     fn drift_shape(&self) -> Shape;

@@ -14,6 +14,8 @@ pub(crate) struct Shared {
     /// What the stored descriptors add to the catalog; replaced when a write
     /// transaction finds that another process changed them.
     pub(crate) links: RwLock<Arc<StoredLinks>>,
+    /// Whether opening stored the descriptors of every registered entity.
+    pub(crate) initialized: std::sync::atomic::AtomicBool,
     pub(crate) durability: Durability,
     pub(crate) commits: AtomicU64,
     pub(crate) rollbacks: AtomicU64,
@@ -22,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) strict_loading: bool,
     /// The file's name (or `:memory:`), for messages.
     pub(crate) display: String,
+    /// The record of query shapes ([`crate::Db::query_stats`]).
+    pub(crate) workload: crate::query::workload::Workload,
     /// Where commits are published to change subscriptions.
     pub(crate) watch: Arc<crate::watch::Hub>,
 }

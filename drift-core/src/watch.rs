@@ -4,7 +4,7 @@
 //! # How it works
 //! A write transaction records every row it changes, with the stored bytes before and
 //! after, in its change set; a failed statement or an undone savepoint takes its
-//! entries back. When the commit is durable, the set becomes an immutable [`Record`]
+//! entries back. When the commit is durable, the set becomes an immutable record
 //! with the next commit number, and the hub hands an `Arc` of it to each subscription
 //! of an entity the commit touched, and keeps it in a bounded history for resuming.
 //! Subscriptions decode, filter and narrow on their own thread, when they receive:
@@ -14,8 +14,9 @@
 //! - The writer's cost per commit: one lock of the hub, then, per subscription of an
 //!   entity the commit touched, one lock of its buffer, a push of a pointer and a
 //!   wake-up. It never waits for a subscriber.
-//! - A subscription buffers at most its capacity of commits (1,024 unless set). When it
-//!   is full, later commits are not given to it: once it has taken what it holds, it
+//! - A subscription buffers at most its capacity of commits (1,024 unless set) and of
+//!   bytes (64 MiB unless set; one larger commit is taken when the buffer is empty).
+//!   When it is full, later commits are not given to it: once it has taken what it holds, it
 //!   receives [`Error::Lagged`] naming the first commit it missed, then goes on with
 //!   the commits after. Nothing is dropped silently.
 //! - The history keeps the last commits up to a count and a byte budget
@@ -36,6 +37,11 @@ use crate::row::entity_name;
 /// A subscription's buffer, in commits, unless [`Watch::capacity`] sets another.
 pub const DEFAULT_WATCH_CAPACITY: usize = 1024;
 
+/// A subscription's buffer, in bytes of keys and rows, unless [`Watch::max_bytes`]
+/// sets another. A single commit larger than that is still delivered when the buffer
+/// is empty.
+pub const DEFAULT_WATCH_BYTES: usize = 64 << 20;
+
 /// How many commits the history keeps by default (see
 /// [`DbBuilder::watch_history`](crate::DbBuilder::watch_history)).
 pub const DEFAULT_HISTORY_COMMITS: usize = 1024;
@@ -47,6 +53,8 @@ pub const DEFAULT_HISTORY_BYTES: usize = 16 << 20;
 #[derive(Debug)]
 pub(crate) struct Record {
     seq: u64,
+    /// What it holds, roughly: keys, rows and per-change bookkeeping.
+    bytes: usize,
     changes: ChangeSet,
     /// The entity ordinals the commit changed rows of.
     entities: Vec<u32>,
@@ -94,6 +102,9 @@ struct Slot {
 struct SlotState {
     queue: VecDeque<Arc<Record>>,
     capacity: usize,
+    /// The bytes of the records in `queue`, and their limit.
+    queued_bytes: usize,
+    max_bytes: usize,
     /// The first commit not given to it because the buffer was full.
     lagged_from: Option<u64>,
     closed: bool,
@@ -124,9 +135,11 @@ impl Slot {
             // learns of the gap before any commit after it.
             return;
         }
-        if st.queue.len() >= st.capacity {
+        let over_bytes = !st.queue.is_empty() && st.queued_bytes + record.bytes > st.max_bytes;
+        if st.queue.len() >= st.capacity || over_bytes {
             st.lagged_from = Some(record.seq);
         } else {
+            st.queued_bytes += record.bytes;
             st.queue.push_back(Arc::clone(record));
         }
         self.wake(&mut st);
@@ -169,7 +182,7 @@ impl Hub {
         st.last += 1;
         let bytes = changes.byte_len() + changes.len() * 48;
         let entities = changes.entities();
-        let record = Arc::new(Record { seq: st.last, changes, entities });
+        let record = Arc::new(Record { seq: st.last, bytes, changes, entities });
         for &e in &record.entities {
             if let Some(slots) = st.subs.get(e as usize) {
                 for slot in slots {
@@ -190,7 +203,7 @@ impl Hub {
         st.history_bytes += bytes;
         while st.history.len() > self.limits.commits || st.history_bytes > self.limits.bytes {
             if let Some(old) = st.history.pop_front() {
-                st.history_bytes -= old.changes.byte_len() + old.changes.len() * 48;
+                st.history_bytes -= old.bytes;
             }
         }
     }
@@ -218,6 +231,8 @@ impl Hub {
             state: Mutex::new(SlotState {
                 queue: VecDeque::new(),
                 capacity: DEFAULT_WATCH_CAPACITY,
+                queued_bytes: 0,
+                max_bytes: DEFAULT_WATCH_BYTES,
                 lagged_from: None,
                 closed: false,
                 #[cfg(feature = "async")]
@@ -251,7 +266,9 @@ impl Hub {
         let mut s = lock(&slot.state);
         s.queue.clear();
         s.lagged_from = None;
+        // Held by the history anyway: the replay may exceed the buffer's limits.
         s.queue.extend(st.history.iter().filter(|r| r.seq >= from).cloned());
+        s.queued_bytes = s.queue.iter().map(|r| r.bytes).sum();
         slot.wake(&mut s);
         Ok(())
     }
@@ -346,6 +363,20 @@ pub struct Commit<T> {
 
 /// The encoded key range a subscription is narrowed to.
 type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+fn in_range(r: &KeyRange, key: &[u8]) -> bool {
+    let above = match &r.0 {
+        Bound::Included(lo) => key >= lo.as_slice(),
+        Bound::Excluded(lo) => key > lo.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let below = match &r.1 {
+        Bound::Included(hi) => key <= hi.as_slice(),
+        Bound::Excluded(hi) => key < hi.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
 
 /// A subscription to the committed changes of rows of `T`: see
 /// [`Db::watch`](crate::Db::watch). Receive with [`recv`](Watch::recv),
@@ -455,6 +486,21 @@ impl<T: Entity> Watch<T> {
         Ok(self)
     }
 
+    /// Sets how many bytes of keys and rows the subscription buffers before it lags
+    /// ([`DEFAULT_WATCH_BYTES`] unless set). A commit larger than that is delivered
+    /// alone, when the buffer is empty.
+    #[must_use]
+    pub fn max_bytes(self, bytes: usize) -> Self {
+        lock(&self.slot.state).max_bytes = bytes;
+        self
+    }
+
+    /// How many bytes of keys and rows the buffered commits hold.
+    #[must_use]
+    pub fn pending_bytes(&self) -> usize {
+        lock(&self.slot.state).queued_bytes
+    }
+
     /// How many commits are buffered, not yet received.
     #[must_use]
     pub fn pending(&self) -> usize {
@@ -476,6 +522,7 @@ impl<T: Entity> Watch<T> {
 
     fn take(state: &mut SlotState) -> Next {
         if let Some(r) = state.queue.pop_front() {
+            state.queued_bytes -= r.bytes;
             return Next::Record(r);
         }
         if let Some(from) = state.lagged_from.take() {
@@ -565,7 +612,7 @@ impl<T: Entity> Watch<T> {
                 continue;
             }
             if let Some(r) = range {
-                if !(r.0.as_ref().map(Vec::as_slice), r.1.as_ref().map(Vec::as_slice)).contains(c.key) {
+                if !in_range(r, c.key) {
                     continue;
                 }
             }
@@ -613,20 +660,16 @@ pub struct WatchStream<T: Entity>(Watch<T>);
 
 #[cfg(feature = "async")]
 impl<T: Entity> Watch<T> {
-    /// This subscription as a `Stream` (feature `async`).
+    /// This subscription as a `Stream` (feature `async`), for async code: it waits
+    /// without blocking a thread. `tests/watch.rs` and the web example use it.
     ///
-    /// ```
-    /// # use drift::prelude::*;
-    /// # #[derive(Entity, Debug, Clone, PartialEq)]
-    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// ```ignore
     /// use futures::StreamExt;
     ///
-    /// let db = Db::builder().entity::<Task>().in_memory()?;
     /// let mut tasks = db.watch::<Task>()?.into_stream();
-    /// db.write(|tx| tx.insert(&Task { id: 7 }).map(drop))?;
-    /// let commit = futures::executor::block_on(tasks.next()).expect("open")?;
-    /// assert_eq!(commit.changes[0].new_row(), Some(&Task { id: 7 }));
-    /// # Ok::<(), drift::Error>(())
+    /// while let Some(commit) = tasks.next().await {
+    ///     println!("commit {}: {} changes", commit?.seq, commit.changes.len());
+    /// }
     /// ```
     #[must_use]
     pub fn into_stream(self) -> WatchStream<T> {

@@ -41,6 +41,7 @@
 //! `remote`, `into`, `from`, `try_from` and a one-way `skip_serializing` or
 //! `skip_deserializing` on a field are errors: the layout they give cannot be described.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod expand;
 mod internals;

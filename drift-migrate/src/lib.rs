@@ -22,6 +22,7 @@
 //! drift-migrate reads and writes the file only through drift-core's engine-neutral
 //! [`drift_core::raw`] interface.
 #![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 mod apply;
 mod diff;

@@ -201,6 +201,7 @@ impl Row {
     }
 
     /// The value of field `name`, to change in place.
+    #[must_use]
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
         self.fields.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v)
     }

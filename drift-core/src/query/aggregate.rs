@@ -296,9 +296,11 @@ macro_rules! extreme {
 extreme!(Min, "min", std::cmp::Ordering::is_lt);
 extreme!(Max, "max", std::cmp::Ordering::is_gt);
 
-/// Several aggregates computed in one pass: a tuple of [`Agg`]s (or one).
+/// The aggregates of one pass: a single aggregate ([`count`], [`sum`], [`avg`],
+/// [`min`], [`max`]), whose output is its value, or a tuple of up to six [`Agg`]s,
+/// whose output is the tuple of their values.
 pub trait AggSet<T>: Clone + Send + Sync + 'static {
-    /// The tuple of results.
+    /// The result: one aggregate's value, or the tuple of values.
     type Output: Clone + std::fmt::Debug + Send + Sync + 'static;
     #[doc(hidden)]
     type Accs: Clone + Send + Sync + 'static;
@@ -349,6 +351,45 @@ agg_tuple!(A 0, B 1, C 2);
 agg_tuple!(A 0, B 1, C 2, D 3);
 agg_tuple!(A 0, B 1, C 2, D 3, E 4);
 agg_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+
+// One aggregate on its own is a set whose output is the bare value, so that
+// `q.aggregate(count())` returns `u64` rather than `(u64,)`. The impls are per type:
+// a blanket `impl<A: Agg<T>> AggSet<T> for A` would overlap the tuple impls, since
+// another crate may implement `Agg<Local>` for a tuple.
+macro_rules! agg_single {
+    ($ty:ty, [$($gen:tt)*]) => {
+        impl<$($gen)*> AggSet<T> for $ty
+        where
+            $ty: Agg<T>,
+        {
+            type Output = <$ty as Agg<T>>::Output;
+            type Accs = <$ty as Agg<T>>::Acc;
+            fn init(&self) -> Self::Accs {
+                Agg::init(self)
+            }
+            fn update(&self, accs: &mut Self::Accs, row: &T) -> Result<()> {
+                Agg::update(self, accs, row)
+            }
+            fn needs_rows(&self) -> bool {
+                Agg::needs_rows(self)
+            }
+            fn add_rows(&self, accs: &mut Self::Accs, n: u64) {
+                Agg::add_rows(self, accs, n);
+            }
+            fn finish(&self, accs: &Self::Accs) -> Result<Self::Output> {
+                Agg::finish(self, accs)
+            }
+            fn describe(&self) -> Vec<String> {
+                vec![Agg::describe(self)]
+            }
+        }
+    };
+}
+agg_single!(Count, [T: 'static]);
+agg_single!(Sum<T, V>, [T: 'static, V: 'static]);
+agg_single!(Avg<T, V>, [T: 'static, V: 'static]);
+agg_single!(Min<T, V>, [T: 'static, V: 'static]);
+agg_single!(Max<T, V>, [T: 'static, V: 'static]);
 
 /// A comparison on an aggregate's value, for `having`: `count().gt(2)`.
 #[derive(Clone)]
@@ -446,20 +487,28 @@ macro_rules! comparisons {
     ($ty:ty, $scalar:ty, [$($gen:tt)*]) => {
         impl<$($gen)*> $ty {
             /// `having`: the aggregate equals `v`.
+            #[must_use]
             pub fn eq(self, v: $scalar) -> Having<Self, $scalar> { Having { agg: self, op: Cmp::Eq, value: v } }
             /// `having`: the aggregate differs from `v`.
+            #[must_use]
             pub fn ne(self, v: $scalar) -> Having<Self, $scalar> { Having { agg: self, op: Cmp::Ne, value: v } }
             /// `having`: the aggregate is less than `v`.
+            #[must_use]
             pub fn lt(self, v: $scalar) -> Having<Self, $scalar> { Having { agg: self, op: Cmp::Lt, value: v } }
             /// `having`: the aggregate is at most `v`.
+            #[must_use]
             pub fn lte(self, v: $scalar) -> Having<Self, $scalar> { Having { agg: self, op: Cmp::Lte, value: v } }
             /// `having`: the aggregate is greater than `v`.
+            #[must_use]
             pub fn gt(self, v: $scalar) -> Having<Self, $scalar> { Having { agg: self, op: Cmp::Gt, value: v } }
             /// `having`: the aggregate is at least `v`.
+            #[must_use]
             pub fn gte(self, v: $scalar) -> Having<Self, $scalar> { Having { agg: self, op: Cmp::Gte, value: v } }
             /// Groups ordered by this aggregate, ascending.
+            #[must_use]
             pub fn asc(self) -> AggOrder<Self> { AggOrder { agg: self, desc: false } }
             /// Groups ordered by this aggregate, descending.
+            #[must_use]
             pub fn desc(self) -> AggOrder<Self> { AggOrder { agg: self, desc: true } }
         }
     };

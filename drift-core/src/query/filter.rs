@@ -210,36 +210,43 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
     }
 
     /// The field equals `value`.
+    #[must_use]
     pub fn eq(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Eq, value.into_operand(), "=", std::cmp::Ordering::is_eq)
     }
 
     /// The field differs from `value`.
+    #[must_use]
     pub fn ne(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Ne, value.into_operand(), "!=", std::cmp::Ordering::is_ne)
     }
 
     /// The field is less than `value`.
+    #[must_use]
     pub fn lt(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Lt, value.into_operand(), "<", std::cmp::Ordering::is_lt)
     }
 
     /// The field is less than or equal to `value`.
+    #[must_use]
     pub fn lte(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Lte, value.into_operand(), "<=", std::cmp::Ordering::is_le)
     }
 
     /// The field is greater than `value`.
+    #[must_use]
     pub fn gt(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Gt, value.into_operand(), ">", std::cmp::Ordering::is_gt)
     }
 
     /// The field is greater than or equal to `value`.
+    #[must_use]
     pub fn gte(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Gte, value.into_operand(), ">=", std::cmp::Ordering::is_ge)
     }
 
     /// `lo <= field <= hi`, inclusive at both ends as in SQL.
+    #[must_use]
     pub fn between(self, lo: impl IntoOperand<V>, hi: impl IntoOperand<V>) -> Filter<T> {
         let (lo, hi) = (lo.into_operand(), hi.into_operand());
         let operand = encode(&lo).and_then(|a| encode(&hi).map(|b| Operand::Two(a, b)));
@@ -248,6 +255,7 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
     }
 
     /// The field equals one of `values`.
+    #[must_use]
     pub fn in_list<A: IntoOperand<V>>(self, values: Vec<A>) -> Filter<T> {
         let values: Vec<V> = values.into_iter().map(IntoOperand::into_operand).collect();
         let operand = values.iter().map(encode).collect::<Result<Vec<_>, _>>().map(Operand::List);
@@ -287,6 +295,7 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
 
 impl<T: 'static> Field<T, String> {
     /// The string field starts with `prefix`.
+    #[must_use]
     pub fn starts_with(self, prefix: impl AsRef<str>) -> Filter<T> {
         let prefix = prefix.as_ref().to_owned();
         let mut bytes = Vec::with_capacity(prefix.len());
@@ -298,12 +307,14 @@ impl<T: 'static> Field<T, String> {
 
 impl<T: 'static, X: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, Option<X>> {
     /// The optional field is `None`.
+    #[must_use]
     pub fn is_none(self) -> Filter<T> {
         let shown = format!("{} IS NONE", self.name);
         self.pred(Op::IsNone, Ok(Operand::One(vec![0])), shown, Option::is_none)
     }
 
     /// The optional field is `Some`.
+    #[must_use]
     pub fn is_some(self) -> Filter<T> {
         let shown = format!("{} IS SOME", self.name);
         self.pred(Op::IsSome, Ok(Operand::None), shown, Option::is_some)

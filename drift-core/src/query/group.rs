@@ -88,12 +88,19 @@ pub struct GroupBy<'tx, T, G> {
     key: G,
 }
 
+impl<T, G: Debug> Debug for GroupBy<'_, T, G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupBy").field("query", &self.query).field("key", &self.key).finish()
+    }
+}
+
 impl<'tx, T: Entity, G: GroupKey<T>> GroupBy<'tx, T, G> {
     pub(crate) fn new(query: Query<'tx, T>, key: G) -> Self {
         GroupBy { query, key }
     }
 
-    /// The aggregates computed per group: `(count(), sum(F), ...)`.
+    /// The aggregates computed per group: one (`count()`, each group's value a `u64`)
+    /// or a tuple (`(count(), sum(F), ...)`, each group's value the tuple of values).
     pub fn aggregate<A: AggSet<T>>(self, aggs: A) -> Grouped<'tx, T, G, A> {
         Grouped {
             query: self.query,
@@ -133,6 +140,16 @@ pub trait GroupOrder<T> {
 /// A resolved group ordering (opaque).
 pub struct GroupOrdering<T>(GroupOrd<T>);
 
+/// Shows the ordering as `explain` does: `age DESC`, `sum(likes) ASC`.
+impl<T> Debug for GroupOrdering<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            GroupOrd::Key(_, desc, name) => write!(f, "{name} {}", if *desc { "DESC" } else { "ASC" }),
+            GroupOrd::Agg(agg, _) => f.write_str(&agg.describe()),
+        }
+    }
+}
+
 impl<T: Entity> GroupOrder<T> for Order<T> {
     fn resolve(self, fields: &[usize]) -> Result<GroupOrdering<T>, &'static str> {
         match fields.iter().position(|&f| f == self.field) {
@@ -163,6 +180,21 @@ pub struct Grouped<'tx, T, G, A> {
     order: Vec<Result<GroupOrdering<T>, &'static str>>,
     limit: Option<usize>,
     offset: usize,
+}
+
+impl<T, G: Debug, A: Debug> Debug for Grouped<'_, T, G, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let having: Vec<String> = self.having.iter().map(|h| h.describe()).collect();
+        f.debug_struct("Grouped")
+            .field("query", &self.query)
+            .field("key", &self.key)
+            .field("aggs", &self.aggs)
+            .field("having", &having)
+            .field("order", &self.order)
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish()
+    }
 }
 
 /// One group being accumulated.

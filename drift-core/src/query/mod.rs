@@ -7,6 +7,7 @@ pub(crate) mod filter;
 pub(crate) mod group;
 pub(crate) mod plan;
 pub(crate) mod stats;
+pub(crate) mod workload;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -68,12 +69,52 @@ impl<T> std::fmt::Debug for Query<'_, T> {
 /// A streaming iterator over query results.
 pub struct QueryIter<'tx, T> {
     inner: Box<dyn Iterator<Item = Result<T>> + 'tx>,
+    /// Counts the query in the workload when the iterator is dropped.
+    observed: Option<IterObserved<'tx>>,
+}
+
+/// A query run through an iterator, counted when the iterator is dropped.
+struct IterObserved<'tx> {
+    reader: Reader<'tx>,
+    observe: Observe,
+    info: Option<workload::ShapeInfo>,
+    returned: u64,
 }
 
 impl<T> Iterator for QueryIter<'_, T> {
     type Item = Result<T>;
     fn next(&mut self) -> Option<Result<T>> {
-        self.inner.next()
+        let next = self.inner.next();
+        if let (Some(Ok(_)), Some(o)) = (&next, &mut self.observed) {
+            o.returned += 1;
+        }
+        next
+    }
+}
+
+impl<T> Drop for QueryIter<'_, T> {
+    fn drop(&mut self) {
+        if let Some(o) = self.observed.take() {
+            let m = o.observe.measure(&o.reader, o.returned, 0);
+            let plan = o.info.as_ref().map(|i| i.plan.clone());
+            o.reader.workload.record(o.observe.hash, o.info, plan, m);
+        }
+    }
+}
+
+/// A query being measured for the workload analyzer.
+#[derive(Debug, Clone, Copy)]
+struct Observe {
+    hash: u64,
+    terminal: workload::Terminal,
+    start: Instant,
+    decoded: u64,
+}
+
+impl Observe {
+    fn measure(&self, reader: &Reader<'_>, returned: u64, counted: u64) -> workload::Measure {
+        let examined = reader.counters.rows_decoded.get().saturating_sub(self.decoded) + counted;
+        workload::Measure { time: self.start.elapsed(), examined, returned }
     }
 }
 
@@ -431,8 +472,67 @@ impl<'tx, T: Entity> Query<'tx, T> {
         p.exec.for_each_row(&mut each)
     }
 
+    /// Starts measuring this query for the workload analyzer, when it is on.
+    fn observe(&self, terminal: workload::Terminal) -> Option<Observe> {
+        if !self.reader.workload.enabled() {
+            return None;
+        }
+        let hash = workload::shape_hash(
+            std::any::TypeId::of::<T>(),
+            self.filter.as_ref(),
+            &self.order,
+            self.limit.is_some(),
+            self.offset > 0,
+            terminal,
+        );
+        Some(Observe { hash, terminal, start: Instant::now(), decoded: self.reader.counters.rows_decoded.get() })
+    }
+
+    /// The description of this query's shape, with `plan`.
+    fn shape_info(&self, terminal: workload::Terminal, plan: String) -> workload::ShapeInfo {
+        let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
+        let (limit, offset) = (self.limit.is_some(), self.offset > 0);
+        workload::shape_info(schema, self.filter.as_ref(), &self.order, limit, offset, terminal, plan)
+    }
+
+    /// This query's plan, as `explain` prints it.
+    fn plan_text(&self) -> String {
+        self.explain().map_or_else(|e| format!("(not planned: {e})"), |p| p.to_string())
+    }
+
+    /// Counts a finished call of this query in the workload (and, with the `tracing`
+    /// feature, reports it; a slow call as a warning with its plan).
+    fn observed(&self, o: Option<Observe>, returned: u64, counted: u64) {
+        let Some(o) = o else { return };
+        let m = o.measure(&self.reader, returned, counted);
+        let wl = self.reader.workload;
+        let (known, wants_plan) = wl.status(o.hash, m.time);
+        let plan = wants_plan.then(|| self.plan_text());
+        let info = (!known).then(|| self.shape_info(o.terminal, plan.clone().unwrap_or_default()));
+        #[cfg(feature = "tracing")]
+        {
+            let entity = entity_name::<T>();
+            let micros = u64::try_from(m.time.as_micros()).unwrap_or(u64::MAX);
+            if wl.is_slow(m.time) {
+                let shape = self.shape_info(o.terminal, String::new()).shape;
+                let plan = plan.as_deref().unwrap_or_default();
+                tracing::warn!(target: "drift::slow_query", entity, %shape, micros, rows_examined = m.examined, rows_returned = m.returned, "slow query:\n{plan}");
+            } else {
+                tracing::debug!(target: "drift::query", entity, micros, rows_examined = m.examined, rows_returned = m.returned, "query");
+            }
+        }
+        wl.record(o.hash, info, plan, m);
+    }
+
     /// All results, with the relations named by `with` loaded.
     fn collect(&self) -> Result<Vec<T>> {
+        let o = self.observe(workload::Terminal::Rows);
+        let all = self.collect_rows()?;
+        self.observed(o, all.len() as u64, 0);
+        Ok(all)
+    }
+
+    fn collect_rows(&self) -> Result<Vec<T>> {
         let p = self.prepare(false, None)?;
         let mut all = Vec::new();
         self.drive(p, &mut |row| {
@@ -453,11 +553,18 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// As [`explain`](Self::explain); each item may carry a decode or storage error.
     pub fn iter(&self) -> Result<QueryIter<'tx, T>> {
         if !self.with.is_empty() {
-            return Ok(QueryIter { inner: Box::new(self.collect()?.into_iter().map(Ok)) });
+            return Ok(QueryIter { inner: Box::new(self.collect()?.into_iter().map(Ok)), observed: None });
         }
+        let observe = self.observe(workload::Terminal::Rows);
         let p = self.prepare(false, None)?;
+        let observed = observe.map(|o| {
+            // Described now when new: the iterator has no query to describe when dropped.
+            let info = (!self.reader.workload.knows(o.hash))
+                .then(|| self.shape_info(o.terminal, self.describe(&p, false).to_string()));
+            IterObserved { reader: self.reader, observe: o, info, returned: 0 }
+        });
         let mut t = std::time::Duration::ZERO;
-        Ok(QueryIter { inner: self.run(p, &mut t)? })
+        Ok(QueryIter { inner: self.run(p, &mut t)?, observed })
     }
 
     /// All results.
@@ -494,7 +601,17 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn count(&self) -> Result<u64> {
+        let o = self.observe(workload::Terminal::Count);
+        let (n, counted) = self.count_rows()?;
+        self.observed(o, 1, counted);
+        Ok(n)
+    }
+
+    /// The number of matching rows, and how many index entries or keys were counted
+    /// to find it (rows decoded are counted apart).
+    fn count_rows(&self) -> Result<(u64, u64)> {
         let p = self.prepare_with(&[], true, None)?;
+        let mut counted = 0u64;
         let skip = self.offset as u64;
         let take = self.limit.map_or(u64::MAX, |l| l as u64);
         let cap = skip.saturating_add(take);
@@ -511,6 +628,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
                         break;
                     }
                 }
+                counted = n;
                 n
             }
         } else {
@@ -521,7 +639,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
             })?;
             n
         };
-        Ok(total.saturating_sub(skip).min(take))
+        Ok((total.saturating_sub(skip).min(take), counted))
     }
 
     /// The primary keys of the results, in result order.
@@ -533,13 +651,32 @@ impl<'tx, T: Entity> Query<'tx, T> {
     }
 
     /// Computes aggregates over the matching rows (after offset and limit) in one
-    /// pass: `q.aggregate((count(), sum(F), avg(F)))`.
+    /// pass. One aggregate returns its value: `q.aggregate(count())` is a `u64`. A
+    /// tuple returns the tuple of values: `q.aggregate((count(), sum(F), avg(F)))` is a
+    /// `(u64, u64, Option<f64>)`. `count` and `sum` give a value (0 when no row
+    /// matches); `avg`, `min` and `max` give an `Option`, `None` when no row matches.
+    ///
+    /// ```
+    /// use drift_core::{Entity, Field, ReadTx, Result, avg, count, max, sum};
+    ///
+    /// // For any entity with a `u32` field, such as `Post::LIKES`.
+    /// fn popular<P: Entity>(tx: &ReadTx, likes: Field<P, u32>) -> Result<(u64, u64, Option<f64>, Option<u32>)> {
+    ///     let q = tx.query::<P>().filter(likes.gt(50));
+    ///     let n: u64 = q.aggregate(count())?;
+    ///     let total: u64 = q.aggregate(sum(likes))?;
+    ///     let mean: Option<f64> = q.aggregate(avg(likes))?;
+    ///     let top: Option<u32> = q.aggregate(max(likes))?;
+    ///     Ok((n, total, mean, top))
+    /// }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Overflow`] when an integer sum does not fit its type, and as
     /// [`iter`](Self::iter).
     pub fn aggregate<A: AggSet<T>>(&self, aggs: A) -> Result<A::Output> {
+        let o = self.observe(workload::Terminal::Aggregate);
         let mut accs = aggs.init();
+        let mut counted = 0;
         if aggs.needs_rows() {
             let p = self.prepare(false, None)?;
             self.drive(p, &mut |row| {
@@ -547,9 +684,13 @@ impl<'tx, T: Entity> Query<'tx, T> {
                 Ok(true)
             })?;
         } else {
-            aggs.add_rows(&mut accs, self.count()?);
+            let (n, c) = self.count_rows()?;
+            counted = c;
+            aggs.add_rows(&mut accs, n);
         }
-        aggs.finish(&accs)
+        let out = aggs.finish(&accs)?;
+        self.observed(o, 1, counted);
+        Ok(out)
     }
 
     fn one<A: Agg<T>>(&self, agg: A) -> Result<A::Output> {

@@ -91,6 +91,7 @@ impl ReadTx {
             dirty: &[],
             planner: &self.shared.planner,
             strict: self.shared.strict_loading,
+            workload: &self.shared.workload,
         }
     }
 
@@ -211,6 +212,7 @@ impl WriteTx {
             dirty: &self.dirty,
             planner: &self.shared.planner,
             strict: self.shared.strict_loading,
+            workload: &self.shared.workload,
         }
     }
 

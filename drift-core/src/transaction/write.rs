@@ -265,11 +265,7 @@ impl WriteTx {
             }
             Some(row) => {
                 old_row = row.bytes().to_vec();
-                if info.indexes.is_empty() {
-                    None
-                } else {
-                    Some(crate::row::decode(&self.counters, kbuf, &old_row)?)
-                }
+                if info.indexes.is_empty() { None } else { Some(crate::row::decode(&self.counters, kbuf, &old_row)?) }
             }
         };
         encode_row(entity, kbuf, rbuf)?;
