@@ -181,6 +181,20 @@ fn measure_drift_range(db: &Db) -> BoxResult<u64> {
     })?)
 }
 
+/// 20,000 small queries (an age, limit 10): what `query_stats` bookkeeping costs a
+/// query, measured with it on (`small-queries`) and off (`small-queries-nostats`).
+#[inline(never)]
+fn measure_drift_small_queries(db: &Db) -> BoxResult<u64> {
+    Ok(db.read(|tx| {
+        let mut sum = 0u64;
+        for i in 0..20_000u32 {
+            let rows = tx.query::<User>().filter(User::AGE.eq(18 + i % 60)).limit(10).all()?;
+            sum += rows.iter().map(|u| u.id).sum::<u64>();
+        }
+        Ok(sum)
+    })?)
+}
+
 #[inline(never)]
 fn measure_drift_group(db: &Db) -> BoxResult<u64> {
     Ok(db.read(|tx| {
@@ -343,6 +357,14 @@ fn main() -> BoxResult<()> {
         "scan-cache" => ("drift query().all(), cache on", black_box(measure_drift_scan(&open_drift(true)?)?)),
         "range" => ("drift age index range", black_box(measure_drift_range(&open_drift(false)?)?)),
         "group" => ("drift group_by(age) count+avg", black_box(measure_drift_group(&open_drift(false)?)?)),
+        "small-queries" => {
+            let db = Db::builder().entity::<User>().cache_capacity(0).open(drift_path())?;
+            ("drift 20,000 queries age = x limit 10, query_stats on", black_box(measure_drift_small_queries(&db)?))
+        }
+        "small-queries-nostats" => {
+            let db = Db::builder().entity::<User>().cache_capacity(0).query_stats(false).open(drift_path())?;
+            ("drift 20,000 queries age = x limit 10, query_stats off", black_box(measure_drift_small_queries(&db)?))
+        }
         "raw-get" => {
             let ids = ids(n, gets);
             let db = Database::open(raw_path())?;

@@ -618,11 +618,35 @@ impl Db {
     pub fn write<R>(&self, mut f: impl FnMut(&mut WriteTx) -> Result<R>) -> Result<R> {
         let mut attempt = 1;
         loop {
+            // With the `tracing` feature, the attempt is a span: the queries it runs are
+            // its children, and it ends with how the attempt went.
+            #[cfg(feature = "tracing")]
+            let span = tracing::debug_span!(
+                "drift.write",
+                db = %self.inner.display,
+                attempt,
+                outcome = tracing::field::Empty,
+                micros = tracing::field::Empty
+            );
+            #[cfg(feature = "tracing")]
+            let _entered = span.enter();
+            #[cfg(feature = "tracing")]
+            let start = std::time::Instant::now();
             let run = self.begin_write().and_then(|mut tx| {
                 let r = f(&mut tx)?;
                 tx.commit()?;
                 Ok(r)
             });
+            #[cfg(feature = "tracing")]
+            {
+                let outcome = match &run {
+                    Ok(_) => "committed",
+                    Err(Error::Conflict { .. }) => "conflict",
+                    Err(_) => "rolled back",
+                };
+                span.record("outcome", outcome);
+                span.record("micros", u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
+            }
             match run {
                 Err(Error::Conflict { .. }) if attempt < WRITE_ATTEMPTS => {
                     std::thread::sleep(backoff(attempt));
@@ -638,6 +662,8 @@ impl Db {
     /// # Errors
     /// The closure's error, or [`Error::Storage`] when the transaction cannot start.
     pub fn read<R>(&self, f: impl FnOnce(&ReadTx) -> Result<R>) -> Result<R> {
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!("drift.read", db = %self.inner.display).entered();
         let tx = self.begin_read()?;
         f(&tx)
     }

@@ -518,7 +518,10 @@ impl<'tx, T: Entity> Query<'tx, T> {
                 let plan = plan.as_deref().unwrap_or_default();
                 tracing::warn!(target: "drift::slow_query", entity, %shape, micros, rows_examined = m.examined, rows_returned = m.returned, "slow query:\n{plan}");
             } else {
-                tracing::debug!(target: "drift::query", entity, micros, rows_examined = m.examined, rows_returned = m.returned, "query");
+                if tracing::enabled!(target: "drift::query", tracing::Level::DEBUG) {
+                    let shape = self.shape_info(o.terminal, String::new()).shape;
+                    tracing::debug!(target: "drift::query", entity, %shape, micros, rows_examined = m.examined, rows_returned = m.returned, "query");
+                }
             }
         }
         wl.record(o.hash, info, plan, m);
@@ -526,6 +529,8 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// All results, with the relations named by `with` loaded.
     fn collect(&self) -> Result<Vec<T>> {
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!("drift.query", entity = entity_name::<T>()).entered();
         let o = self.observe(workload::Terminal::Rows);
         let all = self.collect_rows()?;
         self.observed(o, all.len() as u64, 0);
@@ -601,6 +606,8 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn count(&self) -> Result<u64> {
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!("drift.query", entity = entity_name::<T>()).entered();
         let o = self.observe(workload::Terminal::Count);
         let (n, counted) = self.count_rows()?;
         self.observed(o, 1, counted);
@@ -674,6 +681,8 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// [`Error::Overflow`] when an integer sum does not fit its type, and as
     /// [`iter`](Self::iter).
     pub fn aggregate<A: AggSet<T>>(&self, aggs: A) -> Result<A::Output> {
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!("drift.query", entity = entity_name::<T>()).entered();
         let o = self.observe(workload::Terminal::Aggregate);
         let mut accs = aggs.init();
         let mut counted = 0;

@@ -247,6 +247,8 @@ impl WriteTx {
         }
         guard.armed = false;
         shared.commits.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "tracing")]
+        tracing::debug!(target: "drift::commit", changes = changes.len(), "commit");
         if wrote {
             shared.watch.publish(changes);
         }
