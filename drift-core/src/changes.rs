@@ -86,13 +86,20 @@ impl ChangeSet {
     }
 
     /// How many changes the set holds.
+    #[cfg(any(test, feature = "tracing"))]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// The bytes of keys and rows the set holds.
-    pub(crate) fn byte_len(&self) -> usize {
-        self.bytes.len()
+    /// What the set has allocated: its arena and its entries.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        self.bytes.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+
+    /// Gives back what undone changes left allocated.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.entries.shrink_to_fit();
     }
 
     /// The changes in the order they were made.

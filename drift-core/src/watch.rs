@@ -25,6 +25,7 @@
 
 use std::collections::VecDeque;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -78,6 +79,8 @@ impl Default for HistoryLimits {
 pub(crate) struct Hub {
     state: Mutex<HubState>,
     limits: HistoryLimits,
+    /// See [`Hub::commit_order`].
+    order: Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -96,6 +99,9 @@ struct HubState {
 struct Slot {
     state: Mutex<SlotState>,
     ready: Condvar,
+    /// Set while `state.lagged_from` is: the writer skips a lagging subscription
+    /// without taking its lock.
+    lagging: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -105,9 +111,15 @@ struct SlotState {
     /// The bytes of the records in `queue`, and their limit.
     queued_bytes: usize,
     max_bytes: usize,
+    /// How many of the first commits in `queue` a resume replayed from the history
+    /// (not counted in `queued_bytes`).
+    replayed: usize,
     /// The first commit not given to it because the buffer was full.
     lagged_from: Option<u64>,
     closed: bool,
+    /// Threads blocked in `recv`: only then is the condition variable signalled (a
+    /// signal is a system call even with no waiter).
+    waiting: usize,
     #[cfg(feature = "async")]
     waker: Option<std::task::Waker>,
 }
@@ -117,32 +129,61 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Slot {
-    fn wake(&self, state: &mut SlotState) {
-        self.ready.notify_all();
+    /// Wakes whoever waits on the subscription, after its lock is released (a woken
+    /// thread would otherwise block on the lock at once). `wake` is what
+    /// [`SlotState::take_wake`] took.
+    fn wake(&self, wake: Wake) {
+        if wake.blocked {
+            self.ready.notify_all();
+        }
         #[cfg(feature = "async")]
-        if let Some(w) = state.waker.take() {
+        if let Some(w) = wake.waker {
             w.wake();
         }
-        #[cfg(not(feature = "async"))]
-        let _ = state;
     }
 
     /// Gives `record` to the subscription, or marks it lagged when its buffer is full.
-    fn offer(&self, record: &Arc<Record>) {
-        let mut st = lock(&self.state);
-        if st.lagged_from.is_some() {
+    /// Returns whom to wake: the caller wakes them once it holds no lock (a waker may
+    /// drop a task whose subscription then unsubscribes, taking the hub's lock).
+    fn offer(&self, record: &Arc<Record>) -> Option<Wake> {
+        if self.lagging.load(Ordering::Acquire) {
             // Lagging: nothing more until it has taken the lag notice, so that it
             // learns of the gap before any commit after it.
-            return;
+            return None;
         }
-        let over_bytes = !st.queue.is_empty() && st.queued_bytes + record.bytes > st.max_bytes;
-        if st.queue.len() >= st.capacity || over_bytes {
+        let mut st = lock(&self.state);
+        if st.lagged_from.is_some() {
+            return None;
+        }
+        // Commits replayed by `resume_from` are held by the history anyway: they do not
+        // count against the buffer's limits.
+        let own = st.queue.len() - st.replayed;
+        let over_bytes = own > 0 && st.queued_bytes + record.bytes > st.max_bytes;
+        if own >= st.capacity || over_bytes {
             st.lagged_from = Some(record.seq);
+            self.lagging.store(true, Ordering::Release);
         } else {
             st.queued_bytes += record.bytes;
             st.queue.push_back(Arc::clone(record));
         }
-        self.wake(&mut st);
+        Some(st.take_wake())
+    }
+}
+
+/// Who to wake: blocked threads, an async task.
+struct Wake {
+    blocked: bool,
+    #[cfg(feature = "async")]
+    waker: Option<std::task::Waker>,
+}
+
+impl SlotState {
+    fn take_wake(&mut self) -> Wake {
+        Wake {
+            blocked: self.waiting > 0,
+            #[cfg(feature = "async")]
+            waker: self.waker.take(),
+        }
     }
 }
 
@@ -158,6 +199,7 @@ impl Hub {
                 closed: false,
             }),
             limits,
+            order: Mutex::new(()),
         }
     }
 
@@ -171,54 +213,79 @@ impl Hub {
 
     /// Numbers the committed `changes` and gives them to the subscriptions of the
     /// entities they touch; keeps them in the history.
-    pub(crate) fn publish(&self, changes: ChangeSet) {
+    ///
+    /// The caller holds [`Hub::commit_order`] from before its commit until this returns,
+    /// so that commits are numbered in the order they were made.
+    pub(crate) fn publish(&self, mut changes: ChangeSet) {
         if changes.is_empty() {
             return;
         }
-        let mut st = lock(&self.state);
-        if st.closed {
-            return;
-        }
-        st.last += 1;
-        let bytes = changes.byte_len() + changes.len() * 48;
-        let entities = changes.entities();
-        let record = Arc::new(Record { seq: st.last, bytes, changes, entities });
-        for &e in &record.entities {
-            if let Some(slots) = st.subs.get(e as usize) {
-                for slot in slots {
-                    slot.offer(&record);
+        // What a record holds is what it allocated: a savepoint that undid a large
+        // write left capacity behind.
+        changes.shrink_to_fit();
+        let mut wakes = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            if st.closed {
+                return;
+            }
+            st.last += 1;
+            let bytes = changes.allocated_bytes() + std::mem::size_of::<Record>();
+            let entities = changes.entities();
+            let record = Arc::new(Record { seq: st.last, bytes, changes, entities });
+            for &e in &record.entities {
+                if let Some(slots) = st.subs.get(e as usize) {
+                    for slot in slots {
+                        if let Some(w) = slot.offer(&record) {
+                            wakes.push((Arc::clone(slot), w));
+                        }
+                    }
+                }
+            }
+            if self.limits.commits > 0 {
+                if bytes > self.limits.bytes {
+                    // Held, the history would miss a commit in its middle.
+                    st.history.clear();
+                    st.history_bytes = 0;
+                } else {
+                    st.history.push_back(record);
+                    st.history_bytes += bytes;
+                    while st.history.len() > self.limits.commits || st.history_bytes > self.limits.bytes {
+                        if let Some(old) = st.history.pop_front() {
+                            st.history_bytes -= old.bytes;
+                        }
+                    }
                 }
             }
         }
-        if self.limits.commits == 0 {
-            return;
+        for (slot, w) in wakes {
+            slot.wake(w);
         }
-        if bytes > self.limits.bytes {
-            // Held, the history would miss a commit in its middle.
-            st.history.clear();
-            st.history_bytes = 0;
-            return;
-        }
-        st.history.push_back(record);
-        st.history_bytes += bytes;
-        while st.history.len() > self.limits.commits || st.history_bytes > self.limits.bytes {
-            if let Some(old) = st.history.pop_front() {
-                st.history_bytes -= old.bytes;
-            }
-        }
+    }
+
+    /// Held from before a commit that changed rows until its [`publish`](Hub::publish)
+    /// returns: the next such commit cannot publish first (on redb the next writer can
+    /// begin as soon as the commit releases the file's write lock).
+    pub(crate) fn commit_order(&self) -> MutexGuard<'_, ()> {
+        lock(&self.order)
     }
 
     /// Ends every subscription: the database is closed.
     pub(crate) fn close(&self) {
-        let mut st = lock(&self.state);
-        st.closed = true;
-        st.history.clear();
-        for slot in st.subs.iter().flatten() {
-            let mut s = lock(&slot.state);
-            s.closed = true;
-            slot.wake(&mut s);
+        let slots: Vec<Arc<Slot>> = {
+            let mut st = lock(&self.state);
+            st.closed = true;
+            st.history.clear();
+            st.subs.drain(..).flatten().collect()
+        };
+        for slot in slots {
+            let wake = {
+                let mut s = lock(&slot.state);
+                s.closed = true;
+                s.take_wake()
+            };
+            slot.wake(wake);
         }
-        st.subs.clear();
     }
 
     /// The number of the last commit published.
@@ -233,12 +300,15 @@ impl Hub {
                 capacity: DEFAULT_WATCH_CAPACITY,
                 queued_bytes: 0,
                 max_bytes: DEFAULT_WATCH_BYTES,
+                replayed: 0,
                 lagged_from: None,
                 closed: false,
+                waiting: 0,
                 #[cfg(feature = "async")]
                 waker: None,
             }),
             ready: Condvar::new(),
+            lagging: AtomicBool::new(false),
         });
         let mut st = lock(&self.state);
         if st.closed {
@@ -257,19 +327,26 @@ impl Hub {
     }
 
     /// Refills `slot` with the held commits from number `from` on.
-    fn resume(&self, slot: &Slot, from: u64, entity: &'static str) -> Result<()> {
+    fn resume(&self, slot: &Slot, ordinal: usize, from: u64, entity: &'static str) -> Result<()> {
         let st = lock(&self.state);
-        let oldest = st.history.front().map_or(st.last + 1, |r| r.seq);
-        if from < oldest || from > st.last + 1 {
+        let oldest = st.history.front().map_or(st.last.saturating_add(1), |r| r.seq);
+        if from < oldest || from > st.last.saturating_add(1) {
             return Err(Error::HistoryGap { entity, requested: from, oldest });
         }
+        let ordinal = u32::try_from(ordinal).unwrap_or(u32::MAX);
         let mut s = lock(&slot.state);
         s.queue.clear();
         s.lagged_from = None;
-        // Held by the history anyway: the replay may exceed the buffer's limits.
-        s.queue.extend(st.history.iter().filter(|r| r.seq >= from).cloned());
-        s.queued_bytes = s.queue.iter().map(|r| r.bytes).sum();
-        slot.wake(&mut s);
+        slot.lagging.store(false, Ordering::Release);
+        // Held by the history anyway: the replay does not count against the buffer's
+        // limits (see `Slot::offer`).
+        s.queue.extend(st.history.iter().filter(|r| r.seq >= from && r.entities.contains(&ordinal)).cloned());
+        s.replayed = s.queue.len();
+        s.queued_bytes = 0;
+        let wake = s.take_wake();
+        drop(s);
+        drop(st);
+        slot.wake(wake);
         Ok(())
     }
 }
@@ -481,9 +558,18 @@ impl<T: Entity> Watch<T> {
     /// # Errors
     /// [`Error::HistoryGap`] when the database no longer holds commit `from` (or has
     /// not numbered it: a number from an earlier run is above or below this run's).
-    pub fn resume_from(self, from: u64) -> Result<Self> {
-        self.hub.resume(&self.slot, from, entity_name::<T>())?;
+    pub fn resume_from(mut self, from: u64) -> Result<Self> {
+        self.resume(from)?;
         Ok(self)
+    }
+
+    /// As [`resume_from`](Watch::resume_from), in place: on [`Error::HistoryGap`] the
+    /// subscription is kept, unchanged, and goes on with live commits.
+    ///
+    /// # Errors
+    /// As [`resume_from`](Watch::resume_from).
+    pub fn resume(&mut self, from: u64) -> Result<()> {
+        self.hub.resume(&self.slot, self.entity, from, entity_name::<T>())
     }
 
     /// Sets how many bytes of keys and rows the subscription buffers before it lags
@@ -520,12 +606,17 @@ impl<T: Entity> Watch<T> {
         self.hub.last()
     }
 
-    fn take(state: &mut SlotState) -> Next {
+    fn take(slot: &Slot, state: &mut SlotState) -> Next {
         if let Some(r) = state.queue.pop_front() {
-            state.queued_bytes -= r.bytes;
+            if state.replayed > 0 {
+                state.replayed -= 1;
+            } else {
+                state.queued_bytes -= r.bytes;
+            }
             return Next::Record(r);
         }
         if let Some(from) = state.lagged_from.take() {
+            slot.lagging.store(false, Ordering::Release);
             return Next::Lagged(from);
         }
         if state.closed { Next::Closed } else { Next::Empty }
@@ -539,20 +630,20 @@ impl<T: Entity> Watch<T> {
             let next = {
                 let mut st = lock(&self.slot.state);
                 loop {
-                    match Self::take(&mut st) {
+                    match Self::take(&self.slot, &mut st) {
                         Next::Empty => {}
                         other => break other,
                     }
-                    st = match deadline {
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    if left.is_some_and(|l| l.is_zero()) {
+                        break Next::Empty;
+                    }
+                    st.waiting += 1;
+                    st = match left {
                         None => self.slot.ready.wait(st).unwrap_or_else(PoisonError::into_inner),
-                        Some(d) => {
-                            let left = d.saturating_duration_since(Instant::now());
-                            if left.is_zero() {
-                                break Next::Empty;
-                            }
-                            self.slot.ready.wait_timeout(st, left).unwrap_or_else(PoisonError::into_inner).0
-                        }
+                        Some(left) => self.slot.ready.wait_timeout(st, left).unwrap_or_else(PoisonError::into_inner).0,
                     };
+                    st.waiting -= 1;
                 }
             };
             match self.convert(next) {
@@ -699,7 +790,7 @@ impl<T: Entity> futures_core::Stream for WatchStream<T> {
         loop {
             let next = {
                 let mut st = lock(&this.slot.state);
-                match Watch::<T>::take(&mut st) {
+                match Watch::<T>::take(&this.slot, &mut st) {
                     Next::Empty => {
                         st.waker = Some(cx.waker().clone());
                         return Poll::Pending;

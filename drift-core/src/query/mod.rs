@@ -73,20 +73,26 @@ pub struct QueryIter<'tx, T> {
     observed: Option<IterObserved<'tx>>,
 }
 
-/// A query run through an iterator, counted when the iterator is dropped.
+/// A query run through an iterator, counted when the iterator is dropped: only the
+/// time and rows of its own `next` calls (and of its start), not the caller's work
+/// between them (nor the queries the caller runs per row).
 struct IterObserved<'tx> {
     reader: Reader<'tx>,
-    observe: Observe,
+    hash: u64,
     info: Option<workload::ShapeInfo>,
-    returned: u64,
+    measure: workload::Measure,
 }
 
 impl<T> Iterator for QueryIter<'_, T> {
     type Item = Result<T>;
     fn next(&mut self) -> Option<Result<T>> {
+        let Some(o) = &mut self.observed else { return self.inner.next() };
+        let (start, decoded) = (Instant::now(), o.reader.counters.rows_decoded.get());
         let next = self.inner.next();
-        if let (Some(Ok(_)), Some(o)) = (&next, &mut self.observed) {
-            o.returned += 1;
+        o.measure.time += start.elapsed();
+        o.measure.examined += o.reader.counters.rows_decoded.get().saturating_sub(decoded);
+        if let Some(Ok(_)) = &next {
+            o.measure.returned += 1;
         }
         next
     }
@@ -95,9 +101,10 @@ impl<T> Iterator for QueryIter<'_, T> {
 impl<T> Drop for QueryIter<'_, T> {
     fn drop(&mut self) {
         if let Some(o) = self.observed.take() {
-            let m = o.observe.measure(&o.reader, o.returned, 0);
+            let wl = o.reader.workload;
+            let known = !matches!(wl.status(o.hash, o.measure.time), workload::Status::New);
             let plan = o.info.as_ref().map(|i| i.plan.clone());
-            o.reader.workload.record(o.observe.hash, o.info, plan, m);
+            wl.record(o.hash, if known { None } else { o.info }, plan, o.measure);
         }
     }
 }
@@ -497,7 +504,17 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// This query's plan, as `explain` prints it.
     fn plan_text(&self) -> String {
-        self.explain().map_or_else(|e| format!("(not planned: {e})"), |p| p.to_string())
+        let mut text = self.explain().map_or_else(|e| format!("(not planned: {e})"), |p| p.to_string());
+        if text.len() > 4096 {
+            let mut cut = 4096;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+            text.shrink_to_fit();
+        }
+        text
     }
 
     /// Counts a finished call of this query in the workload (and, with the `tracing`
@@ -506,9 +523,15 @@ impl<'tx, T: Entity> Query<'tx, T> {
         let Some(o) = o else { return };
         let m = o.measure(&self.reader, returned, counted);
         let wl = self.reader.workload;
-        let (known, wants_plan) = wl.status(o.hash, m.time);
+        let status = wl.status(o.hash, m.time);
+        let wants_plan = match status {
+            workload::Status::Known { wants_plan } => wants_plan,
+            workload::Status::New => true,
+            workload::Status::Full => wl.is_slow(m.time),
+        };
         let plan = wants_plan.then(|| self.plan_text());
-        let info = (!known).then(|| self.shape_info(o.terminal, plan.clone().unwrap_or_default()));
+        let new = status == workload::Status::New;
+        let info = new.then(|| self.shape_info(o.terminal, plan.clone().unwrap_or_default()));
         #[cfg(feature = "tracing")]
         {
             let entity = entity_name::<T>();
@@ -562,14 +585,20 @@ impl<'tx, T: Entity> Query<'tx, T> {
         }
         let observe = self.observe(workload::Terminal::Rows);
         let p = self.prepare(false, None)?;
-        let observed = observe.map(|o| {
-            // Described now when new: the iterator has no query to describe when dropped.
-            let info = (!self.reader.workload.knows(o.hash))
-                .then(|| self.shape_info(o.terminal, self.describe(&p, false).to_string()));
-            IterObserved { reader: self.reader, observe: o, info, returned: 0 }
-        });
+        // Described now when new: the iterator has no query to describe when dropped.
+        let info = observe
+            .filter(|o| !self.reader.workload.knows(o.hash))
+            .map(|o| self.shape_info(o.terminal, self.describe(&p, false).to_string()));
         let mut t = std::time::Duration::ZERO;
-        Ok(QueryIter { inner: self.run(p, &mut t)?, observed })
+        let inner = self.run(p, &mut t)?;
+        // Its start (planning, and the sort when the path does not give the order).
+        let observed = observe.map(|o| IterObserved {
+            reader: self.reader,
+            hash: o.hash,
+            info,
+            measure: o.measure(&self.reader, 0, 0),
+        });
+        Ok(QueryIter { inner, observed })
     }
 
     /// All results.
@@ -610,7 +639,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
         let _span = tracing::debug_span!("drift.query", entity = entity_name::<T>()).entered();
         let o = self.observe(workload::Terminal::Count);
         let (n, counted) = self.count_rows()?;
-        self.observed(o, 1, counted);
+        self.observed(o, n, counted);
         Ok(n)
     }
 
@@ -685,20 +714,21 @@ impl<'tx, T: Entity> Query<'tx, T> {
         let _span = tracing::debug_span!("drift.query", entity = entity_name::<T>()).entered();
         let o = self.observe(workload::Terminal::Aggregate);
         let mut accs = aggs.init();
-        let mut counted = 0;
+        let (mut counted, mut matched) = (0, 0u64);
         if aggs.needs_rows() {
             let p = self.prepare(false, None)?;
             self.drive(p, &mut |row| {
+                matched += 1;
                 aggs.update(&mut accs, &row)?;
                 Ok(true)
             })?;
         } else {
             let (n, c) = self.count_rows()?;
-            counted = c;
+            (counted, matched) = (c, n);
             aggs.add_rows(&mut accs, n);
         }
         let out = aggs.finish(&accs)?;
-        self.observed(o, 1, counted);
+        self.observed(o, matched, counted);
         Ok(out)
     }
 

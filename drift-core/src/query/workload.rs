@@ -21,6 +21,14 @@ use crate::schema::EntityDescriptor;
 
 const SHARDS: usize = 16;
 
+/// Shapes kept per shard: 1,024 in all. A query of a shape beyond them is counted in
+/// [`QueryStats::untracked_calls`] (filters built from request data, an `or` per id
+/// asked for, say, would otherwise grow the record without bound).
+const SHAPES_PER_SHARD: usize = 64;
+
+/// The longest shape text kept, in bytes; longer ones end with `…`.
+const MAX_SHAPE_TEXT: usize = 400;
+
 /// The statistics of one query shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -41,7 +49,8 @@ pub struct QueryShape {
     pub worst_time: Duration,
     /// Rows read and decoded (or index entries counted) by all its calls.
     pub rows_examined: u64,
-    /// Rows (or values) returned by all its calls.
+    /// Rows returned by all its calls; for a count or an aggregate, the rows it
+    /// counted or aggregated (what matched its filter).
     pub rows_returned: u64,
     /// Calls at or over the slow-query threshold
     /// ([`DbBuilder::slow_query_threshold`](crate::DbBuilder::slow_query_threshold)).
@@ -85,6 +94,8 @@ pub struct QueryStats {
     pub shapes: Vec<QueryShape>,
     /// Indexes that would serve the workload's filters.
     pub advice: Vec<IndexAdvice>,
+    /// Queries of shapes beyond the 1,024 kept.
+    pub untracked_calls: u64,
 }
 
 impl fmt::Display for QueryStats {
@@ -96,6 +107,9 @@ impl fmt::Display for QueryStats {
                 "{:>7} {:>10.3?} {:>10.3?} {:>10} {:>10}  {}",
                 s.calls, s.total_time, s.worst_time, s.rows_examined, s.rows_returned, s.shape
             )?;
+        }
+        if self.untracked_calls > 0 {
+            writeln!(f, "{:>7} calls of shapes beyond the 1,024 kept", self.untracked_calls)?;
         }
         for a in &self.advice {
             writeln!(
@@ -132,6 +146,17 @@ pub(crate) struct ShapeInfo {
     pub(crate) range: Option<String>,
     /// The first `order_by` field, when the query has a limit.
     pub(crate) order: Option<String>,
+}
+
+/// What the record knows of a shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Seen; `wants_plan` when this call is its slowest (or slow).
+    Known { wants_plan: bool },
+    /// Not seen: describe it.
+    New,
+    /// Not seen, and no room for it: it is counted as untracked.
+    Full,
 }
 
 /// One call's measures.
@@ -179,11 +204,17 @@ pub(crate) struct Workload {
     enabled: bool,
     slow: Option<Duration>,
     shards: Vec<Shard>,
+    untracked: std::sync::atomic::AtomicU64,
 }
 
 impl Workload {
     pub(crate) fn new(enabled: bool, slow: Option<Duration>) -> Workload {
-        Workload { enabled, slow, shards: (0..SHARDS).map(|_| Mutex::default()).collect() }
+        Workload {
+            enabled,
+            slow,
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            untracked: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -199,13 +230,13 @@ impl Workload {
         self.shard(hash).contains_key(&hash)
     }
 
-    /// Whether shape `hash` was seen, and whether a call of `time` would be its
-    /// slowest (or is slow): its plan is then worth describing.
-    pub(crate) fn status(&self, hash: u64, time: Duration) -> (bool, bool) {
+    /// What the record knows of shape `hash` for a call of `time`.
+    pub(crate) fn status(&self, hash: u64, time: Duration) -> Status {
         let shard = self.shard(hash);
         match shard.get(&hash) {
-            None => (false, true),
-            Some(e) => (true, time > e.worst || self.is_slow(time)),
+            None if shard.len() >= SHAPES_PER_SHARD => Status::Full,
+            None => Status::New,
+            Some(e) => Status::Known { wants_plan: time > e.worst || self.is_slow(time) },
         }
     }
 
@@ -219,8 +250,13 @@ impl Workload {
     pub(crate) fn record(&self, hash: u64, info: Option<ShapeInfo>, plan: Option<String>, m: Measure) {
         let slow = self.is_slow(m.time);
         let mut shard = self.shard(hash);
+        let room = shard.len() < SHAPES_PER_SHARD;
         let entry = match shard.get_mut(&hash) {
             Some(e) => e,
+            None if !room => {
+                self.untracked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
             None => match info {
                 Some(info) => shard.entry(hash).or_insert(Entry {
                     info,
@@ -253,6 +289,7 @@ impl Workload {
         for s in &self.shards {
             s.lock().unwrap_or_else(PoisonError::into_inner).clear();
         }
+        self.untracked.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The report: shapes by total time, and the index advice.
@@ -276,16 +313,36 @@ impl Workload {
         }
         entries.sort_by(|a, b| b.1.total_time.cmp(&a.1.total_time).then_with(|| a.1.shape.cmp(&b.1.shape)));
         let advice = advise(&entries);
-        QueryStats { shapes: entries.into_iter().map(|(_, s)| s).collect(), advice }
+        let untracked_calls = self.untracked.load(std::sync::atomic::Ordering::Relaxed);
+        QueryStats { shapes: entries.into_iter().map(|(_, s)| s).collect(), advice, untracked_calls }
     }
 }
 
-/// Whether `fields` lead the primary key or an index of `schema`: an index on them
-/// exists already.
-fn served(schema: &EntityDescriptor, fields: &[String]) -> bool {
-    let leads =
-        |cols: &[crate::schema::Text]| fields.len() <= cols.len() && fields.iter().zip(cols).all(|(a, b)| a == b);
-    leads(&schema.primary_key) || schema.indexes.iter().any(|i| leads(&i.fields))
+/// The column lists of the primary key and of each index of `schema`.
+fn column_lists(schema: &EntityDescriptor) -> impl Iterator<Item = &[crate::schema::Text]> + '_ {
+    std::iter::once(&*schema.primary_key).chain(schema.indexes.iter().map(|i| &*i.fields))
+}
+
+/// Whether the first `eq.len()` of `cols` are the fields `eq`, in any order.
+fn leads_with_set(cols: &[crate::schema::Text], eq: &[String]) -> bool {
+    eq.len() <= cols.len() && eq.iter().all(|f| cols[..eq.len()].iter().any(|c| c == f))
+}
+
+/// The equality fields `eq` in the order of an index (or primary key) that leads with
+/// them, when one does: the advice then extends that index. Equality fields can come
+/// in any order, the filter's own order means nothing.
+fn index_order(schema: &EntityDescriptor, eq: &[String]) -> Vec<String> {
+    match column_lists(schema).find(|cols| leads_with_set(cols, eq)) {
+        Some(cols) => cols[..eq.len()].iter().map(ToString::to_string).collect(),
+        None => eq.to_vec(),
+    }
+}
+
+/// Whether an index (or the primary key) of `schema` leads with the equality fields
+/// `eq` (in any order) followed by `next`: it exists already.
+fn served(schema: &EntityDescriptor, eq: &[String], next: Option<&String>) -> bool {
+    column_lists(schema)
+        .any(|cols| leads_with_set(cols, eq) && next.is_none_or(|n| cols.get(eq.len()).is_some_and(|c| c == n)))
 }
 
 /// The indexes that would serve the workload: per shape that examined many more rows
@@ -301,20 +358,18 @@ fn advise(entries: &[(ShapeInfo, QueryShape)]) -> Vec<IndexAdvice> {
         if wasted <= 16 * s.calls.max(1) || s.rows_examined <= 2 * s.rows_returned {
             continue;
         }
-        let mut fields: Vec<String> = Vec::new();
+        let mut eq: Vec<String> = Vec::new();
         for f in &info.eq {
-            if !fields.contains(f) {
-                fields.push(f.clone());
+            if !eq.contains(f) {
+                eq.push(f.clone());
             }
         }
-        if let Some(r) = info.range.as_ref().or(info.order.as_ref()) {
-            if !fields.contains(r) {
-                fields.push(r.clone());
-            }
-        }
-        if fields.is_empty() || served(info.entity, &fields) {
+        let next = info.range.as_ref().or(info.order.as_ref()).filter(|r| !eq.contains(r));
+        if (eq.is_empty() && next.is_none()) || served(info.entity, &eq, next) {
             continue;
         }
+        let mut fields = index_order(info.entity, &eq);
+        fields.extend(next.cloned());
         let entity = info.entity.name.to_string();
         match candidates.iter_mut().find(|c| c.entity == entity && c.fields == fields) {
             Some(c) => {
@@ -493,6 +548,15 @@ pub(crate) fn shape_info<T>(
         Terminal::Count => " (count)",
         Terminal::Aggregate => " (aggregate)",
     });
+    if shape.len() > MAX_SHAPE_TEXT {
+        let mut cut = MAX_SHAPE_TEXT;
+        while !shape.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        shape.truncate(cut);
+        shape.push('…');
+        shape.shrink_to_fit();
+    }
     let order = order.first().filter(|_| limit).map(|o| field(o.field));
     ShapeInfo { entity, shape, plan, eq, range, order }
 }

@@ -236,6 +236,8 @@ impl WriteTx {
         // Only a commit that changed rows can make a cached row stale.
         let wrote = !self.changes.is_empty();
         let WriteTx { shared, store, durability, mut guard, changes, .. } = self;
+        // Commits that changed rows are published in the order they were made.
+        let order = wrote.then(|| shared.watch.commit_order());
         match shared.cache.as_ref().filter(|_| wrote) {
             Some(cache) => {
                 cache.begin_commit();
@@ -252,6 +254,7 @@ impl WriteTx {
         if wrote {
             shared.watch.publish(changes);
         }
+        drop(order);
         Ok(())
     }
 

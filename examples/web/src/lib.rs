@@ -9,7 +9,9 @@
 //! - `GET /posts/{id}`, `POST /posts/{id}/like`.
 //! - `GET /events?author_id=`: server-sent events fed by `db.watch::<Post>()`, one event
 //!   per commit (`id:` is the commit number; a client that reconnects with
-//!   `Last-Event-ID` resumes after it while the database holds it).
+//!   `Last-Event-ID` resumes after it while the database holds it, and gets a `gap`
+//!   event first when it does not). A client that reads too slowly gets the commits it
+//!   missed from the history; a `gap` event says when they are gone.
 //! - `GET /stats`: what `db.query_stats()` reports, with index advice.
 //!
 //! Drift's calls are synchronous: handlers run them on tokio's blocking pool.
@@ -319,6 +321,18 @@ fn change_out(c: &Change<Post>) -> Option<ChangeOut> {
     Some(ChangeOut { kind: kind.to_string(), post: PostOut::from(post) })
 }
 
+/// The event of one commit: `id` is its number, the data its changes.
+fn commit_event(commit: &drift::Commit<Post>) -> Event {
+    let changes: Vec<ChangeOut> = commit.changes.iter().filter_map(change_out).collect();
+    Event::default().id(commit.seq.to_string()).event("commit").json_data(&changes).unwrap_or_default()
+}
+
+/// Tells the client that commits are missing: what it asked for is no longer held (a
+/// `Last-Event-ID` from before a restart, or too old). It goes on with live commits.
+fn gap_event(reason: &str) -> Event {
+    Event::default().event("gap").data(reason)
+}
+
 async fn events(
     State(db): State<Db>,
     Query(p): Query<EventParams>,
@@ -329,19 +343,33 @@ async fn events(
         watch = watch.filter(Post::AUTHOR_ID.eq(a));
     }
     let last_seen = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let mut first = None;
     if let Some(seen) = last_seen {
-        watch = watch.resume_from(seen + 1)?;
+        // Resume after the last event the client saw, while the database holds it.
+        let resumed = match seen.checked_add(1) {
+            Some(from) => watch.resume(from).map_err(|e| e.to_string()),
+            None => Err(format!("no commit follows {seen}")),
+        };
+        first = resumed.err().map(|reason| gap_event(&reason));
     }
-    let stream = watch.into_stream().map(|item| {
-        Ok(match item {
-            Ok(commit) => {
-                let changes: Vec<ChangeOut> = commit.changes.iter().filter_map(change_out).collect();
-                Event::default().id(commit.seq.to_string()).event("commit").json_data(&changes).unwrap_or_default()
+    let live = futures::stream::unfold(watch.into_stream(), |mut s| async move {
+        loop {
+            match s.next().await? {
+                Ok(commit) => return Some((Ok(commit_event(&commit)), s)),
+                // The client read too slowly: fill the gap from the history, in place.
+                Err(drift::Error::Lagged { from, .. }) => {
+                    let mut w = s.into_inner();
+                    let gap = w.resume(from).err();
+                    s = w.into_stream();
+                    if let Some(e) = gap {
+                        return Some((Ok(gap_event(&e.to_string())), s));
+                    }
+                }
+                Err(e) => return Some((Ok(Event::default().event("error").data(e.to_string())), s)),
             }
-            // The client reconnects with Last-Event-ID and resumes from the history.
-            Err(e) => Event::default().event("error").data(e.to_string()),
-        })
+        }
     });
+    let stream = futures::stream::iter(first.map(Ok)).chain(live);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
