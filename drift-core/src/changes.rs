@@ -86,7 +86,7 @@ impl ChangeSet {
     }
 
     /// How many changes the set holds.
-    #[cfg(any(test, feature = "tracing"))]
+    #[cfg(feature = "tracing")]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

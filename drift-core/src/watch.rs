@@ -111,9 +111,10 @@ struct SlotState {
     /// The bytes of the records in `queue`, and their limit.
     queued_bytes: usize,
     max_bytes: usize,
-    /// How many of the first commits in `queue` a resume replayed from the history
-    /// (not counted in `queued_bytes`).
+    /// How many of the first commits in `queue` a resume replayed from the history,
+    /// and their bytes (not counted in `queued_bytes`).
     replayed: usize,
+    replayed_bytes: usize,
     /// The first commit not given to it because the buffer was full.
     lagged_from: Option<u64>,
     closed: bool,
@@ -170,6 +171,20 @@ impl Slot {
     }
 }
 
+/// The subscriptions a publish gave a commit to, to wake once the committer holds no
+/// lock: a waker may run a task that commits to the same database.
+#[must_use]
+pub(crate) struct Wakes(Vec<(Arc<Slot>, Wake)>);
+
+impl Wakes {
+    /// Wakes them.
+    pub(crate) fn run(self) {
+        for (slot, w) in self.0 {
+            slot.wake(w);
+        }
+    }
+}
+
 /// Who to wake: blocked threads, an async task.
 struct Wake {
     blocked: bool,
@@ -216,18 +231,18 @@ impl Hub {
     ///
     /// The caller holds [`Hub::commit_order`] from before its commit until this returns,
     /// so that commits are numbered in the order they were made.
-    pub(crate) fn publish(&self, mut changes: ChangeSet) {
+    pub(crate) fn publish(&self, mut changes: ChangeSet) -> Wakes {
+        let mut wakes = Wakes(Vec::new());
         if changes.is_empty() {
-            return;
+            return wakes;
         }
         // What a record holds is what it allocated: a savepoint that undid a large
         // write left capacity behind.
         changes.shrink_to_fit();
-        let mut wakes = Vec::new();
         {
             let mut st = lock(&self.state);
             if st.closed {
-                return;
+                return wakes;
             }
             st.last += 1;
             let bytes = changes.allocated_bytes() + std::mem::size_of::<Record>();
@@ -237,7 +252,7 @@ impl Hub {
                 if let Some(slots) = st.subs.get(e as usize) {
                     for slot in slots {
                         if let Some(w) = slot.offer(&record) {
-                            wakes.push((Arc::clone(slot), w));
+                            wakes.0.push((Arc::clone(slot), w));
                         }
                     }
                 }
@@ -258,9 +273,7 @@ impl Hub {
                 }
             }
         }
-        for (slot, w) in wakes {
-            slot.wake(w);
-        }
+        wakes
     }
 
     /// Held from before a commit that changed rows until its [`publish`](Hub::publish)
@@ -301,6 +314,7 @@ impl Hub {
                 queued_bytes: 0,
                 max_bytes: DEFAULT_WATCH_BYTES,
                 replayed: 0,
+                replayed_bytes: 0,
                 lagged_from: None,
                 closed: false,
                 waiting: 0,
@@ -342,6 +356,7 @@ impl Hub {
         // limits (see `Slot::offer`).
         s.queue.extend(st.history.iter().filter(|r| r.seq >= from && r.entities.contains(&ordinal)).cloned());
         s.replayed = s.queue.len();
+        s.replayed_bytes = s.queue.iter().map(|r| r.bytes).sum();
         s.queued_bytes = 0;
         let wake = s.take_wake();
         drop(s);
@@ -584,7 +599,8 @@ impl<T: Entity> Watch<T> {
     /// How many bytes of keys and rows the buffered commits hold.
     #[must_use]
     pub fn pending_bytes(&self) -> usize {
-        lock(&self.slot.state).queued_bytes
+        let st = lock(&self.slot.state);
+        st.queued_bytes + st.replayed_bytes
     }
 
     /// How many commits are buffered, not yet received.
@@ -610,6 +626,7 @@ impl<T: Entity> Watch<T> {
         if let Some(r) = state.queue.pop_front() {
             if state.replayed > 0 {
                 state.replayed -= 1;
+                state.replayed_bytes -= r.bytes;
             } else {
                 state.queued_bytes -= r.bytes;
             }

@@ -587,7 +587,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
         let p = self.prepare(false, None)?;
         // Described now when new: the iterator has no query to describe when dropped.
         let info = observe
-            .filter(|o| !self.reader.workload.knows(o.hash))
+            .filter(|o| self.reader.workload.wants_description(o.hash))
             .map(|o| self.shape_info(o.terminal, self.describe(&p, false).to_string()));
         let mut t = std::time::Duration::ZERO;
         let inner = self.run(p, &mut t)?;

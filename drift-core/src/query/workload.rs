@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -21,10 +22,10 @@ use crate::schema::EntityDescriptor;
 
 const SHARDS: usize = 16;
 
-/// Shapes kept per shard: 1,024 in all. A query of a shape beyond them is counted in
+/// Shapes kept: a query of a shape beyond them is counted in
 /// [`QueryStats::untracked_calls`] (filters built from request data, an `or` per id
 /// asked for, say, would otherwise grow the record without bound).
-const SHAPES_PER_SHARD: usize = 64;
+const MAX_SHAPES: usize = 1024;
 
 /// The longest shape text kept, in bytes; longer ones end with `…`.
 const MAX_SHAPE_TEXT: usize = 400;
@@ -205,6 +206,8 @@ pub(crate) struct Workload {
     slow: Option<Duration>,
     shards: Vec<Shard>,
     untracked: std::sync::atomic::AtomicU64,
+    /// Shapes kept, in all shards.
+    shapes: std::sync::atomic::AtomicUsize,
 }
 
 impl Workload {
@@ -214,6 +217,7 @@ impl Workload {
             slow,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             untracked: std::sync::atomic::AtomicU64::new(0),
+            shapes: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -225,16 +229,17 @@ impl Workload {
         self.shards[(hash >> 59) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether the shape `hash` was seen.
-    pub(crate) fn knows(&self, hash: u64) -> bool {
-        self.shard(hash).contains_key(&hash)
+    /// Whether the shape `hash` is not kept yet and there is room for it: worth
+    /// describing.
+    pub(crate) fn wants_description(&self, hash: u64) -> bool {
+        !self.shard(hash).contains_key(&hash) && self.shapes.load(Relaxed) < MAX_SHAPES
     }
 
     /// What the record knows of shape `hash` for a call of `time`.
     pub(crate) fn status(&self, hash: u64, time: Duration) -> Status {
         let shard = self.shard(hash);
         match shard.get(&hash) {
-            None if shard.len() >= SHAPES_PER_SHARD => Status::Full,
+            None if self.shapes.load(Relaxed) >= MAX_SHAPES => Status::Full,
             None => Status::New,
             Some(e) => Status::Known { wants_plan: time > e.worst || self.is_slow(time) },
         }
@@ -250,25 +255,33 @@ impl Workload {
     pub(crate) fn record(&self, hash: u64, info: Option<ShapeInfo>, plan: Option<String>, m: Measure) {
         let slow = self.is_slow(m.time);
         let mut shard = self.shard(hash);
-        let room = shard.len() < SHAPES_PER_SHARD;
         let entry = match shard.get_mut(&hash) {
             Some(e) => e,
-            None if !room => {
-                self.untracked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return;
-            }
             None => match info {
-                Some(info) => shard.entry(hash).or_insert(Entry {
-                    info,
-                    calls: 0,
-                    total: Duration::ZERO,
-                    worst: Duration::ZERO,
-                    examined: 0,
-                    returned: 0,
-                    slow: 0,
-                }),
-                // Reset meanwhile: the next call describes it again.
-                None => return,
+                // Room for one more shape: take it, or count the call as untracked.
+                Some(info)
+                    if self.shapes.fetch_update(Relaxed, Relaxed, |n| (n < MAX_SHAPES).then_some(n + 1)).is_ok() =>
+                {
+                    shard.entry(hash).or_insert(Entry {
+                        info,
+                        calls: 0,
+                        total: Duration::ZERO,
+                        worst: Duration::ZERO,
+                        examined: 0,
+                        returned: 0,
+                        slow: 0,
+                    })
+                }
+                Some(_) => {
+                    self.untracked.fetch_add(1, Relaxed);
+                    return;
+                }
+                // Not described (reset meanwhile, or no room when it ran): counted as
+                // untracked; the next call describes it again when there is room.
+                None => {
+                    self.untracked.fetch_add(1, Relaxed);
+                    return;
+                }
             },
         };
         entry.calls += 1;
@@ -289,7 +302,8 @@ impl Workload {
         for s in &self.shards {
             s.lock().unwrap_or_else(PoisonError::into_inner).clear();
         }
-        self.untracked.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.untracked.store(0, Relaxed);
+        self.shapes.store(0, Relaxed);
     }
 
     /// The report: shapes by total time, and the index advice.
@@ -313,7 +327,7 @@ impl Workload {
         }
         entries.sort_by(|a, b| b.1.total_time.cmp(&a.1.total_time).then_with(|| a.1.shape.cmp(&b.1.shape)));
         let advice = advise(&entries);
-        let untracked_calls = self.untracked.load(std::sync::atomic::Ordering::Relaxed);
+        let untracked_calls = self.untracked.load(Relaxed);
         QueryStats { shapes: entries.into_iter().map(|(_, s)| s).collect(), advice, untracked_calls }
     }
 }
@@ -328,14 +342,21 @@ fn leads_with_set(cols: &[crate::schema::Text], eq: &[String]) -> bool {
     eq.len() <= cols.len() && eq.iter().all(|f| cols[..eq.len()].iter().any(|c| c == f))
 }
 
-/// The equality fields `eq` in the order of an index (or primary key) that leads with
-/// them, when one does: the advice then extends that index. Equality fields can come
-/// in any order, the filter's own order means nothing.
+/// The equality fields `eq` in index order. Equality fields can come in any order (the
+/// filter's own order means nothing): first the longest run of them that leads an
+/// existing index (or the primary key), so that the advice extends that index, then the
+/// rest in the entity's field order, so that one set of fields is one advice.
 fn index_order(schema: &EntityDescriptor, eq: &[String]) -> Vec<String> {
-    match column_lists(schema).find(|cols| leads_with_set(cols, eq)) {
-        Some(cols) => cols[..eq.len()].iter().map(ToString::to_string).collect(),
-        None => eq.to_vec(),
-    }
+    let lead = |cols: &[crate::schema::Text]| cols.iter().take_while(|c| eq.iter().any(|f| f == &**c)).count();
+    let mut out: Vec<String> = column_lists(schema)
+        .max_by_key(|cols| lead(cols))
+        .map(|cols| cols[..lead(cols)].iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    let position = |f: &String| schema.fields.iter().position(|d| d.name == *f).unwrap_or(usize::MAX);
+    let mut rest: Vec<&String> = eq.iter().filter(|f| !out.contains(f)).collect();
+    rest.sort_by_key(|f| position(f));
+    out.extend(rest.into_iter().cloned());
+    out
 }
 
 /// Whether an index (or the primary key) of `schema` leads with the equality fields

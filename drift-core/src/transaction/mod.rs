@@ -251,10 +251,11 @@ impl WriteTx {
         shared.commits.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "tracing")]
         tracing::debug!(target: "drift::commit", changes = changes.len(), "commit");
-        if wrote {
-            shared.watch.publish(changes);
-        }
+        let wakes = wrote.then(|| shared.watch.publish(changes));
         drop(order);
+        if let Some(w) = wakes {
+            w.run();
+        }
         Ok(())
     }
 
