@@ -149,3 +149,29 @@ fn query_stats_can_be_turned_off_and_reset() {
     db.reset_query_stats();
     assert!(db.query_stats().shapes.is_empty());
 }
+
+#[test]
+fn group_by_queries_are_counted_with_the_rows_they_aggregated() {
+    let db = seeded(Db::builder());
+    db.read(|tx| {
+        for _ in 0..3 {
+            let groups = tx
+                .query::<Order>()
+                .filter(Order::DAY.lt(20))
+                .group_by(Order::CUSTOMER)
+                .aggregate(drift::count())
+                .all()?;
+            assert_eq!(groups.len(), 100);
+        }
+        Ok(())
+    })
+    .unwrap();
+    let stats = db.query_stats();
+    let grouped = stats.shapes.iter().find(|s| s.shape.contains("group by")).expect("the group_by shape");
+    assert_eq!(grouped.shape, "Order where day < ? group by customer (groups)");
+    assert_eq!(grouped.calls, 3);
+    assert_eq!(grouped.rows_returned, 3 * 200, "the rows it aggregated");
+    assert_eq!(grouped.rows_examined, 3 * 2_000, "a full scan each time");
+    assert!(grouped.plan.contains("Group"), "{}", grouped.plan);
+    assert_eq!(stats.advice[0].fields, ["day"], "{stats}");
+}

@@ -110,6 +110,7 @@ impl<'tx, T: Entity, G: GroupKey<T>> GroupBy<'tx, T, G> {
             order: Vec::new(),
             limit: None,
             offset: 0,
+            matched: std::cell::Cell::new(0),
         }
     }
 }
@@ -180,6 +181,8 @@ pub struct Grouped<'tx, T, G, A> {
     order: Vec<Result<GroupOrdering<T>, &'static str>>,
     limit: Option<usize>,
     offset: usize,
+    /// Rows aggregated by the last run (for the workload analyzer).
+    matched: std::cell::Cell<u64>,
 }
 
 impl<T, G: Debug, A: Debug> Debug for Grouped<'_, T, G, A> {
@@ -341,8 +344,17 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     /// [`Error::Overflow`] on an integer sum that does not fit, [`Error::Query`] for
     /// an ordering on a field that is not grouped, and as [`Query::all`].
     pub fn all(&self) -> Result<Vec<(G::Key, A::Output)>> {
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!("drift.query", entity = entity_name::<T>()).entered();
+        let group = self.key.fields();
+        let o = self.query.observe_group(&group);
         let (exec, streaming, index_only) = self.prepare(None)?;
-        self.run(&exec, streaming, index_only)
+        self.matched.set(0);
+        let groups = self.run(&exec, streaming, index_only)?;
+        // Index-only counts examine entries, not rows: what they counted.
+        let counted = if index_only { self.matched.get() } else { 0 };
+        self.query.observed_group(o, &group, self.matched.get(), counted, || self.explain());
+        Ok(groups)
     }
 
     /// Runs the query and returns its plan with actual rows and time per step.
@@ -515,6 +527,7 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     }
 
     fn update(&self, g: &mut Group<T, G::Key, A::Accs>, row: &T) -> Result<()> {
+        self.matched.set(self.matched.get() + 1);
         self.aggs.update(&mut g.accs, row)?;
         for acc in &mut g.extra {
             acc.update(row)?;
@@ -523,6 +536,7 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     }
 
     fn add_rows(&self, g: &mut Group<T, G::Key, A::Accs>, n: u64) {
+        self.matched.set(self.matched.get() + n);
         self.aggs.add_rows(&mut g.accs, n);
         for acc in &mut g.extra {
             acc.add_rows(n);

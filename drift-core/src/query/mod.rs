@@ -111,7 +111,7 @@ impl<T> Drop for QueryIter<'_, T> {
 
 /// A query being measured for the workload analyzer.
 #[derive(Debug, Clone, Copy)]
-struct Observe {
+pub(crate) struct Observe {
     hash: u64,
     terminal: workload::Terminal,
     start: Instant,
@@ -497,9 +497,54 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// The description of this query's shape, with `plan`.
     fn shape_info(&self, terminal: workload::Terminal, plan: String) -> workload::ShapeInfo {
+        self.shape_info_grouped(terminal, &[], plan)
+    }
+
+    fn shape_info_grouped(&self, terminal: workload::Terminal, group: &[usize], plan: String) -> workload::ShapeInfo {
         let schema: &'static crate::schema::EntityDescriptor = T::SCHEMA;
         let (limit, offset) = (self.limit.is_some(), self.offset > 0);
-        workload::shape_info(schema, self.filter.as_ref(), &self.order, limit, offset, terminal, plan)
+        workload::shape_info(schema, self.filter.as_ref(), &self.order, limit, offset, terminal, group, plan)
+    }
+
+    /// Starts measuring this query as the rows of a `group_by` over `group`.
+    pub(crate) fn observe_group(&self, group: &[usize]) -> Option<Observe> {
+        self.observe(workload::Terminal::Group).map(|mut o| {
+            o.hash = workload::group_hash(o.hash, group);
+            o
+        })
+    }
+
+    /// Counts a finished `group_by` over `group` that aggregated `matched` rows; `plan`
+    /// describes it when wanted.
+    pub(crate) fn observed_group(
+        &self,
+        o: Option<Observe>,
+        group: &[usize],
+        matched: u64,
+        counted: u64,
+        plan: impl FnOnce() -> Result<Plan>,
+    ) {
+        let Some(o) = o else { return };
+        let m = o.measure(&self.reader, matched, counted);
+        let wl = self.reader.workload;
+        let status = wl.status(o.hash, m.time);
+        let wants_plan = match status {
+            workload::Status::Known { wants_plan } => wants_plan,
+            workload::Status::New => true,
+            workload::Status::Full => wl.is_slow(m.time),
+        };
+        let plan = wants_plan.then(|| plan().map_or_else(|e| format!("(not planned: {e})"), |p| p.to_string()));
+        let info = (status == workload::Status::New)
+            .then(|| self.shape_info_grouped(o.terminal, group, plan.clone().unwrap_or_default()));
+        #[cfg(feature = "tracing")]
+        if wl.is_slow(m.time) {
+            let entity = entity_name::<T>();
+            let micros = u64::try_from(m.time.as_micros()).unwrap_or(u64::MAX);
+            let shape = self.shape_info_grouped(o.terminal, group, String::new()).shape;
+            let plan = plan.as_deref().unwrap_or_default();
+            tracing::warn!(target: "drift::slow_query", entity, %shape, micros, rows_examined = m.examined, rows_returned = m.returned, "slow query:\n{plan}");
+        }
+        wl.record(o.hash, info, plan, m);
     }
 
     /// This query's plan, as `explain` prints it.

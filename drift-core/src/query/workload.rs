@@ -133,6 +133,7 @@ pub(crate) enum Terminal {
     Rows,
     Count,
     Aggregate,
+    Group,
 }
 
 /// A shape seen for the first time: its text and what the advisor needs.
@@ -516,7 +517,20 @@ pub(crate) fn shape_hash<T>(
     h.finish()
 }
 
-/// The text of a query's shape and what the advisor reads of it.
+/// The hash of a `group_by` over the fields `group` of a query whose shape hash is
+/// `base`.
+pub(crate) fn group_hash(base: u64, group: &[usize]) -> u64 {
+    use std::hash::BuildHasher;
+    let mut h = foldhash::fast::FixedState::with_seed(base).build_hasher();
+    for &g in group {
+        h.write_usize(g);
+    }
+    h.finish()
+}
+
+/// The text of a query's shape and what the advisor reads of it; `group` are the
+/// fields of a `group_by`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn shape_info<T>(
     entity: &'static EntityDescriptor,
     filter: Option<&Node<T>>,
@@ -524,6 +538,7 @@ pub(crate) fn shape_info<T>(
     limit: bool,
     offset: bool,
     terminal: Terminal,
+    group: &[usize],
     plan: String,
 ) -> ShapeInfo {
     let mut shape = entity.name.to_string();
@@ -552,6 +567,10 @@ pub(crate) fn shape_info<T>(
         }
     }
     let field = |i: usize| entity.fields.get(i).map_or_else(|| "?".to_string(), |f| f.name.to_string());
+    if !group.is_empty() {
+        shape.push_str(" group by ");
+        shape.push_str(&group.iter().map(|&g| field(g)).collect::<Vec<_>>().join(", "));
+    }
     if !order.is_empty() {
         let parts: Vec<String> =
             order.iter().map(|o| format!("{}{}", field(o.field), if o.desc { " desc" } else { "" })).collect();
@@ -568,6 +587,7 @@ pub(crate) fn shape_info<T>(
         Terminal::Rows => " (rows)",
         Terminal::Count => " (count)",
         Terminal::Aggregate => " (aggregate)",
+        Terminal::Group => " (groups)",
     });
     if shape.len() > MAX_SHAPE_TEXT {
         let mut cut = MAX_SHAPE_TEXT;
