@@ -14,6 +14,9 @@ mod blog;
 #[cfg(feature = "etcd")]
 #[path = "common/etcd_server.rs"]
 mod etcd_server;
+#[cfg(feature = "etcd")]
+#[path = "common/shelves.rs"]
+mod later;
 
 use blog::{Comment, Post, Profile, Tag, User, builder, post, user};
 use drift::prelude::*;
@@ -483,27 +486,7 @@ mod etcd {
         assert!(db.check().unwrap().is_ok());
     }
 
-    mod later {
-        //! Entities of two programs sharing one database: the first knows `Shelf`
-        //! only; the second adds `Book`, whose rows a shelf's delete must respect.
-        use drift::prelude::*;
-
-        #[derive(Entity, Debug, Clone, PartialEq, Default)]
-        pub struct Shelf {
-            #[drift(primary_key)]
-            pub id: u64,
-        }
-
-        #[derive(Entity, Debug, Clone, PartialEq, Default)]
-        pub struct Book {
-            #[drift(primary_key)]
-            pub id: u64,
-            #[drift(index)]
-            pub shelf_id: u64,
-            #[drift(belongs_to(Shelf, key = shelf_id, on_delete = restrict))]
-            pub shelf: BelongsTo<Shelf>,
-        }
-    }
+    use crate::later;
 
     #[test]
     fn a_relation_another_handle_stores_later_is_enforced_at_once() {

@@ -11,25 +11,8 @@ use etcd_server::Server;
 
 const ROOMY: &[&str] = &["--max-txn-ops", "100000", "--max-request-bytes", "33554432"];
 
-mod lib {
-    use drift::prelude::*;
-
-    #[derive(Entity, Debug, Clone, PartialEq, Default)]
-    pub struct Shelf {
-        #[drift(primary_key)]
-        pub id: u64,
-    }
-
-    #[derive(Entity, Debug, Clone, PartialEq, Default)]
-    pub struct Book {
-        #[drift(primary_key)]
-        pub id: u64,
-        #[drift(index)]
-        pub shelf_id: u64,
-        #[drift(belongs_to(Shelf, key = shelf_id, on_delete = restrict))]
-        pub shelf: BelongsTo<Shelf>,
-    }
-}
+#[path = "common/shelves.rs"]
+mod lib;
 
 /// Another process drops an entity this handle registers (`drop_entity`: its tables and
 /// its stored descriptor go, the generation moves). The refresh in `Db::begin_write`

@@ -528,11 +528,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
         let m = o.measure(&self.reader, matched, counted);
         let wl = self.reader.workload;
         let status = wl.status(o.hash, m.time);
-        let wants_plan = match status {
-            workload::Status::Known { wants_plan } => wants_plan,
-            workload::Status::New => true,
-            workload::Status::Full => wl.is_slow(m.time),
-        };
+        let wants_plan = status.wants_plan(wl.is_slow(m.time));
         let plan = wants_plan.then(|| plan().map_or_else(|e| format!("(not planned: {e})"), |p| p.to_string()));
         let info = (status == workload::Status::New)
             .then(|| self.shape_info_grouped(o.terminal, group, plan.clone().unwrap_or_default()));
@@ -569,11 +565,7 @@ impl<'tx, T: Entity> Query<'tx, T> {
         let m = o.measure(&self.reader, returned, counted);
         let wl = self.reader.workload;
         let status = wl.status(o.hash, m.time);
-        let wants_plan = match status {
-            workload::Status::Known { wants_plan } => wants_plan,
-            workload::Status::New => true,
-            workload::Status::Full => wl.is_slow(m.time),
-        };
+        let wants_plan = status.wants_plan(wl.is_slow(m.time));
         let plan = wants_plan.then(|| self.plan_text());
         let new = status == workload::Status::New;
         let info = new.then(|| self.shape_info(o.terminal, plan.clone().unwrap_or_default()));

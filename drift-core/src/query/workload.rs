@@ -161,6 +161,18 @@ pub(crate) enum Status {
     Full,
 }
 
+impl Status {
+    /// Whether the call's plan is worth describing: a new shape, the slowest call of a
+    /// known one, or a `slow` call.
+    pub(crate) fn wants_plan(self, slow: bool) -> bool {
+        match self {
+            Status::Known { wants_plan } => wants_plan,
+            Status::New => true,
+            Status::Full => slow,
+        }
+    }
+}
+
 /// One call's measures.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Measure {
@@ -180,25 +192,8 @@ struct Entry {
     slow: u64,
 }
 
-/// A shape's hash is already a hash.
-#[derive(Default)]
-pub(crate) struct Passthrough(u64);
-
-impl Hasher for Passthrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Shard = Mutex<HashMap<u64, Entry, BuildHasherDefault<Passthrough>>>;
+/// A shape's hash is already a hash: taken as it is.
+type Shard = Mutex<HashMap<u64, Entry, BuildHasherDefault<crate::catalog::TypeIdHasher>>>;
 
 /// The per-database record of query shapes.
 #[derive(Debug)]
@@ -226,7 +221,10 @@ impl Workload {
         self.enabled || self.slow.is_some()
     }
 
-    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, HashMap<u64, Entry, BuildHasherDefault<Passthrough>>> {
+    fn shard(
+        &self,
+        hash: u64,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, Entry, BuildHasherDefault<crate::catalog::TypeIdHasher>>> {
         self.shards[(hash >> 59) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -4,20 +4,9 @@
 
 use std::time::Duration;
 
-struct Service {
-    base: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+mod common;
 
-async fn start() -> Service {
-    let dir = tempfile::tempdir().unwrap();
-    let db = drift_web_example::open(&dir.path().join("web.drift")).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, drift_web_example::app(db)).await });
-    Service { base: format!("http://{addr}"), client: reqwest::Client::new(), _dir: dir }
-}
+use common::{Service, start};
 
 impl Service {
     /// The status of `GET /events` with `Last-Event-ID: id`, or what went wrong.
@@ -123,10 +112,7 @@ async fn a_client_that_fell_behind_still_gets_every_commit() {
             (0..4).map(|_| tx.insert(&Post { author_id: author, title: title.clone(), ..Default::default() })).collect()
         })
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = drift_web_example::app(db.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = common::serve(db.clone()).await;
 
     let connect = |last: Option<u64>, small: bool| async move {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();

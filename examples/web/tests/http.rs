@@ -6,20 +6,9 @@ use std::time::Duration;
 use drift_web_example::{ChangeOut, FieldError, Page, PostOut};
 use serde_json::{Value, json};
 
-struct Service {
-    base: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+mod common;
 
-async fn start() -> Service {
-    let dir = tempfile::tempdir().unwrap();
-    let db = drift_web_example::open(&dir.path().join("web.drift")).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, drift_web_example::app(db)).await });
-    Service { base: format!("http://{addr}"), client: reqwest::Client::new(), _dir: dir }
-}
+use common::{Service, start};
 
 impl Service {
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
