@@ -137,7 +137,16 @@ impl DbBuilder {
     /// none: a subscription then gets only commits made after it began.
     ///
     /// ```
-    /// let builder = drift_core::Db::builder().watch_history(10_000, 64 << 20);
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().watch_history(10_000, 64 << 20).in_memory()?;
+    /// let first = db.watch::<Task>()?.last_commit() + 1;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }).map(drop))?;
+    /// // A subscription made later still gets the commit, from the history.
+    /// let mut late = db.watch::<Task>()?.resume_from(first)?;
+    /// assert_eq!(late.try_recv().expect("held")?.seq, first);
+    /// # Ok::<(), drift::Error>(())
     /// ```
     pub fn watch_history(mut self, commits: usize, bytes: usize) -> Self {
         self.watch_history = crate::watch::HistoryLimits { commits, bytes };
