@@ -70,6 +70,7 @@ fn queries_are_reported_inside_their_transaction_span() {
     assert!(query.contains("drift.query{entity=\"Item\"}"), "{query}");
     assert!(query.contains("shape=Item where kind = ? limit ? (rows)"), "{query}");
     assert!(query.contains("rows_returned=5"), "{query}");
+    assert!(query.contains("access=Index range on `kind`"), "the plan's access line: {query}");
     let commit = out.lines().find(|l| l.contains("drift::commit")).unwrap_or_else(|| panic!("a commit event:\n{out}"));
     assert!(commit.contains("drift.write") && commit.contains("attempt=1"), "inside the write span: {commit}");
     assert!(commit.contains("changes=1"), "{commit}");

@@ -580,7 +580,17 @@ impl<'tx, T: Entity> Query<'tx, T> {
             } else {
                 if tracing::enabled!(target: "drift::query", tracing::Level::DEBUG) {
                     let shape = self.shape_info(o.terminal, String::new()).shape;
-                    tracing::debug!(target: "drift::query", entity, %shape, micros, rows_examined = m.examined, rows_returned = m.returned, "query");
+                    // The plan's access line ("Index range on `author_id` ..."), when
+                    // this call described it; else planned again: debug logging pays.
+                    let described = plan.clone().unwrap_or_else(|| self.plan_text());
+                    let access = described
+                        .lines()
+                        .filter(|l| !l.trim_start().starts_with("advice:"))
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    tracing::debug!(target: "drift::query", entity, %shape, %access, micros, rows_examined = m.examined, rows_returned = m.returned, "query");
                 }
             }
         }
