@@ -89,6 +89,20 @@ impl Default for DbBuilder {
 impl DbBuilder {
     /// Registers an entity: its tables are created on open and its stored schema is
     /// checked against the compiled one.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Note { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// assert_eq!(db.read(|tx| tx.get::<Task>(&1))?, None);
+    /// // An entity that was not registered has no table.
+    /// let err = db.read(|tx| tx.get::<Note>(&1)).unwrap_err();
+    /// assert_eq!(err.kind(), drift::ErrorKind::UnknownEntity);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn entity<T: Entity>(mut self) -> Self {
         let id = TypeId::of::<T>();
         if !self.entities.iter().any(|r| r.type_id == id) {
@@ -109,6 +123,15 @@ impl DbBuilder {
     }
 
     /// The registered entities, with their typed row checks.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let builder = Db::builder().entity::<Task>().entity::<Task>();
+    /// let names: Vec<&str> = builder.compiled().iter().map(|c| &*c.schema.name).collect();
+    /// assert_eq!(names, ["Task"]); // registered once
+    /// ```
     #[must_use]
     pub fn compiled(&self) -> &[CompiledEntity] {
         &self.compiled
@@ -116,6 +139,19 @@ impl DbBuilder {
 
     /// The durability of write transactions that do not set their own (default
     /// [`Durability::Immediate`]).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().durability(Durability::None).in_memory()?;
+    /// // Each commit is visible at once; `flush` makes them all durable.
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// db.write(|tx| tx.insert(&Task { id: 2 }))?;
+    /// db.flush()?;
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().count())?, 2);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
@@ -124,6 +160,29 @@ impl DbBuilder {
     /// Turns every lazy relation load into [`Error::StrictLoading`], so that an
     /// N+1 pattern fails in tests instead of running slowly: load relations with
     /// `query.with(..)` instead.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct User { #[drift(primary_key)] id: u64, name: String }
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Post {
+    /// #     #[drift(primary_key)] id: u64,
+    /// #     author_id: u64,
+    /// #     #[drift(belongs_to(User, key = author_id, on_delete = cascade))] author: BelongsTo<User>,
+    /// # }
+    /// let db = Db::builder().entity::<User>().entity::<Post>().strict_loading(true).in_memory()?;
+    /// db.write(|tx| {
+    ///     tx.insert(&User { id: 1, name: "Ann".into() })?;
+    ///     tx.insert(&Post { id: 1, author_id: 1, ..Default::default() })
+    /// })?;
+    /// let tx = db.begin_read()?;
+    /// let lazy = tx.get::<Post>(&1)?.expect("inserted");
+    /// assert_eq!(lazy.author(&tx).unwrap_err().kind(), drift::ErrorKind::StrictLoading);
+    /// let eager = tx.query::<Post>().with(Post::AUTHOR).first()?.expect("inserted");
+    /// assert_eq!(eager.author(&tx)?.name, "Ann");
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn strict_loading(mut self, strict: bool) -> Self {
         self.strict_loading = strict;
         self
@@ -156,6 +215,16 @@ impl DbBuilder {
     /// Whether the database counts the queries it runs by shape for
     /// [`Db::query_stats`] (default: on). Off, a query does no bookkeeping, unless a
     /// [`slow_query_threshold`](Self::slow_query_threshold) is set.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().query_stats(false).in_memory()?;
+    /// db.read(|tx| tx.query::<Task>().all())?;
+    /// assert_eq!(db.query_stats().shapes.len(), 0);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn query_stats(mut self, on: bool) -> Self {
         self.query_stats = on;
         self
@@ -176,6 +245,19 @@ impl DbBuilder {
     /// How many decoded entities the cache keeps (default
     /// [`DEFAULT_CACHE_CAPACITY`]); 0 turns the cache off. The cache is exact: a
     /// transaction never sees a cached row that differs from its own snapshot.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().cache_capacity(0).in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// for _ in 0..3 {
+    ///     assert_eq!(db.read(|tx| tx.get::<Task>(&1))?, Some(Task { id: 1 }));
+    /// }
+    /// assert_eq!(db.stats().cache_hits, 0); // every read decoded the row
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn cache_capacity(mut self, entities: usize) -> Self {
         self.cache_capacity = entities;
         self
@@ -185,12 +267,37 @@ impl DbBuilder {
     /// yet committed) at `bytes`; the engine's default (1 GiB for redb) otherwise.
     /// Memory use then stays near this figure whatever the file's size, also while
     /// a migration rewrites every row.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().page_cache(16 << 20).in_memory()?;
+    /// db.write(|tx| (0..1_000).try_for_each(|id| tx.insert(&Task { id }).map(drop)))?;
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().count())?, 1_000);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn page_cache(mut self, bytes: usize) -> Self {
         self.page_cache = Some(bytes);
         self
     }
 
     /// Opens the database file at `path`, creating it when missing.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// let path = dir.path().join("tasks.drift");
+    /// let db = Db::builder().entity::<Task>().open(&path)?;
+    /// db.write(|tx| tx.insert(&Task { id: 7 }))?;
+    /// drop(db);
+    /// // Opened again, the file holds what was committed.
+    /// let db = Db::builder().entity::<Task>().open(&path)?;
+    /// assert_eq!(db.read(|tx| tx.get::<Task>(&7))?, Some(Task { id: 7 }));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotADatabase`] when the file is not a Drift database or is damaged,
@@ -330,6 +437,19 @@ impl DbBuilder {
     }
 
     /// Opens a fresh database that lives in memory only.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().count())?, 1);
+    /// // Another in-memory database starts empty.
+    /// let other = Db::builder().entity::<Task>().in_memory()?;
+    /// assert_eq!(other.read(|tx| tx.query::<Task>().count())?, 0);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Registration`] when two entities share a table name or a relation's
@@ -494,6 +614,15 @@ fn backoff(attempt: u32) -> std::time::Duration {
 
 impl Db {
     /// Starts configuring a database.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// assert_eq!(db.schemas().next().map(|s| &*s.name), Some("Task"));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn builder() -> DbBuilder {
         DbBuilder::default()
     }
@@ -563,6 +692,18 @@ impl Db {
     /// current writer to finish. Dropping the transaction without
     /// [`WriteTx::commit`] rolls it back.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut tx = db.begin_write()?;
+    /// tx.insert(&Task { id: 1 })?;
+    /// tx.commit()?;
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().count())?, 1);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Storage`] when the store fails.
     pub fn begin_write(&self) -> Result<WriteTx> {
@@ -600,6 +741,19 @@ impl Db {
     /// Starts a read transaction on a snapshot of the last commit. Readers never
     /// block the writer nor each other.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let snapshot = db.begin_read()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// // The snapshot still sees the database as it was when it began.
+    /// assert_eq!(snapshot.get::<Task>(&1)?, None);
+    /// assert_eq!(db.begin_read()?.get::<Task>(&1)?, Some(Task { id: 1 }));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Storage`] when the store fails.
     pub fn begin_read(&self) -> Result<ReadTx> {
@@ -620,6 +774,22 @@ impl Db {
     /// growing pause between attempts; `f` is therefore `FnMut`, and should have no
     /// effects outside the transaction that a second run would repeat. redb runs one
     /// writer at a time and never conflicts, so there `f` runs once.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// // An `Err` rolls the whole transaction back.
+    /// let failed = db.write(|tx| {
+    ///     tx.insert(&Task { id: 2 })?;
+    ///     tx.insert(&Task { id: 1 }) // the key is taken
+    /// });
+    /// assert_eq!(failed.unwrap_err().kind(), drift::ErrorKind::AlreadyExists);
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().keys())?, [1]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The closure's error, or the commit's; [`Error::Conflict`] when every attempt
@@ -668,6 +838,17 @@ impl Db {
 
     /// Runs `f` in a read transaction and returns its result.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, title: String }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1, title: "write docs".into() }))?;
+    /// let title = db.read(|tx| Ok(tx.get::<Task>(&1)?.map(|t| t.title)))?;
+    /// assert_eq!(title.as_deref(), Some("write docs"));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// The closure's error, or [`Error::Storage`] when the transaction cannot start.
     pub fn read<R>(&self, f: impl FnOnce(&ReadTx) -> Result<R>) -> Result<R> {
@@ -679,6 +860,17 @@ impl Db {
 
     /// Makes every commit so far durable, including those made with
     /// [`Durability::None`].
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().durability(Durability::None).in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?; // visible now, not yet synced
+    /// db.flush()?;
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().count())?, 1);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Storage`] when the sync fails.
@@ -692,6 +884,21 @@ impl Db {
     /// while any transaction is open or starting; transactions that start while it
     /// runs wait for it to finish.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (0..100).try_for_each(|id| tx.insert(&Task { id }).map(drop)))?;
+    /// db.write(|tx| tx.delete_where(Task::ID.lt(90)))?;
+    /// let reader = db.begin_read()?;
+    /// assert_eq!(db.compact().unwrap_err().kind(), drift::ErrorKind::Storage); // never waits
+    /// drop(reader);
+    /// db.compact()?;
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().count())?, 10);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Storage`] when a transaction is open or the store fails.
     pub fn compact(&self) -> Result<bool> {
@@ -700,6 +907,19 @@ impl Db {
     }
 
     /// Database-wide counters.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let before = db.stats();
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// db.begin_write()?.rollback();
+    /// assert_eq!(db.stats().commits, before.commits + 1);
+    /// assert_eq!(db.stats().rollbacks, before.rollbacks + 1);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn stats(&self) -> DbStats {
         DbStats {
@@ -711,6 +931,19 @@ impl Db {
     }
 
     /// A snapshot of every table of the file, by name, below entities (for tools).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # #[drift(table = "tasks")]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// let raw = db.raw_read()?;
+    /// assert!(raw.has_table("tasks"));
+    /// assert_eq!(raw.count("tasks")?, 1);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Storage`] when the store fails.
@@ -726,6 +959,18 @@ impl Db {
     /// unique values are unique, no foreign key dangles (also of entities this
     /// process did not register), auto_increment marks are ahead of their keys. The
     /// report is empty on a sound file. Memory does not grow with the file.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1, done: true }))?;
+    /// let report = db.check()?;
+    /// assert!(report.is_ok());
+    /// assert_eq!((report.rows, report.index_entries, report.problem_count), (1, 1, 0));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Storage`] when the store fails; problems of the data are in the
@@ -812,11 +1057,34 @@ impl Db {
     }
 
     /// Forgets the query shapes counted so far (see [`Db::query_stats`]).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.read(|tx| tx.query::<Task>().all())?;
+    /// assert_eq!(db.query_stats().shapes.len(), 1);
+    /// db.reset_query_stats();
+    /// assert_eq!(db.query_stats().shapes.len(), 0);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn reset_query_stats(&self) {
         self.inner.workload.reset();
     }
 
     /// The schemas of the registered entities.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # #[drift(table = "tasks")]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let tables: Vec<&str> = db.schemas().map(|s| &*s.table).collect();
+    /// assert_eq!(tables, ["tasks"]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn schemas(&self) -> impl Iterator<Item = &'static EntityDescriptor> + '_ {
         self.inner.catalog.entities.iter().map(|e| e.schema)
     }

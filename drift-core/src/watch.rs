@@ -367,6 +367,27 @@ impl Hub {
 }
 
 /// A change to one row, as a subscription sees it.
+///
+/// ```
+/// # use drift::prelude::*;
+/// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+/// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+/// use drift::Change;
+///
+/// let db = Db::builder().entity::<Task>().in_memory()?;
+/// let mut changes = db.watch::<Task>()?;
+/// db.write(|tx| {
+///     tx.insert(&Task { id: 1, done: false })?;
+///     tx.update(&Task { id: 1, done: true })
+/// })?;
+/// let commit = changes.try_recv().expect("committed")?;
+/// assert_eq!(commit.changes[0], Change::Insert { new: Task { id: 1, done: false } });
+/// match &commit.changes[1] {
+///     Change::Update { old, new } => assert_eq!((old.done, new.done), (false, true)),
+///     other => panic!("an update, not {other:?}"),
+/// }
+/// # Ok::<(), drift::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Change<T> {
@@ -408,6 +429,25 @@ pub enum Change<T> {
 impl<T> Change<T> {
     /// What the statement did to the row: [`Change::Left`] and [`Change::Entered`]
     /// are updates.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// use drift::ChangeKind;
+    ///
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?;
+    /// db.write(|tx| {
+    ///     tx.upsert(&Task { id: 1 })?;
+    ///     tx.upsert(&Task { id: 1 })?;
+    ///     tx.delete::<Task>(&1).map(drop)
+    /// })?;
+    /// let commit = changes.try_recv().expect("committed")?;
+    /// let kinds: Vec<ChangeKind> = commit.changes.iter().map(|c| c.kind()).collect();
+    /// assert_eq!(kinds, [ChangeKind::Insert, ChangeKind::Update, ChangeKind::Delete]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn kind(&self) -> ChangeKind {
         match self {
@@ -418,6 +458,14 @@ impl<T> Change<T> {
     }
 
     /// The row after the change (`None` for a delete).
+    ///
+    /// ```
+    /// use drift::Change;
+    ///
+    /// let update = Change::Update { old: "draft", new: "final" };
+    /// assert_eq!(update.new_row(), Some(&"final"));
+    /// assert_eq!(Change::Delete { old: "final" }.new_row(), None);
+    /// ```
     #[must_use]
     pub fn new_row(&self) -> Option<&T> {
         match self {
@@ -430,6 +478,14 @@ impl<T> Change<T> {
     }
 
     /// The row before the change (`None` for an insert).
+    ///
+    /// ```
+    /// use drift::Change;
+    ///
+    /// let update = Change::Update { old: "draft", new: "final" };
+    /// assert_eq!(update.old_row(), Some(&"draft"));
+    /// assert_eq!(Change::Insert { new: "draft" }.old_row(), None);
+    /// ```
     #[must_use]
     pub fn old_row(&self) -> Option<&T> {
         match self {
@@ -474,7 +530,7 @@ fn in_range(r: &KeyRange, key: &[u8]) -> bool {
 /// [`Db::watch`](crate::Db::watch). Receive with [`recv`](Watch::recv),
 /// [`recv_timeout`](Watch::recv_timeout), [`try_recv`](Watch::try_recv), as a
 /// (blocking) iterator, or (feature `async`) as a `futures_core::Stream` through
-/// [`into_stream`](Watch::into_stream). Dropping it ends the subscription.
+/// `into_stream`. Dropping it ends the subscription.
 pub struct Watch<T: Entity> {
     hub: Arc<Hub>,
     slot: Arc<Slot>,
@@ -520,6 +576,18 @@ impl<T: Entity> Watch<T> {
     /// Narrows the subscription to rows whose primary key is in `range`. An update
     /// cannot change a key, so a row never leaves a key range.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut tens = db.watch::<Task>()?.range(10..20)?;
+    /// db.write(|tx| [5, 15, 25].iter().try_for_each(|&id| tx.insert(&Task { id }).map(drop)))?;
+    /// let commit = tens.try_recv().expect("committed")?;
+    /// assert_eq!(commit.changes, [drift::Change::Insert { new: Task { id: 15 } }]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Key`] when a bound cannot be encoded (a NaN float).
     pub fn range(mut self, range: impl RangeBounds<T::Key>) -> Result<Self> {
@@ -540,6 +608,20 @@ impl<T: Entity> Watch<T> {
     /// Narrows the subscription to rows that match `filter` (on any field). An update
     /// that makes a row stop matching comes as [`Change::Left`], one that makes it
     /// match as [`Change::Entered`]. Calling it again replaces the filter.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut finished = db.watch::<Task>()?.filter(Task::DONE.eq(true));
+    /// db.write(|tx| tx.insert(&Task { id: 1, done: false }))?; // not seen
+    /// db.write(|tx| tx.update(&Task { id: 1, done: true }))?;
+    /// let commit = finished.try_recv().expect("committed")?;
+    /// let entered = drift::Change::Entered { old: Task { id: 1, done: false }, new: Task { id: 1, done: true } };
+    /// assert_eq!(commit.changes, [entered]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn filter(mut self, filter: Filter<T>) -> Self {
         self.filter = Some(filter);
@@ -548,6 +630,19 @@ impl<T: Entity> Watch<T> {
 
     /// Narrows the subscription to changes of the kinds `kinds` ([`Change::Left`] and
     /// [`Change::Entered`] are updates).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut deletes = db.watch::<Task>()?.kinds([drift::ChangeKind::Delete]);
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?; // not seen
+    /// db.write(|tx| tx.delete::<Task>(&1))?;
+    /// let commit = deletes.try_recv().expect("committed")?;
+    /// assert_eq!(commit.changes, [drift::Change::Delete { old: Task { id: 1 } }]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn kinds(mut self, kinds: impl IntoIterator<Item = ChangeKind>) -> Self {
         self.kinds = [false; 3];
@@ -559,6 +654,24 @@ impl<T: Entity> Watch<T> {
 
     /// Sets how many commits the subscription buffers before it lags (at least 1;
     /// [`DEFAULT_WATCH_CAPACITY`] unless set).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?.capacity(2);
+    /// for id in 1..=3 {
+    ///     db.write(|tx| tx.insert(&Task { id }))?;
+    /// }
+    /// assert_eq!(changes.pending(), 2); // the third commit did not fit
+    /// let first = changes.try_recv().expect("buffered")?.seq;
+    /// changes.try_recv().expect("buffered")?;
+    /// let lagged = changes.try_recv().expect("lagged").unwrap_err();
+    /// assert_eq!(lagged.kind(), drift::ErrorKind::Lagged);
+    /// assert!(matches!(lagged, drift::Error::Lagged { from, .. } if from == first + 2));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn capacity(self, commits: usize) -> Self {
         lock(&self.slot.state).capacity = commits.max(1);
@@ -569,6 +682,22 @@ impl<T: Entity> Watch<T> {
     /// first, then the later ones. What the subscription had buffered is replaced.
     /// Use it with the number of an [`Error::Lagged`], or the last
     /// [`Commit::seq`] seen plus one after a reconnect.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// let seen = db.watch::<Task>()?.last_commit(); // kept by a client, say
+    /// db.write(|tx| tx.insert(&Task { id: 2 }))?;
+    /// // Later: a new subscription picks up after the last commit seen.
+    /// let mut changes = db.watch::<Task>()?.resume_from(seen + 1)?;
+    /// let commit = changes.try_recv().expect("held")?;
+    /// assert_eq!((commit.seq, commit.changes.len()), (seen + 1, 1));
+    /// assert!(changes.try_recv().is_none());
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::HistoryGap`] when the database no longer holds commit `from` (or has
@@ -581,6 +710,23 @@ impl<T: Entity> Watch<T> {
     /// As [`resume_from`](Watch::resume_from), in place: on [`Error::HistoryGap`] the
     /// subscription is kept, unchanged, and goes on with live commits.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?.capacity(1);
+    /// for id in 1..=3 {
+    ///     db.write(|tx| tx.insert(&Task { id }))?;
+    /// }
+    /// changes.try_recv().expect("buffered")?; // commit 1; 2 and 3 did not fit
+    /// let Some(Err(drift::Error::Lagged { from, .. })) = changes.try_recv() else { panic!("lagged") };
+    /// changes.resume(from)?; // the missed commits, from the history
+    /// assert_eq!(changes.try_recv().expect("held")?.seq, from);
+    /// assert_eq!(changes.try_recv().expect("held")?.seq, from + 1);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`resume_from`](Watch::resume_from).
     pub fn resume(&mut self, from: u64) -> Result<()> {
@@ -590,6 +736,21 @@ impl<T: Entity> Watch<T> {
     /// Sets how many bytes of keys and rows the subscription buffers before it lags
     /// ([`DEFAULT_WATCH_BYTES`] unless set). A commit larger than that is delivered
     /// alone, when the buffer is empty.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, title: String }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?.max_bytes(1_000);
+    /// let big = "x".repeat(2_000);
+    /// db.write(|tx| tx.insert(&Task { id: 1, title: big.clone() }))?; // alone: taken
+    /// db.write(|tx| tx.insert(&Task { id: 2, title: big.clone() }))?; // does not fit
+    /// assert_eq!(changes.pending(), 1);
+    /// changes.try_recv().expect("buffered")?;
+    /// assert_eq!(changes.try_recv().expect("lagged").unwrap_err().kind(), drift::ErrorKind::Lagged);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn max_bytes(self, bytes: usize) -> Self {
         lock(&self.slot.state).max_bytes = bytes;
@@ -597,6 +758,19 @@ impl<T: Entity> Watch<T> {
     }
 
     /// How many bytes of keys and rows the buffered commits hold.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, title: String }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1, title: "x".repeat(1_000) }))?;
+    /// assert!(changes.pending_bytes() >= 1_000);
+    /// changes.try_recv().expect("buffered")?;
+    /// assert_eq!(changes.pending_bytes(), 0);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn pending_bytes(&self) -> usize {
         let st = lock(&self.slot.state);
@@ -604,6 +778,20 @@ impl<T: Entity> Watch<T> {
     }
 
     /// How many commits are buffered, not yet received.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// db.write(|tx| tx.insert(&Task { id: 2 }))?;
+    /// assert_eq!(changes.pending(), 2);
+    /// changes.try_recv().expect("buffered")?;
+    /// assert_eq!(changes.pending(), 1);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn pending(&self) -> usize {
         lock(&self.slot.state).queue.len()
@@ -611,12 +799,38 @@ impl<T: Entity> Watch<T> {
 
     /// Whether the database was closed: nothing more will come once the buffer is
     /// empty.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// drop(db);
+    /// assert!(changes.is_closed());
+    /// assert!(changes.recv().is_some()); // what was buffered still comes
+    /// assert!(changes.recv().is_none()); // then the end, without blocking
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         lock(&self.slot.state).closed
     }
 
     /// The number of the last commit the database published (to any subscription).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// let commit = changes.try_recv().expect("committed")?;
+    /// assert_eq!(changes.last_commit(), commit.seq);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn last_commit(&self) -> u64 {
         self.hub.last()
@@ -688,16 +902,57 @@ impl<T: Entity> Watch<T> {
     /// Returns [`Error::Lagged`] once when commits were missed (then goes on),
     /// [`Error::Decode`] when a row cannot be decoded, and an error the key range or
     /// filter held (a key or operand that cannot be encoded).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?;
+    /// let writer = std::thread::spawn(move || db.write(|tx| tx.insert(&Task { id: 1 })));
+    /// let commit = changes.recv().expect("the database is open")?; // waits for the commit
+    /// assert_eq!(commit.changes, [drift::Change::Insert { new: Task { id: 1 } }]);
+    /// writer.join().expect("no panic")?;
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn recv(&mut self) -> Option<Result<Commit<T>>> {
         self.next_until(None)
     }
 
     /// As [`recv`](Watch::recv), waiting at most `timeout`; `None` when it passed.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// use std::time::Duration;
+    ///
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?;
+    /// assert!(changes.recv_timeout(Duration::from_millis(10)).is_none()); // nothing committed
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// let commit = changes.recv_timeout(Duration::from_secs(1)).expect("committed")?;
+    /// assert_eq!(commit.changes.len(), 1);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Result<Commit<T>>> {
         self.next_until(Some(Instant::now() + timeout))
     }
 
     /// The next buffered commit with a change this subscription sees, without waiting.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut changes = db.watch::<Task>()?;
+    /// assert!(changes.try_recv().is_none());
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// let commit = changes.try_recv().expect("committed")?;
+    /// assert_eq!(commit.changes, [drift::Change::Insert { new: Task { id: 1 } }]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn try_recv(&mut self) -> Option<Result<Commit<T>>> {
         self.next_until(Some(Instant::now()))
     }

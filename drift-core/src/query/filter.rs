@@ -210,42 +210,119 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
     }
 
     /// The field equals `value`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.eq(30)).keys())?;
+    /// assert_eq!(keys, [3]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn eq(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Eq, value.into_operand(), "=", std::cmp::Ordering::is_eq)
     }
 
     /// The field differs from `value`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.ne(30)).keys())?;
+    /// assert_eq!(keys, [1, 2, 4, 5]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn ne(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Ne, value.into_operand(), "!=", std::cmp::Ordering::is_ne)
     }
 
     /// The field is less than `value`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.lt(30)).keys())?;
+    /// assert_eq!(keys, [1, 2]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn lt(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Lt, value.into_operand(), "<", std::cmp::Ordering::is_lt)
     }
 
     /// The field is less than or equal to `value`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.lte(30)).keys())?;
+    /// assert_eq!(keys, [1, 2, 3]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn lte(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Lte, value.into_operand(), "<=", std::cmp::Ordering::is_le)
     }
 
     /// The field is greater than `value`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.gt(30)).keys())?;
+    /// assert_eq!(keys, [4, 5]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn gt(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Gt, value.into_operand(), ">", std::cmp::Ordering::is_gt)
     }
 
     /// The field is greater than or equal to `value`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.gte(30)).keys())?;
+    /// assert_eq!(keys, [3, 4, 5]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn gte(self, value: impl IntoOperand<V>) -> Filter<T> {
         self.compare(Op::Gte, value.into_operand(), ">=", std::cmp::Ordering::is_ge)
     }
 
     /// `lo <= field <= hi`, inclusive at both ends as in SQL.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.between(20, 40)).keys())?;
+    /// assert_eq!(keys, [2, 3, 4]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn between(self, lo: impl IntoOperand<V>, hi: impl IntoOperand<V>) -> Filter<T> {
         let (lo, hi) = (lo.into_operand(), hi.into_operand());
@@ -255,6 +332,17 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
     }
 
     /// The field equals one of `values`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.in_list(vec![10, 50, 70])).keys())?;
+    /// assert_eq!(keys, [1, 5]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn in_list<A: IntoOperand<V>>(self, values: Vec<A>) -> Filter<T> {
         let values: Vec<V> = values.into_iter().map(IntoOperand::into_operand).collect();
@@ -273,6 +361,17 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
     }
 
     /// Ascending order on this field.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=3).try_for_each(|id| tx.insert(&Task { id, points: 10 - id as u32 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().order_by(Task::POINTS.asc()).keys())?;
+    /// assert_eq!(keys, [3, 2, 1]); // 7, 8, 9 points
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn asc(self) -> Order<T>
     where
@@ -282,6 +381,17 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
     }
 
     /// Descending order on this field.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=3).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let keys = db.read(|tx| tx.query::<Task>().order_by(Task::POINTS.desc()).keys())?;
+    /// assert_eq!(keys, [3, 2, 1]); // 30, 20, 10 points
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn desc(self) -> Order<T> {
         self.order(true)
@@ -295,6 +405,21 @@ impl<T: 'static, V: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, V> {
 
 impl<T: 'static> Field<T, String> {
     /// The string field starts with `prefix`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] title: String }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     tx.insert(&Task { id: 1, title: "docs: examples".into() })?;
+    ///     tx.insert(&Task { id: 2, title: "fix: planner".into() })?;
+    ///     tx.insert(&Task { id: 3, title: "docs: README".into() })
+    /// })?;
+    /// let keys = db.read(|tx| tx.query::<Task>().filter(Task::TITLE.starts_with("docs:")).keys())?;
+    /// assert_eq!(keys, [1, 3]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn starts_with(self, prefix: impl AsRef<str>) -> Filter<T> {
         let prefix = prefix.as_ref().to_owned();
@@ -307,6 +432,17 @@ impl<T: 'static> Field<T, String> {
 
 impl<T: 'static, X: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, Option<X>> {
     /// The optional field is `None`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] due: Option<u32> }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=4).try_for_each(|id| tx.insert(&Task { id, due: (id % 2 == 0).then_some(7) }).map(drop)))?;
+    /// let undated = db.read(|tx| tx.query::<Task>().filter(Task::DUE.is_none()).keys())?;
+    /// assert_eq!(undated, [1, 3]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn is_none(self) -> Filter<T> {
         let shown = format!("{} IS NONE", self.name);
@@ -314,6 +450,17 @@ impl<T: 'static, X: KeyCodec + fmt::Debug + Send + Sync + 'static> Field<T, Opti
     }
 
     /// The optional field is `Some`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] due: Option<u32> }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=4).try_for_each(|id| tx.insert(&Task { id, due: (id % 2 == 0).then_some(7) }).map(drop)))?;
+    /// let dated = db.read(|tx| tx.query::<Task>().filter(Task::DUE.is_some()).keys())?;
+    /// assert_eq!(dated, [2, 4]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn is_some(self) -> Filter<T> {
         let shown = format!("{} IS SOME", self.name);

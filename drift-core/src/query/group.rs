@@ -101,6 +101,20 @@ impl<'tx, T: Entity, G: GroupKey<T>> GroupBy<'tx, T, G> {
 
     /// The aggregates computed per group: one (`count()`, each group's value a `u64`)
     /// or a tuple (`(count(), sum(F), ...)`, each group's value the tuple of values).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] done: bool, points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, done: id > 3, points: id as u32 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let counts = tx.query::<Task>().group_by(Task::DONE).aggregate(count()).all()?;
+    /// assert_eq!(counts, [(false, 3), (true, 2)]);
+    /// let top = tx.query::<Task>().group_by(Task::DONE).aggregate((count(), max(Task::POINTS))).all()?;
+    /// assert_eq!(top, [(false, (3, Some(3))), (true, (2, Some(5)))]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn aggregate<A: AggSet<T>>(self, aggs: A) -> Grouped<'tx, T, G, A> {
         Grouped {
             query: self.query,
@@ -216,6 +230,18 @@ type Done<K, O> = (Vec<Vec<u8>>, K, O);
 impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     /// Keeps the groups whose aggregate passes: `having(count().gt(2))`. Several
     /// calls must all pass.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] owner: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=7).try_for_each(|id| tx.insert(&Task { id, owner: (id % 3) as u32 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let busy = tx.query::<Task>().group_by(Task::OWNER).aggregate(count()).having(count().gt(2)).all()?;
+    /// assert_eq!(busy, [(1, 3)]); // owner 1 has three tasks, the others two
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn having<S>(mut self, predicate: Having<impl Scalar<T, Scalar = S> + Debug, S>) -> Self
     where
         S: PartialOrd + Clone + Debug + Send + Sync + 'static,
@@ -227,6 +253,23 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     /// Orders the groups by a grouping field (`Post::AUTHOR_ID.desc()`) or an
     /// aggregate (`count().desc()`); later calls break ties. Default: group key
     /// ascending.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] owner: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     for (id, owner) in [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3), (6, 3)] {
+    ///         tx.insert(&Task { id, owner })?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// let tx = db.begin_read()?;
+    /// let grouped = tx.query::<Task>().group_by(Task::OWNER).aggregate(count());
+    /// assert_eq!(grouped.order_by(count().desc()).all()?, [(3, 3), (2, 2), (1, 1)]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn order_by(mut self, order: impl GroupOrder<T>) -> Self {
         let fields = self.key.fields();
         self.order.push(order.resolve(&fields));
@@ -234,12 +277,36 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     }
 
     /// Returns at most `n` groups.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] owner: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=10).try_for_each(|id| tx.insert(&Task { id, owner: (id % 4) as u32 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let first_two = tx.query::<Task>().group_by(Task::OWNER).aggregate(count()).limit(2).all()?;
+    /// assert_eq!(first_two, [(0, 2), (1, 3)]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn limit(mut self, n: usize) -> Self {
         self.limit = Some(n);
         self
     }
 
     /// Skips the first `n` groups.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] owner: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=10).try_for_each(|id| tx.insert(&Task { id, owner: (id % 4) as u32 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let rest = tx.query::<Task>().group_by(Task::OWNER).aggregate(count()).offset(2).all()?;
+    /// assert_eq!(rest, [(2, 3), (3, 2)]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn offset(mut self, n: usize) -> Self {
         self.offset = n;
         self
@@ -305,6 +372,19 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
 
     /// The plan, without running it.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] owner: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let tx = db.begin_read()?;
+    /// let plan = tx.query::<Task>().group_by(Task::OWNER).aggregate(count()).explain()?;
+    /// // Rows come in `owner` order from its index: each group is finished in turn.
+    /// assert_eq!(plan.group, Some(drift::GroupStrategy::Streaming { index: "owner".into() }));
+    /// assert!(plan.index_only); // counted from index entries, no row decoded
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Query::explain`].
     pub fn explain(&self) -> Result<Plan> {
@@ -340,6 +420,23 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
 
     /// Runs the query: `(group key, aggregates)` per group.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] owner: u32, points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     for (id, owner, points) in [(1, 1, 1), (2, 0, 2), (3, 1, 3), (4, 0, 4)] {
+    ///         tx.insert(&Task { id, owner, points })?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// let tx = db.begin_read()?;
+    /// let per_owner = tx.query::<Task>().group_by(Task::OWNER).aggregate((sum(Task::POINTS), avg(Task::POINTS)));
+    /// assert_eq!(per_owner.all()?, [(0, (6, Some(3.0))), (1, (4, Some(2.0)))]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Overflow`] on an integer sum that does not fit, [`Error::Query`] for
     /// an ordering on a field that is not grouped, and as [`Query::all`].
@@ -358,6 +455,19 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     }
 
     /// Runs the query and returns its plan with actual rows and time per step.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, owner: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=10).try_for_each(|id| tx.insert(&Task { id, owner: (id % 4) as u32 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let plan = tx.query::<Task>().group_by(Task::OWNER).aggregate(count()).explain_analyze()?;
+    /// assert_eq!(plan.group, Some(drift::GroupStrategy::Hash)); // `owner` has no index
+    /// assert_eq!(plan.step("access").map(|s| s.rows), Some(10));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`all`](Self::all).

@@ -174,6 +174,21 @@ impl<T> Ord for Ranked<'_, T> {
 
 impl ReadTx {
     /// A query over the rows of `T`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     tx.insert(&Task { id: 1, done: true })?;
+    ///     tx.insert(&Task { id: 2, done: false })
+    /// })?;
+    /// let tx = db.begin_read()?;
+    /// let open = tx.query::<Task>().filter(Task::DONE.eq(false)).keys()?;
+    /// assert_eq!(open, [2]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn query<T: Entity>(&self) -> Query<'_, T> {
         Query::new(self.reader())
     }
@@ -181,6 +196,20 @@ impl ReadTx {
 
 impl WriteTx {
     /// A query over the rows of `T`, as this transaction sees them.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     tx.insert(&Task { id: 1 })?;
+    ///     // The transaction sees its own writes before it commits.
+    ///     assert_eq!(tx.query::<Task>().count()?, 1);
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn query<T: Entity>(&self) -> Query<'_, T> {
         Query::new(self.reader())
     }
@@ -188,6 +217,18 @@ impl WriteTx {
     /// Deletes every row of `T` that matches `filter`, with each row's `on_delete`
     /// rules, as one statement: all of them or, on error, none. Returns how many
     /// rows were deleted.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, done: id % 2 == 1 }).map(drop)))?;
+    /// let deleted = db.write(|tx| tx.delete_where(Task::DONE.eq(true)))?;
+    /// assert_eq!(deleted, 3);
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().keys())?, [2, 4]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`delete`](Self::delete), and [`Error::Restrict`] when a protected row
@@ -212,12 +253,48 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// Loads a relation of every result in one batched pass (`.with(Post::AUTHOR)`,
     /// nested: `.with(User::POSTS.then(Post::TAGS))`), instead of one lazy load per
     /// row. The results are then collected before they are returned.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct User { #[drift(primary_key)] id: u64, name: String }
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Post {
+    /// #     #[drift(primary_key)] id: u64,
+    /// #     author_id: u64,
+    /// #     #[drift(belongs_to(User, key = author_id, on_delete = cascade))] author: BelongsTo<User>,
+    /// # }
+    /// let db = Db::builder().entity::<User>().entity::<Post>().in_memory()?;
+    /// db.write(|tx| {
+    ///     tx.insert(&User { id: 1, name: "Ann".into() })?;
+    ///     tx.insert(&Post { id: 1, author_id: 1, ..Default::default() })
+    /// })?;
+    /// let posts = db.read(|tx| tx.query::<Post>().with(Post::AUTHOR).all())?;
+    /// assert_eq!(posts[0].author.loaded().map(|u| u.name.as_str()), Some("Ann"));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn with<R: Entity>(mut self, relation: Relation<T, R>) -> Self {
         self.with.push(Arc::new(relation));
         self
     }
 
     /// Keeps the rows that match `filter` (and any filter given before).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=6).try_for_each(|id| tx.insert(&Task { id, points: id as u32, done: id > 3 }).map(drop)))?;
+    /// let keys = db.read(|tx| {
+    ///     tx.query::<Task>()
+    ///         .filter(Task::POINTS.gte(2))
+    ///         .filter(Task::DONE.eq(false) | Task::ID.eq(6)) // `&`, `|` and `!` combine filters
+    ///         .keys()
+    /// })?;
+    /// assert_eq!(keys, [2, 3, 6]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn filter(mut self, filter: Filter<T>) -> Self {
         self.filter = Some(match self.filter.take() {
             None => filter.node,
@@ -227,18 +304,59 @@ impl<'tx, T: Entity> Query<'tx, T> {
     }
 
     /// Orders the results; later calls add tie-breakers.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     for (id, points) in [(1, 5), (2, 8), (3, 5)] {
+    ///         tx.insert(&Task { id, points })?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// let by_points = db.read(|tx| {
+    ///     tx.query::<Task>().order_by(Task::POINTS.desc()).order_by(Task::ID.desc()).keys()
+    /// })?;
+    /// assert_eq!(by_points, [2, 3, 1]); // 8 points, then the two with 5, higher key first
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn order_by(mut self, order: Order<T>) -> Self {
         self.order.push(order);
         self
     }
 
     /// Returns at most `n` rows.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=10).try_for_each(|id| tx.insert(&Task { id }).map(drop)))?;
+    /// let top = db.read(|tx| tx.query::<Task>().order_by(Task::ID.desc()).limit(3).keys())?;
+    /// assert_eq!(top, [10, 9, 8]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn limit(mut self, n: usize) -> Self {
         self.limit = Some(n);
         self
     }
 
     /// Skips the first `n` rows.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=10).try_for_each(|id| tx.insert(&Task { id }).map(drop)))?;
+    /// // The second page of four.
+    /// let page = db.read(|tx| tx.query::<Task>().offset(4).limit(4).keys())?;
+    /// assert_eq!(page, [5, 6, 7, 8]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn offset(mut self, n: usize) -> Self {
         self.offset = n;
         self
@@ -354,6 +472,21 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// The plan this query would run with, without running it.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=100).try_for_each(|id| tx.insert(&Task { id, points: id as u32, done: false }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let plan = tx.query::<Task>().filter(Task::POINTS.gt(90) & Task::DONE.eq(false)).explain()?;
+    /// assert_eq!(plan.access, drift::Access::IndexRange { index: "points".into() });
+    /// assert_eq!(plan.range_field.as_deref(), Some("points"));
+    /// assert_eq!(plan.residual.as_deref(), Some("done = false")); // checked on each row
+    /// println!("{plan}");
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Key`] for an operand that cannot be encoded, [`Error::Storage`].
     pub fn explain(&self) -> Result<Plan> {
@@ -363,6 +496,20 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// Runs the query and returns its plan with the actual rows and time of each
     /// step (`access`, `filter`, `sort`, `limit`).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=10).try_for_each(|id| tx.insert(&Task { id, done: id > 7 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let plan = tx.query::<Task>().filter(Task::DONE.eq(true)).explain_analyze()?;
+    /// assert_eq!(plan.access, drift::Access::FullScan);
+    /// assert_eq!(plan.step("access").map(|s| s.rows), Some(10)); // rows read
+    /// assert_eq!(plan.step("filter").map(|s| s.rows), Some(3)); // rows kept
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`all`](Self::all).
@@ -585,8 +732,8 @@ impl<'tx, T: Entity> Query<'tx, T> {
                     let described = plan.clone().unwrap_or_else(|| self.plan_text());
                     let access = described
                         .lines()
-                        .filter(|l| !l.trim_start().starts_with("advice:"))
-                        .last()
+                        .rev()
+                        .find(|l| !l.trim_start().starts_with("advice:"))
                         .unwrap_or_default()
                         .trim()
                         .to_string();
@@ -624,6 +771,21 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// unless an `order_by` that the access path cannot serve forces a sort (a
     /// top-k heap of `offset + limit` rows when there is a limit).
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=1_000).try_for_each(|id| tx.insert(&Task { id, points: 1 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let mut total = 0;
+    /// for task in tx.query::<Task>().iter()? {
+    ///     total += task?.points; // one row decoded at a time
+    /// }
+    /// assert_eq!(total, 1_000);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`explain`](Self::explain); each item may carry a decode or storage error.
     pub fn iter(&self) -> Result<QueryIter<'tx, T>> {
@@ -650,6 +812,17 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// All results.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=3).try_for_each(|id| tx.insert(&Task { id, done: id == 2 }).map(drop)))?;
+    /// let done = db.read(|tx| tx.query::<Task>().filter(Task::DONE.eq(true)).all())?;
+    /// assert_eq!(done, [Task { id: 2, done: true }]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn all(&self) -> Result<Vec<T>> {
@@ -657,6 +830,19 @@ impl<'tx, T: Entity> Query<'tx, T> {
     }
 
     /// The first result, if any.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=5).try_for_each(|id| tx.insert(&Task { id, points: 10 - id as u32 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// let lowest = tx.query::<Task>().order_by(Task::POINTS.asc()).first()?;
+    /// assert_eq!(lowest, Some(Task { id: 5, points: 5 }));
+    /// assert_eq!(tx.query::<Task>().filter(Task::POINTS.gt(9)).first()?, None);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`iter`](Self::iter).
@@ -668,6 +854,18 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// Whether any row matches.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1, done: false }))?;
+    /// let tx = db.begin_read()?;
+    /// assert!(tx.query::<Task>().filter(Task::DONE.eq(false)).exists()?);
+    /// assert!(!tx.query::<Task>().filter(Task::DONE.eq(true)).exists()?);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`iter`](Self::iter).
     pub fn exists(&self) -> Result<bool> {
@@ -678,6 +876,19 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// The number of matching rows (after offset and limit). Answered from the
     /// table's length or from index entries, decoding no row, when the access path
     /// enforces the whole filter.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=10).try_for_each(|id| tx.insert(&Task { id, points: id as u32 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// assert_eq!(tx.query::<Task>().count()?, 10);
+    /// assert_eq!(tx.query::<Task>().filter(Task::POINTS.lte(4)).count()?, 4);
+    /// assert_eq!(tx.query::<Task>().limit(3).count()?, 3);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`iter`](Self::iter).
@@ -726,6 +937,17 @@ impl<'tx, T: Entity> Query<'tx, T> {
     }
 
     /// The primary keys of the results, in result order.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=4).try_for_each(|id| tx.insert(&Task { id, points: id as u32 % 2 }).map(drop)))?;
+    /// let odd = db.read(|tx| tx.query::<Task>().filter(Task::POINTS.eq(1)).keys())?;
+    /// assert_eq!(odd, [1, 3]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`iter`](Self::iter).
@@ -785,6 +1007,18 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// The exact total of a numeric field over the matching rows (0 when none).
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=4).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// assert_eq!(tx.query::<Task>().sum(Task::POINTS)?, 100);
+    /// assert_eq!(tx.query::<Task>().filter(Task::ID.gt(9)).sum(Task::POINTS)?, 0);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Overflow`] when the total does not fit, and as [`iter`](Self::iter).
     pub fn sum<V: Summable + std::fmt::Debug>(&self, field: Field<T, V>) -> Result<V::Sum> {
@@ -793,6 +1027,18 @@ impl<'tx, T: Entity> Query<'tx, T> {
 
     /// The mean of a numeric field over the matching rows, `None` when none match.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=4).try_for_each(|id| tx.insert(&Task { id, points: id as u32 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// assert_eq!(tx.query::<Task>().avg(Task::POINTS)?, Some(2.5));
+    /// assert_eq!(tx.query::<Task>().filter(Task::ID.gt(9)).avg(Task::POINTS)?, None);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`sum`](Self::sum).
     pub fn avg<V: Summable + std::fmt::Debug>(&self, field: Field<T, V>) -> Result<Option<f64>> {
@@ -800,6 +1046,21 @@ impl<'tx, T: Entity> Query<'tx, T> {
     }
 
     /// The smallest value of a field over the matching rows.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, title: String }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     tx.insert(&Task { id: 1, title: "write".into() })?;
+    ///     tx.insert(&Task { id: 2, title: "plan".into() })
+    /// })?;
+    /// let tx = db.begin_read()?;
+    /// assert_eq!(tx.query::<Task>().min(Task::TITLE)?.as_deref(), Some("plan"));
+    /// assert_eq!(tx.query::<Task>().filter(Task::ID.gt(9)).min(Task::TITLE)?, None);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`iter`](Self::iter).
@@ -811,6 +1072,18 @@ impl<'tx, T: Entity> Query<'tx, T> {
     }
 
     /// The largest value of a field over the matching rows.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| (1..=4).try_for_each(|id| tx.insert(&Task { id, points: id as u32 * 10 }).map(drop)))?;
+    /// let tx = db.begin_read()?;
+    /// assert_eq!(tx.query::<Task>().max(Task::POINTS)?, Some(40));
+    /// assert_eq!(tx.query::<Task>().filter(Task::ID.lt(3)).max(Task::POINTS)?, Some(20));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`iter`](Self::iter).
@@ -824,6 +1097,23 @@ impl<'tx, T: Entity> Query<'tx, T> {
     /// Groups the matching rows by one field (`group_by(F)`) or several
     /// (`group_by((F1, F2))`); then `.aggregate(...)`, `.having(...)`,
     /// `.order_by(...)`, `.limit(...)`.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, #[drift(index)] owner: String, points: u32 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     for (id, owner, points) in [(1, "ann", 3), (2, "bob", 5), (3, "ann", 4)] {
+    ///         tx.insert(&Task { id, owner: owner.into(), points })?;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// let tx = db.begin_read()?;
+    /// let per_owner = tx.query::<Task>().group_by(Task::OWNER).aggregate((count(), sum(Task::POINTS))).all()?;
+    /// assert_eq!(per_owner, [("ann".to_string(), (2, 7)), ("bob".to_string(), (1, 5))]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn group_by<G: GroupKey<T>>(self, key: G) -> GroupBy<'tx, T, G> {
         GroupBy::new(self, key)
     }

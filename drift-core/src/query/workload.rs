@@ -88,6 +88,24 @@ pub struct IndexAdvice {
 
 /// What [`Db::query_stats`](crate::Db::query_stats) reports: the query shapes, most
 /// total time first, and the recommended indexes, most rows avoided first.
+///
+/// ```
+/// # use drift::prelude::*;
+/// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+/// # struct Task { #[drift(primary_key)] id: u64, owner: u32 }
+/// let db = Db::builder().entity::<Task>().in_memory()?;
+/// db.write(|tx| (1..=1_000).try_for_each(|id| tx.insert(&Task { id, owner: (id % 100) as u32 }).map(drop)))?;
+/// for owner in 0..5 {
+///     db.read(|tx| tx.query::<Task>().filter(Task::OWNER.eq(owner)).all())?;
+/// }
+/// let stats = db.query_stats();
+/// assert_eq!(stats.shapes[0].shape, "Task where owner = ? (rows)");
+/// assert_eq!((stats.shapes[0].calls, stats.shapes[0].rows_examined), (5, 5_000));
+/// // 10 rows of 1,000 per call: an index on `owner` would have avoided the rest.
+/// assert_eq!(stats.advice[0].attribute, "#[drift(index)] on `owner`");
+/// println!("{stats}");
+/// # Ok::<(), drift::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct QueryStats {

@@ -28,10 +28,23 @@ use crate::shared::Shared;
 use crate::stats::{Counters, TxStats};
 use crate::storage::{Durability, ReadStore, WriteStore};
 
-/// The reads that both kinds of transaction offer.
+/// The reads that both kinds of transaction offer; `$begin` is the `Db` method that
+/// starts this kind (for the examples).
 macro_rules! read_methods {
-    () => {
+    ($begin:literal) => {
         /// The row of `T` with primary key `key`, if any.
+        ///
+        /// ```
+        /// # use drift::prelude::*;
+        /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        /// # struct Task { #[drift(primary_key)] id: u64, title: String }
+        /// let db = Db::builder().entity::<Task>().in_memory()?;
+        /// db.write(|tx| tx.insert(&Task { id: 1, title: "docs".into() }))?;
+        #[doc = concat!("let tx = db.", $begin, "()?;")]
+        /// assert_eq!(tx.get::<Task>(&1)?, Some(Task { id: 1, title: "docs".into() }));
+        /// assert_eq!(tx.get::<Task>(&2)?, None);
+        /// # Ok::<(), drift::Error>(())
+        /// ```
         ///
         /// # Errors
         /// [`Error::UnknownEntity`] when `T` is not registered, [`Error::Decode`]
@@ -41,6 +54,19 @@ macro_rules! read_methods {
         }
 
         /// The row of `T` whose unique field `field` equals `value`, if any.
+        ///
+        /// ```
+        /// # use drift::prelude::*;
+        /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        /// # struct User { #[drift(primary_key)] id: u64, #[drift(unique)] email: String }
+        /// let db = Db::builder().entity::<User>().in_memory()?;
+        /// db.write(|tx| tx.insert(&User { id: 1, email: "ann@x.io".into() }))?;
+        #[doc = concat!("let tx = db.", $begin, "()?;")]
+        /// let ann = tx.get_by::<User, _>(User::EMAIL, "ann@x.io")?;
+        /// assert_eq!(ann.map(|u| u.id), Some(1));
+        /// assert_eq!(tx.get_by::<User, _>(User::EMAIL, "bob@x.io")?, None);
+        /// # Ok::<(), drift::Error>(())
+        /// ```
         ///
         /// # Errors
         /// [`Error::NoUniqueIndex`] when `field` has no unique index, and as
@@ -54,6 +80,20 @@ macro_rules! read_methods {
         }
 
         /// The storage work this transaction has done so far.
+        ///
+        /// ```
+        /// # use drift::prelude::*;
+        /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+        /// # struct Task { #[drift(primary_key)] id: u64 }
+        /// let db = Db::builder().entity::<Task>().cache_capacity(0).in_memory()?;
+        /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+        #[doc = concat!("let tx = db.", $begin, "()?;")]
+        /// tx.get::<Task>(&1)?;
+        /// tx.get::<Task>(&2)?;
+        /// assert_eq!(tx.stats().gets, 2);
+        /// assert_eq!(tx.stats().rows_decoded, 1);
+        /// # Ok::<(), drift::Error>(())
+        /// ```
         #[must_use]
         pub fn stats(&self) -> TxStats {
             self.counters.snapshot()
@@ -95,7 +135,7 @@ impl ReadTx {
         }
     }
 
-    read_methods!();
+    read_methods!("begin_read");
 }
 
 /// A point in a write transaction to roll back to.
@@ -216,14 +256,41 @@ impl WriteTx {
         }
     }
 
-    read_methods!();
+    read_methods!("begin_write");
 
     /// Sets how this transaction's commit is persisted.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut tx = db.begin_write()?;
+    /// tx.set_durability(Durability::None); // no fsync for this commit
+    /// tx.insert(&Task { id: 1 })?;
+    /// tx.commit()?;
+    /// assert_eq!(db.read(|tx| tx.get::<Task>(&1))?, Some(Task { id: 1 }));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn set_durability(&mut self, durability: Durability) {
         self.durability = durability;
     }
 
     /// Commits every write of the transaction atomically.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut tx = db.begin_write()?;
+    /// tx.insert(&Task { id: 1 })?;
+    /// tx.insert(&Task { id: 2 })?;
+    /// assert_eq!(db.read(|r| r.query::<Task>().count())?, 0); // not yet visible
+    /// tx.commit()?;
+    /// assert_eq!(db.read(|r| r.query::<Task>().count())?, 2);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Poisoned`] after an unrecoverable failure, [`Error::Storage`] when
@@ -260,11 +327,41 @@ impl WriteTx {
     }
 
     /// Rolls the transaction back (the same as dropping it).
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let mut tx = db.begin_write()?;
+    /// tx.insert(&Task { id: 1 })?;
+    /// tx.rollback();
+    /// assert_eq!(db.read(|tx| tx.get::<Task>(&1))?, None);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     pub fn rollback(self) {}
 
     /// Runs `f` as a nested unit: when it returns `Err`, exactly the writes made
     /// inside it are taken back and the error is returned; the transaction stays
     /// usable. Savepoints nest.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| {
+    ///     tx.insert(&Task { id: 1 })?;
+    ///     let undone = tx.savepoint(|tx| {
+    ///         tx.insert(&Task { id: 2 })?;
+    ///         tx.insert(&Task { id: 1 }) // fails: the key is taken
+    ///     });
+    ///     assert_eq!(undone.unwrap_err().kind(), drift::ErrorKind::AlreadyExists);
+    ///     tx.insert(&Task { id: 3 })
+    /// })?;
+    /// assert_eq!(db.read(|tx| tx.query::<Task>().keys())?, [1, 3]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// The closure's error, or [`Error::Storage`] when the rollback fails.

@@ -29,6 +29,21 @@ impl WriteTx {
     /// Inserts a new row and returns its key. When the entity has an
     /// `auto_increment` key and it is 0, the next key of the sequence is assigned.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key, auto_increment)] id: u64, title: String }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// let (a, b) = db.write(|tx| {
+    ///     let a = tx.insert(&Task { title: "plan".into(), ..Default::default() })?;
+    ///     let b = tx.insert(&Task { title: "build".into(), ..Default::default() })?;
+    ///     Ok((a, b))
+    /// })?;
+    /// assert_eq!((a, b), (1, 2));
+    /// assert_eq!(db.read(|tx| tx.get::<Task>(&2))?.map(|t| t.title), Some("build".into()));
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Validation`] listing every broken `validate` rule,
     /// [`Error::AlreadyExists`] when the key is taken, [`Error::UniqueViolation`]
@@ -48,6 +63,20 @@ impl WriteTx {
 
     /// Replaces the stored row that has the entity's key.
     ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1, done: false }))?;
+    /// db.write(|tx| tx.update(&Task { id: 1, done: true }))?;
+    /// assert_eq!(db.read(|tx| tx.get::<Task>(&1))?, Some(Task { id: 1, done: true }));
+    /// // There is no row 2 to update.
+    /// let err = db.write(|tx| tx.update(&Task { id: 2, done: true })).unwrap_err();
+    /// assert_eq!(err.kind(), drift::ErrorKind::NotFound);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Validation`], [`Error::NotFound`] when there is no such row, and as
     /// [`insert`](Self::insert). On error nothing is written.
@@ -62,6 +91,18 @@ impl WriteTx {
     }
 
     /// Inserts the entity, or replaces the row with its key. Returns the key.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64, done: bool }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.upsert(&Task { id: 1, done: false }))?; // inserts
+    /// db.write(|tx| tx.upsert(&Task { id: 1, done: true }))?; // replaces
+    /// let all = db.read(|tx| tx.query::<Task>().all())?;
+    /// assert_eq!(all, [Task { id: 1, done: true }]);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`insert`](Self::insert) and [`update`](Self::update).
@@ -106,6 +147,18 @@ impl WriteTx {
     }
 
     /// Deletes the row with `key` and returns it, or `None` when there was none.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct Task { #[drift(primary_key)] id: u64 }
+    /// let db = Db::builder().entity::<Task>().in_memory()?;
+    /// db.write(|tx| tx.insert(&Task { id: 1 }))?;
+    /// let gone = db.write(|tx| tx.delete::<Task>(&1))?;
+    /// assert_eq!(gone, Some(Task { id: 1 }));
+    /// assert_eq!(db.write(|tx| tx.delete::<Task>(&1))?, None); // already gone
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Decode`] when the stored row cannot be decoded (its index entries
