@@ -245,6 +245,17 @@ impl Inner {
         Ok(resp.kvs().iter().map(|kv| (kv.key().to_vec(), kv.value().to_vec(), kv.mod_revision())).collect())
     }
 
+    /// How many keys `[start, end)` holds at `revision`, in one request.
+    fn count(&self, start: Vec<u8>, end: Vec<u8>, revision: i64) -> Result<u64> {
+        let kv = self.client.kv_client();
+        let options = GetOptions::new().with_range(end).with_count_only().with_revision(revision);
+        let resp = self.call("cannot count a table", true, || {
+            let (mut kv, start, options) = (kv.clone(), start.clone(), options.clone());
+            async move { kv.get(start, Some(options)).await }
+        })?;
+        Ok(u64::try_from(resp.count()).unwrap_or(0))
+    }
+
     /// One key at `revision`: its value and modification revision.
     fn get(&self, key: Vec<u8>, revision: i64) -> Result<Option<(Vec<u8>, i64)>> {
         let kv = self.client.kv_client();
@@ -301,7 +312,7 @@ impl Engine for EtcdEngine {
         check_names(&names)?;
         let (existing, revision, _) = self.inner.tables_now(&[])?;
         let exists = names.iter().map(|n| existing.contains_key(n)).collect();
-        Ok(EtcdRead { inner: Arc::clone(&self.inner), names, revision, exists })
+        Ok(EtcdRead { inner: Arc::clone(&self.inner), names, revision, exists, lengths: RefCell::default() })
     }
 
     fn begin_write(&self, names: Arc<[String]>, prefetch: &[(TableId, &[u8])]) -> Result<EtcdWrite> {
@@ -369,6 +380,8 @@ pub(crate) struct EtcdRead {
     names: Arc<[String]>,
     revision: i64,
     exists: Vec<bool>,
+    /// Table lengths counted so far: a snapshot's do not change.
+    lengths: RefCell<HashMap<TableId, u64>>,
 }
 
 impl EtcdRead {
@@ -549,8 +562,17 @@ impl EngineRead for EtcdRead {
         })
     }
 
-    fn len(&self, _tid: TableId) -> Result<Option<u64>> {
-        Ok(None)
+    /// One count-only request at the snapshot's revision (the planner asks for a
+    /// table's length before a scan; counting by pages read the table twice).
+    fn len(&self, tid: TableId) -> Result<Option<u64>> {
+        if let Some(&n) = self.lengths.borrow().get(&tid) {
+            return Ok(Some(n));
+        }
+        let table = self.table(tid)?;
+        let (start, end) = (self.inner.table_start(table), self.inner.table_end(table));
+        let n = self.inner.count(start, end, self.revision)?;
+        self.lengths.borrow_mut().insert(tid, n);
+        Ok(Some(n))
     }
 }
 
