@@ -286,7 +286,8 @@ proptest! {
         let want_count = want.len() as u64;
         let want_sum: i64 = want.iter().map(|r| i64::from(r.a)).sum();
         let want_min_s = want.iter().map(|r| r.s.clone()).min();
-        let want_max_b = want.iter().map(|r| r.b).max();
+        // `max` skips `None`, as SQL skips NULL: no value at all is `None`.
+        let want_max_b = want.iter().filter_map(|r| r.b).max().map(Some);
         let want_avg_c = (!want.is_empty()).then(|| want.iter().map(|r| f64::from(r.c)).sum::<f64>() / want.len() as f64);
         let tx = db.begin_read().unwrap();
         let indexed = run_query!(tx, Indexed, filter_indexed, &f, order, limit, offset);

@@ -90,6 +90,13 @@ pub trait KeyCodec: Sized {
         }
     }
 
+    /// Whether the value stands for no value: `None`, or a NaN float. `min` and `max`
+    /// skip such values, as SQL skips NULL.
+    #[doc(hidden)]
+    fn __no_value(&self) -> bool {
+        false
+    }
+
     /// Encodes `self` into a fresh buffer.
     ///
     /// # Errors
@@ -187,6 +194,9 @@ signed!(i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128, isize => usi
 macro_rules! float {
     ($($t:ty => $u:ty),*) => {$(
         impl KeyCodec for $t {
+            fn __no_value(&self) -> bool {
+                self.is_nan()
+            }
             fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), KeyError> {
                 if self.is_nan() {
                     return Err(KeyError::NaN);
@@ -365,6 +375,9 @@ impl KeyCodec for () {
 
 /// `None` is `0x00`, `Some(v)` is `0x01` followed by `v`: `None` sorts first.
 impl<T: KeyCodec> KeyCodec for Option<T> {
+    fn __no_value(&self) -> bool {
+        self.as_ref().is_none_or(KeyCodec::__no_value)
+    }
     fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), KeyError> {
         match self {
             None => {
@@ -395,6 +408,9 @@ impl<T: KeyCodec> KeyCodec for Option<T> {
 }
 
 impl<T: KeyCodec> KeyCodec for Box<T> {
+    fn __no_value(&self) -> bool {
+        (**self).__no_value()
+    }
     fn encode_key(&self, out: &mut Vec<u8>) -> Result<(), KeyError> {
         (**self).encode_key(out)
     }

@@ -209,13 +209,15 @@ pub fn avg<T, V: Summable>(field: Field<T, V>) -> Avg<T, V> {
     Avg { field }
 }
 
-/// The smallest value of a field, in key order.
+/// The smallest value of a field, in key order; `None` and NaN are skipped, as SQL skips
+/// NULL (`None` when no row has a value).
 #[must_use]
 pub fn min<T, V: KeyCodec + Clone>(field: Field<T, V>) -> Min<T, V> {
     Min { field }
 }
 
-/// The largest value of a field, in key order.
+/// The largest value of a field, in key order; `None` and NaN are skipped, as SQL skips
+/// NULL (`None` when no row has a value).
 #[must_use]
 pub fn max<T, V: KeyCodec + Clone>(field: Field<T, V>) -> Max<T, V> {
     Max { field }
@@ -275,6 +277,11 @@ macro_rules! extreme {
             }
             fn update(&self, acc: &mut Option<V>, row: &T) -> Result<()> {
                 let v = self.field.get(row);
+                // `None` (and a NaN float) is skipped, as SQL skips NULL: as `sum`
+                // and `avg` do.
+                if v.__no_value() {
+                    return Ok(());
+                }
                 let replace = match acc {
                     None => true,
                     Some(cur) => $keep(v.key_cmp(cur)),
@@ -605,8 +612,12 @@ where
         Ok(true)
     }
     fn sort_key(&self) -> Result<Vec<u8>> {
-        // A NaN average has no key: it sorts last.
-        Ok(self.agg.finish(&self.acc)?.to_key_bytes().unwrap_or_else(|_| vec![0xFF; 9]))
+        // A flag, then the key; a NaN average has no key: flag 1, sorted last in either
+        // direction (see `Grouped::run`).
+        Ok(match self.agg.finish(&self.acc)?.to_key_bytes() {
+            Ok(key) => std::iter::once(0).chain(key).collect(),
+            Err(_) => vec![1],
+        })
     }
 }
 

@@ -336,6 +336,19 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
     /// grouping fields. Returns the execution, whether it streams, and whether it
     /// reads keys only.
     fn prepare(&self, probe: Option<Rc<Probe>>) -> Result<(Exec<'tx, T>, bool, bool)> {
+        // Which rows a limit keeps before grouping would depend on the access path the
+        // planner picks: refused, not silently ignored.
+        let row_window = [("limit", self.query.limit.is_some()), ("offset", self.query.offset > 0)];
+        if let Some((field, _)) = row_window.iter().find(|(_, set)| *set) {
+            return Err(Error::Query {
+                entity: entity_name::<T>(),
+                field,
+                reason: format!(
+                    "`{field}` before `group_by` is not applied to rows: call it after `.aggregate(..)`, \
+                     where it applies to the groups, or narrow the rows with a filter"
+                ),
+            });
+        }
         let fields = self.key.fields();
         let q = Query { limit: None, offset: 0, order: Vec::new(), ..self.query.clone() };
         let mut p = q.prepare_with(&[], !self.aggs.needs_rows(), probe)?;
@@ -620,11 +633,20 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
             // Stable: ties keep group-key order.
             done.sort_by(|a, b| {
                 for (i, o) in orders.iter().enumerate() {
-                    let desc = match o {
-                        GroupOrd::Key(_, d, _) | GroupOrd::Agg(_, d) => *d,
+                    let (ka, kb) = (&a.0[i], &b.0[i]);
+                    let c = match o {
+                        GroupOrd::Key(_, desc, _) => {
+                            let c = ka.cmp(kb);
+                            if *desc { c.reverse() } else { c }
+                        }
+                        // An aggregate's key leads with a flag, 1 for a value with no
+                        // key (NaN): compared first and never reversed, so such groups
+                        // come last in either direction.
+                        GroupOrd::Agg(_, desc) => ka.first().cmp(&kb.first()).then_with(|| {
+                            let c = ka.get(1..).cmp(&kb.get(1..));
+                            if *desc { c.reverse() } else { c }
+                        }),
                     };
-                    let c = a.0[i].cmp(&b.0[i]);
-                    let c = if desc { c.reverse() } else { c };
                     if c.is_ne() {
                         return c;
                     }
