@@ -357,7 +357,18 @@ pub enum ErrorKind {
 }
 
 impl Error {
-    /// The kind of this error.
+    /// The kind of this error: what to match on, whatever the details it carries.
+    ///
+    /// ```
+    /// # use drift::prelude::*;
+    /// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+    /// # struct User { #[drift(primary_key)] id: u64, #[drift(unique)] email: String }
+    /// let db = Db::builder().entity::<User>().in_memory()?;
+    /// db.write(|tx| tx.insert(&User { id: 1, email: "a@x".into() }).map(drop))?;
+    /// let err = db.write(|tx| tx.insert(&User { id: 2, email: "a@x".into() })).unwrap_err();
+    /// assert_eq!(err.kind(), drift::ErrorKind::UniqueViolation);
+    /// # Ok::<(), drift::Error>(())
+    /// ```
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {

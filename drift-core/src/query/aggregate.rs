@@ -132,6 +132,25 @@ pub trait Agg<T>: Clone + Send + Sync + 'static {
 pub struct Count;
 
 /// The number of rows (of a query or of each group).
+///
+/// ```
+/// # use drift::prelude::*;
+/// # use drift::{avg, count, max, min, sum};
+/// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+/// # struct Sale { #[drift(primary_key)] id: u64, #[drift(index)] shop: u32, amount: u32, note: Option<u32> }
+/// # let db = Db::builder().entity::<Sale>().in_memory()?;
+/// # db.write(|tx| {
+/// #     for (id, shop, amount, note) in [(1, 1, 10, Some(3)), (2, 1, 30, None), (3, 2, 20, Some(1))] {
+/// #         tx.insert(&Sale { id, shop, amount, note })?;
+/// #     }
+/// #     Ok(())
+/// # })?;
+/// let n = db.read(|tx| tx.query::<Sale>().filter(Sale::SHOP.eq(1)).aggregate(count()))?;
+/// assert_eq!(n, 2);
+/// let per_shop = db.read(|tx| tx.query::<Sale>().group_by(Sale::SHOP).aggregate(count()).all())?;
+/// assert_eq!(per_shop, [(1, 2), (2, 1)]);
+/// # Ok::<(), drift::Error>(())
+/// ```
 #[must_use]
 pub fn count() -> Count {
     Count
@@ -198,12 +217,50 @@ macro_rules! copy_clone {
 copy_clone!(Sum, Avg, Min, Max);
 
 /// The exact total of a numeric field.
+///
+/// ```
+/// # use drift::prelude::*;
+/// # use drift::{avg, count, max, min, sum};
+/// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+/// # struct Sale { #[drift(primary_key)] id: u64, #[drift(index)] shop: u32, amount: u32, note: Option<u32> }
+/// # let db = Db::builder().entity::<Sale>().in_memory()?;
+/// # db.write(|tx| {
+/// #     for (id, shop, amount, note) in [(1, 1, 10, Some(3)), (2, 1, 30, None), (3, 2, 20, Some(1))] {
+/// #         tx.insert(&Sale { id, shop, amount, note })?;
+/// #     }
+/// #     Ok(())
+/// # })?;
+/// let total: u64 = db.read(|tx| tx.query::<Sale>().aggregate(sum(Sale::AMOUNT)))?;
+/// assert_eq!(total, 60);
+/// // `None` is skipped: 3 + 1.
+/// assert_eq!(db.read(|tx| tx.query::<Sale>().aggregate(sum(Sale::NOTE)))?, 4);
+/// # Ok::<(), drift::Error>(())
+/// ```
 #[must_use]
 pub fn sum<T, V: Summable>(field: Field<T, V>) -> Sum<T, V> {
     Sum { field }
 }
 
 /// The mean of a numeric field.
+///
+/// ```
+/// # use drift::prelude::*;
+/// # use drift::{avg, count, max, min, sum};
+/// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+/// # struct Sale { #[drift(primary_key)] id: u64, #[drift(index)] shop: u32, amount: u32, note: Option<u32> }
+/// # let db = Db::builder().entity::<Sale>().in_memory()?;
+/// # db.write(|tx| {
+/// #     for (id, shop, amount, note) in [(1, 1, 10, Some(3)), (2, 1, 30, None), (3, 2, 20, Some(1))] {
+/// #         tx.insert(&Sale { id, shop, amount, note })?;
+/// #     }
+/// #     Ok(())
+/// # })?;
+/// let mean = db.read(|tx| tx.query::<Sale>().aggregate(avg(Sale::AMOUNT)))?;
+/// assert_eq!(mean, Some(20.0));
+/// let none = db.read(|tx| tx.query::<Sale>().filter(Sale::SHOP.eq(9)).aggregate(avg(Sale::AMOUNT)))?;
+/// assert_eq!(none, None, "no row matches");
+/// # Ok::<(), drift::Error>(())
+/// ```
 #[must_use]
 pub fn avg<T, V: Summable>(field: Field<T, V>) -> Avg<T, V> {
     Avg { field }
@@ -211,6 +268,23 @@ pub fn avg<T, V: Summable>(field: Field<T, V>) -> Avg<T, V> {
 
 /// The smallest value of a field, in key order; `None` and NaN are skipped, as SQL skips
 /// NULL (`None` when no row has a value).
+///
+/// ```
+/// # use drift::prelude::*;
+/// # use drift::{avg, count, max, min, sum};
+/// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+/// # struct Sale { #[drift(primary_key)] id: u64, #[drift(index)] shop: u32, amount: u32, note: Option<u32> }
+/// # let db = Db::builder().entity::<Sale>().in_memory()?;
+/// # db.write(|tx| {
+/// #     for (id, shop, amount, note) in [(1, 1, 10, Some(3)), (2, 1, 30, None), (3, 2, 20, Some(1))] {
+/// #         tx.insert(&Sale { id, shop, amount, note })?;
+/// #     }
+/// #     Ok(())
+/// # })?;
+/// let least = db.read(|tx| tx.query::<Sale>().aggregate(min(Sale::NOTE)))?;
+/// assert_eq!(least, Some(Some(1)), "the `None` of sale 2 is skipped");
+/// # Ok::<(), drift::Error>(())
+/// ```
 #[must_use]
 pub fn min<T, V: KeyCodec + Clone>(field: Field<T, V>) -> Min<T, V> {
     Min { field }
@@ -218,6 +292,23 @@ pub fn min<T, V: KeyCodec + Clone>(field: Field<T, V>) -> Min<T, V> {
 
 /// The largest value of a field, in key order; `None` and NaN are skipped, as SQL skips
 /// NULL (`None` when no row has a value).
+///
+/// ```
+/// # use drift::prelude::*;
+/// # use drift::{avg, count, max, min, sum};
+/// # #[derive(Entity, Debug, Clone, PartialEq, Default)]
+/// # struct Sale { #[drift(primary_key)] id: u64, #[drift(index)] shop: u32, amount: u32, note: Option<u32> }
+/// # let db = Db::builder().entity::<Sale>().in_memory()?;
+/// # db.write(|tx| {
+/// #     for (id, shop, amount, note) in [(1, 1, 10, Some(3)), (2, 1, 30, None), (3, 2, 20, Some(1))] {
+/// #         tx.insert(&Sale { id, shop, amount, note })?;
+/// #     }
+/// #     Ok(())
+/// # })?;
+/// let (most, top_note) = db.read(|tx| tx.query::<Sale>().aggregate((max(Sale::AMOUNT), max(Sale::NOTE))))?;
+/// assert_eq!((most, top_note), (Some(30), Some(Some(3))));
+/// # Ok::<(), drift::Error>(())
+/// ```
 #[must_use]
 pub fn max<T, V: KeyCodec + Clone>(field: Field<T, V>) -> Max<T, V> {
     Max { field }
