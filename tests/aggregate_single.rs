@@ -64,38 +64,30 @@ fn avg_alone_returns_an_option_of_f64() {
     assert_eq!(mean, Some(55.0));
 }
 
+/// Each single aggregate over the posts with more than `likes` likes, one query each.
+fn singles_over(db: &Db, likes: u32) -> (u64, u64, Option<f64>, Option<u32>, Option<u32>) {
+    db.read(|tx| {
+        let q = tx.query::<Post>().filter(Post::LIKES.gt(likes));
+        Ok((
+            q.aggregate(count())?,
+            q.aggregate(sum(Post::LIKES))?,
+            q.aggregate(avg(Post::LIKES))?,
+            q.aggregate(min(Post::LIKES))?,
+            q.aggregate(max(Post::LIKES))?,
+        ))
+    })
+    .unwrap()
+}
+
 #[test]
 fn single_aggregates_apply_the_filter() {
-    let db = db();
-    let (n, total, mean, lo, hi) = db
-        .read(|tx| {
-            let q = tx.query::<Post>().filter(Post::LIKES.gt(50));
-            Ok((
-                q.aggregate(count())?,
-                q.aggregate(sum(Post::LIKES))?,
-                q.aggregate(avg(Post::LIKES))?,
-                q.aggregate(min(Post::LIKES))?,
-                q.aggregate(max(Post::LIKES))?,
-            ))
-        })
-        .unwrap();
+    let (n, total, mean, lo, hi) = singles_over(&db(), 50);
     assert_eq!((n, total, mean, lo, hi), (6, 60 + 70 + 80 + 90 + 100 + 110, Some(85.0), Some(60), Some(110)));
 }
 
 #[test]
 fn single_aggregates_over_no_rows_are_zero_or_none() {
-    let db = db();
-    let (n, total, mean, hi) = db
-        .read(|tx| {
-            let q = tx.query::<Post>().filter(Post::LIKES.gt(1_000));
-            Ok((
-                q.aggregate(count())?,
-                q.aggregate(sum(Post::LIKES))?,
-                q.aggregate(avg(Post::LIKES))?,
-                q.aggregate(max(Post::LIKES))?,
-            ))
-        })
-        .unwrap();
+    let (n, total, mean, _, hi) = singles_over(&db(), 1_000);
     assert_eq!((n, total, mean, hi), (0, 0, None, None));
 }
 

@@ -24,14 +24,23 @@ pub(crate) struct ChangeMark {
     bytes: usize,
 }
 
-/// Where one change's key and rows end in the arena.
+/// Where one change's key and rows lie in the arena.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     entity: u32,
     kind: ChangeKind,
+    key_start: usize,
     key_end: usize,
     old_end: usize,
     new_end: usize,
+}
+
+/// A change [`ChangeSet::begin`] started: where its key and old row lie.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started {
+    key_start: usize,
+    key_end: usize,
+    old_end: usize,
 }
 
 /// One recorded change, borrowed from its set.
@@ -57,18 +66,33 @@ impl ChangeSet {
     /// Records a change of a row of entity `entity`: its key, the stored row before
     /// (ignored for an insert) and after (ignored for a delete).
     pub(crate) fn record(&mut self, entity: usize, kind: ChangeKind, key: &[u8], old: &[u8], new: &[u8]) {
+        let old: &[u8] = if kind == ChangeKind::Insert { &[] } else { old };
+        let started = self.begin(key, old);
+        self.finish(started, entity, kind, new);
+    }
+
+    /// Starts recording a change of a stored row: its key and the row before, copied
+    /// into the arena straight from the store. [`ChangeSet::finish`] completes it; a
+    /// statement that fails in between is taken back with its mark, which truncates
+    /// these bytes.
+    pub(crate) fn begin(&mut self, key: &[u8], old: &[u8]) -> Started {
+        let key_start = self.bytes.len();
         self.bytes.extend_from_slice(key);
         let key_end = self.bytes.len();
-        if kind != ChangeKind::Insert {
-            self.bytes.extend_from_slice(old);
-        }
-        let old_end = self.bytes.len();
+        self.bytes.extend_from_slice(old);
+        Started { key_start, key_end, old_end: self.bytes.len() }
+    }
+
+    /// Completes a change begun with [`ChangeSet::begin`]: `new` is the row after
+    /// (ignored for a delete).
+    pub(crate) fn finish(&mut self, started: Started, entity: usize, kind: ChangeKind, new: &[u8]) {
+        let Started { key_start, key_end, old_end } = started;
         if kind != ChangeKind::Delete {
             self.bytes.extend_from_slice(new);
         }
         let new_end = self.bytes.len();
         let entity = u32::try_from(entity).unwrap_or(u32::MAX);
-        self.entries.push(Entry { entity, kind, key_end, old_end, new_end });
+        self.entries.push(Entry { entity, kind, key_start, key_end, old_end, new_end });
     }
 
     pub(crate) fn mark(&self) -> ChangeMark {
@@ -104,12 +128,10 @@ impl ChangeSet {
 
     /// The changes in the order they were made.
     pub(crate) fn rows(&self) -> impl Iterator<Item = RowChange<'_>> + '_ {
-        let mut start = 0;
         self.entries.iter().map(move |e| {
-            let key = &self.bytes[start..e.key_end];
+            let key = &self.bytes[e.key_start..e.key_end];
             let old = &self.bytes[e.key_end..e.old_end];
             let new = &self.bytes[e.old_end..e.new_end];
-            start = e.new_end;
             RowChange {
                 entity: e.entity,
                 kind: e.kind,

@@ -20,6 +20,9 @@ mod native_arm;
 #[path = "migrate/sqlite_arm.rs"]
 mod sqlite_arm;
 
+#[path = "common/report.rs"]
+mod report;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -348,13 +351,5 @@ fn main() -> ExitCode {
     } else {
         compare(&cli, &base, &mut failures);
     }
-    if failures.is_empty() {
-        eprintln!("all checks passed");
-        ExitCode::SUCCESS
-    } else {
-        for f in &failures {
-            eprintln!("CHECK FAILED: {f}");
-        }
-        ExitCode::FAILURE
-    }
+    report::finish(&failures)
 }

@@ -19,6 +19,10 @@ mod data;
 #[path = "tools/rusage.rs"]
 mod rusage;
 
+#[path = "common/report.rs"]
+mod report;
+use report::thousands;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -411,18 +415,6 @@ fn default_drift_bin() -> PathBuf {
     target.join("release/drift")
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 struct Row {
     op: Op,
     n: u64,
@@ -552,13 +544,5 @@ fn main() -> ExitCode {
         Ok((baseline, rows)) => report(&cli, &rows, baseline),
         Err(e) => failures.push(e.to_string()),
     }
-    if failures.is_empty() {
-        eprintln!("all checks passed");
-        ExitCode::SUCCESS
-    } else {
-        for f in &failures {
-            eprintln!("CHECK FAILED: {f}");
-        }
-        ExitCode::FAILURE
-    }
+    report::finish(&failures)
 }

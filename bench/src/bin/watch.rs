@@ -23,6 +23,10 @@
 
 #![forbid(unsafe_code)]
 
+#[path = "common/report.rs"]
+mod report;
+use report::thousands;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -520,18 +524,6 @@ fn median_runs(runs: &[Measured]) -> Vec<Measured> {
         .collect()
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn us(v: f64) -> String {
     if v >= 100.0 { format!("{v:.0}") } else { format!("{v:.1}") }
 }
@@ -639,13 +631,5 @@ fn main() -> ExitCode {
         }
     }
     print_table(&cli, &median_runs(&runs), repeat);
-    if failures.is_empty() {
-        eprintln!("all checks passed");
-        ExitCode::SUCCESS
-    } else {
-        for f in &failures {
-            eprintln!("CHECK FAILED: {f}");
-        }
-        ExitCode::FAILURE
-    }
+    report::finish(&failures)
 }

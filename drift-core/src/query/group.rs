@@ -463,7 +463,7 @@ impl<'tx, T: Entity, G: GroupKey<T>, A: AggSet<T>> Grouped<'tx, T, G, A> {
         let groups = self.run(&exec, streaming, index_only)?;
         // Index-only counts examine entries, not rows: what they counted.
         let counted = if index_only { self.matched.get() } else { 0 };
-        self.query.observed_group(o, &group, self.matched.get(), counted, || self.explain());
+        self.query.observed_as(o, &group, self.matched.get(), counted, || self.explain());
         Ok(groups)
     }
 

@@ -661,87 +661,54 @@ impl<'tx, T: Entity> Query<'tx, T> {
         })
     }
 
-    /// Counts a finished `group_by` over `group` that aggregated `matched` rows; `plan`
-    /// describes it when wanted.
-    pub(crate) fn observed_group(
-        &self,
-        o: Option<Observe>,
-        group: &[usize],
-        matched: u64,
-        counted: u64,
-        plan: impl FnOnce() -> Result<Plan>,
-    ) {
-        let Some(o) = o else { return };
-        let m = o.measure(&self.reader, matched, counted);
-        let wl = self.reader.workload;
-        let status = wl.status(o.hash, m.time);
-        let wants_plan = status.wants_plan(wl.is_slow(m.time));
-        let plan = wants_plan.then(|| plan().map_or_else(|e| format!("(not planned: {e})"), |p| p.to_string()));
-        let info = (status == workload::Status::New)
-            .then(|| self.shape_info_grouped(o.terminal, group, plan.clone().unwrap_or_default()));
-        #[cfg(feature = "tracing")]
-        if wl.is_slow(m.time) {
-            let entity = entity_name::<T>();
-            let micros = u64::try_from(m.time.as_micros()).unwrap_or(u64::MAX);
-            let shape = self.shape_info_grouped(o.terminal, group, String::new()).shape;
-            let plan = plan.as_deref().unwrap_or_default();
-            tracing::warn!(target: "drift::slow_query", entity, %shape, micros, rows_examined = m.examined, rows_returned = m.returned, "slow query:\n{plan}");
-        }
-        wl.record(o.hash, info, plan, m);
-    }
-
-    /// This query's plan, as `explain` prints it.
-    fn plan_text(&self) -> String {
-        let mut text = self.explain().map_or_else(|e| format!("(not planned: {e})"), |p| p.to_string());
-        if text.len() > 4096 {
-            let mut cut = 4096;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push('…');
-            text.shrink_to_fit();
-        }
+    /// A plan as `explain` prints it, capped.
+    fn plan_text(plan: Result<Plan>) -> String {
+        let mut text = plan.map_or_else(|e| format!("(not planned: {e})"), |p| p.to_string());
+        workload::cap_text(&mut text, workload::MAX_PLAN_TEXT);
         text
     }
 
     /// Counts a finished call of this query in the workload (and, with the `tracing`
     /// feature, reports it; a slow call as a warning with its plan).
     fn observed(&self, o: Option<Observe>, returned: u64, counted: u64) {
+        self.observed_as(o, &[], returned, counted, || self.explain());
+    }
+
+    /// Counts a finished call (of a `group_by` over `group` when it is not empty) that
+    /// returned (or aggregated) `returned` rows; `plan` describes it when wanted.
+    pub(crate) fn observed_as(
+        &self,
+        o: Option<Observe>,
+        group: &[usize],
+        returned: u64,
+        counted: u64,
+        plan: impl Fn() -> Result<Plan>,
+    ) {
         let Some(o) = o else { return };
         let m = o.measure(&self.reader, returned, counted);
         let wl = self.reader.workload;
         let status = wl.status(o.hash, m.time);
-        let wants_plan = status.wants_plan(wl.is_slow(m.time));
-        let plan = wants_plan.then(|| self.plan_text());
-        let new = status == workload::Status::New;
-        let info = new.then(|| self.shape_info(o.terminal, plan.clone().unwrap_or_default()));
+        let described = status.wants_plan(wl.is_slow(m.time)).then(|| Self::plan_text(plan()));
+        let info = (status == workload::Status::New)
+            .then(|| self.shape_info_grouped(o.terminal, group, described.clone().unwrap_or_default()));
         #[cfg(feature = "tracing")]
         {
             let entity = entity_name::<T>();
             let micros = u64::try_from(m.time.as_micros()).unwrap_or(u64::MAX);
+            let shape = || self.shape_info_grouped(o.terminal, group, String::new()).shape;
             if wl.is_slow(m.time) {
-                let shape = self.shape_info(o.terminal, String::new()).shape;
-                let plan = plan.as_deref().unwrap_or_default();
+                let (shape, plan) = (shape(), described.as_deref().unwrap_or_default());
                 tracing::warn!(target: "drift::slow_query", entity, %shape, micros, rows_examined = m.examined, rows_returned = m.returned, "slow query:\n{plan}");
-            } else {
-                if tracing::enabled!(target: "drift::query", tracing::Level::DEBUG) {
-                    let shape = self.shape_info(o.terminal, String::new()).shape;
-                    // The plan's access line ("Index range on `author_id` ..."), when
-                    // this call described it; else planned again: debug logging pays.
-                    let described = plan.clone().unwrap_or_else(|| self.plan_text());
-                    let access = described
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim_start().starts_with("advice:"))
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string();
-                    tracing::debug!(target: "drift::query", entity, %shape, %access, micros, rows_examined = m.examined, rows_returned = m.returned, "query");
-                }
+            } else if tracing::enabled!(target: "drift::query", tracing::Level::DEBUG) {
+                // The plan's access line ("Index range on `author_id` ..."), when this
+                // call described it; else planned again: debug logging pays.
+                let text = described.clone().unwrap_or_else(|| Self::plan_text(plan()));
+                let access = text.lines().rev().find(|l| !l.trim_start().starts_with("advice:")).unwrap_or_default();
+                let (shape, access) = (shape(), access.trim());
+                tracing::debug!(target: "drift::query", entity, %shape, %access, micros, rows_examined = m.examined, rows_returned = m.returned, "query");
             }
         }
-        wl.record(o.hash, info, plan, m);
+        wl.record(o.hash, info, described, m);
     }
 
     /// All results, with the relations named by `with` loaded.

@@ -30,6 +30,23 @@ const MAX_SHAPES: usize = 1024;
 /// The longest shape text kept, in bytes; longer ones end with `…`.
 const MAX_SHAPE_TEXT: usize = 400;
 
+/// The longest plan text kept, in bytes.
+pub(crate) const MAX_PLAN_TEXT: usize = 4096;
+
+/// Cuts `text` to at most `max` bytes (on a character boundary) and an `…`, giving back
+/// what the cut freed: a record holds what it keeps, not what it once grew to.
+pub(crate) fn cap_text(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+        text.shrink_to_fit();
+    }
+}
+
 /// The statistics of one query shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -605,15 +622,7 @@ pub(crate) fn shape_info<T>(
         Terminal::Aggregate => " (aggregate)",
         Terminal::Group => " (groups)",
     });
-    if shape.len() > MAX_SHAPE_TEXT {
-        let mut cut = MAX_SHAPE_TEXT;
-        while !shape.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        shape.truncate(cut);
-        shape.push('…');
-        shape.shrink_to_fit();
-    }
+    cap_text(&mut shape, MAX_SHAPE_TEXT);
     let order = order.first().filter(|_| limit).map(|o| field(o.field));
     ShapeInfo { entity, shape, plan, eq, range, order }
 }

@@ -2,7 +2,7 @@
 
 use super::WriteTx;
 use crate::catalog::EntityInfo;
-use crate::changes::ChangeKind;
+use crate::changes::{ChangeKind, Started};
 
 impl WriteTx {
     /// Records that a stored row changed. An update or delete also stops this
@@ -14,5 +14,12 @@ impl WriteTx {
             self.dirty[info.ordinal] = true;
         }
         self.changes.record(info.ordinal, kind, kbuf, old, new);
+    }
+
+    /// As [`WriteTx::note_changed`], for a change whose key and row before were
+    /// recorded with `ChangeSet::begin` as the row was read.
+    pub(super) fn note_started(&mut self, info: &EntityInfo, kind: ChangeKind, started: Started, new: &[u8]) {
+        self.dirty[info.ordinal] = true;
+        self.changes.finish(started, info.ordinal, kind, new);
     }
 }

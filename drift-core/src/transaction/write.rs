@@ -309,16 +309,20 @@ impl WriteTx {
         entity.__encode_key(kbuf).map_err(|source| key_error(entity, &entity.key(), source))?;
         check_key_len(entity, kbuf)?;
         Counters::bump(&self.counters.gets);
-        // The stored row, for change subscriptions.
-        let old_row: Vec<u8>;
+        // The stored row goes into the change set as it is read (for subscriptions).
+        let started;
         let old: Option<T> = match self.store.get(info.table, kbuf)? {
             None if missing_ok => return Ok(false),
             None => {
                 return Err(Error::NotFound { entity: name, key: render_key::<T>(kbuf) });
             }
             Some(row) => {
-                old_row = row.bytes().to_vec();
-                if info.indexes.is_empty() { None } else { Some(crate::row::decode(&self.counters, kbuf, &old_row)?) }
+                started = self.changes.begin(kbuf, row.bytes());
+                if info.indexes.is_empty() {
+                    None
+                } else {
+                    Some(crate::row::decode(&self.counters, kbuf, row.bytes())?)
+                }
             }
         };
         encode_row(entity, kbuf, rbuf)?;
@@ -331,7 +335,7 @@ impl WriteTx {
         self.check_unique(info, entity, kbuf, ibuf, iends, Some((&obuf, &oends)))?;
         self.check_foreign_keys(info, entity, kbuf, old.as_ref())?;
         self.store.put(info.table, kbuf, rbuf)?;
-        self.note_changed(info, ChangeKind::Update, kbuf, &old_row, rbuf);
+        self.note_started(info, ChangeKind::Update, started, rbuf);
         let mut writes = 1;
         let mut start = 0;
         for (i, &end) in iends.iter().enumerate() {
@@ -367,9 +371,11 @@ impl WriteTx {
     /// Removes the row with key `kbuf` and its index entries, and nothing else.
     pub(super) fn delete_row<T: Entity>(&mut self, info: &EntityInfo, kbuf: &[u8]) -> Result<Option<T>> {
         Counters::bump(&self.counters.gets);
-        let (old, old_row): (T, Vec<u8>) = match self.store.get(info.table, kbuf)? {
+        let (old, started): (T, _) = match self.store.get(info.table, kbuf)? {
             None => return Ok(None),
-            Some(row) => (crate::row::decode(&self.counters, kbuf, row.bytes())?, row.bytes().to_vec()),
+            Some(row) => {
+                (crate::row::decode(&self.counters, kbuf, row.bytes())?, self.changes.begin(kbuf, row.bytes()))
+            }
         };
         let (mut obuf, mut oends) = (Vec::new(), Vec::new());
         self.encode_indexes(info, &old, kbuf, &mut obuf, &mut oends)?;
@@ -381,7 +387,7 @@ impl WriteTx {
             start = end;
         }
         self.store.remove(info.table, kbuf)?;
-        self.note_changed(info, ChangeKind::Delete, kbuf, &old_row, &[]);
+        self.note_started(info, ChangeKind::Delete, started, &[]);
         self.counters.writes.set(self.counters.writes.get() + 1 + oends.len() as u64);
         Ok(Some(old))
     }
